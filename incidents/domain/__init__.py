@@ -1,0 +1,1 @@
+"""The domain layer: operations on incidents and sources, apart from HTTP and templates."""

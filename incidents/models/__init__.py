@@ -1,0 +1,16 @@
+"""The database model: incidents, their sources and citations, casualty claims, and accounts."""
+
+from incidents.models.incident import CasualtyEstimate, Incident, IncidentType, incident_type_links
+from incidents.models.source import CasualtyClaim, Citation, Source
+from incidents.models.user import User
+
+__all__ = [
+    "CasualtyClaim",
+    "CasualtyEstimate",
+    "Citation",
+    "Incident",
+    "IncidentType",
+    "Source",
+    "User",
+    "incident_type_links",
+]

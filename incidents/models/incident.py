@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incidents.extensions import Base, db
+from incidents.models.columns import Timestamp, enum_column_type, utcnow
+from incidents.vocabulary import (
+    CasualtyCategory,
+    DatePrecision,
+    LocationPrecision,
+    PublicationStatus,
+    VerificationGrade,
+)
+
+if TYPE_CHECKING:
+    from incidents.models.source import Citation
+    from incidents.models.user import User
+
+incident_type_links = sa.Table(
+    "incident_type_links",
+    db.metadata,
+    sa.Column("incident_id", sa.ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("incident_type_id", sa.ForeignKey("incident_types.id"), primary_key=True),
+)
+
+
+class IncidentType(Base):
+    """An entry of the controlled list of incident types."""
+
+    __tablename__ = "incident_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(120))
+
+    def __repr__(self) -> str:
+        return f"<IncidentType {self.slug}>"
+
+
+class Incident(Base):
+    """One documented incident: what, when, where, who, how many (via citations), how sure, who may see it."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        sa.CheckConstraint("end_date IS NULL OR end_date >= start_date", name="end_after_start"),
+        sa.CheckConstraint("latitude IS NULL OR (latitude >= -90 AND latitude <= 90)", name="latitude_range"),
+        sa.CheckConstraint(
+            "longitude IS NULL OR (longitude >= -180 AND longitude <= 180)", name="longitude_range"
+        ),
+        sa.CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="coordinates_paired"),
+        sa.Index("ix_incidents_status_start_date", "status", "start_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(300))
+    narrative: Mapped[str] = mapped_column(sa.Text, default="")
+    start_date: Mapped[dt.date] = mapped_column(sa.Date)
+    end_date: Mapped[dt.date | None] = mapped_column(sa.Date)
+    date_precision: Mapped[DatePrecision] = mapped_column(enum_column_type(DatePrecision))
+    place_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    admin1: Mapped[str] = mapped_column(sa.String(120), default="", index=True)
+    admin2: Mapped[str] = mapped_column(sa.String(120), default="")
+    country: Mapped[str] = mapped_column(sa.String(2), index=True)
+    latitude: Mapped[float | None] = mapped_column(sa.Float)
+    longitude: Mapped[float | None] = mapped_column(sa.Float)
+    location_precision: Mapped[LocationPrecision] = mapped_column(enum_column_type(LocationPrecision))
+    perpetrators: Mapped[str] = mapped_column(sa.String(500), default="")
+    victims: Mapped[str] = mapped_column(sa.String(500), default="")
+    verification_grade: Mapped[VerificationGrade] = mapped_column(enum_column_type(VerificationGrade))
+    status: Mapped[PublicationStatus] = mapped_column(
+        enum_column_type(PublicationStatus), default=PublicationStatus.DRAFT
+    )
+    confidential_notes: Mapped[str] = mapped_column(sa.Text, default="")
+
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # Optimistic locking: a save based on an old version is refused instead of overwriting a colleague's.
+    version: Mapped[int] = mapped_column(default=1)
+
+    types: Mapped[list[IncidentType]] = relationship(
+        secondary=incident_type_links, order_by=IncidentType.label, lazy="selectin"
+    )
+    citations: Mapped[list[Citation]] = relationship(
+        back_populates="incident",
+        cascade="all, delete-orphan",
+        order_by="Citation.position",
+        lazy="selectin",
+    )
+    estimates: Mapped[list[CasualtyEstimate]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan", lazy="selectin"
+    )
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"<Incident {self.id} {self.title!r}>"
+
+
+class CasualtyEstimate(Base):
+    """A researcher's best estimate for one casualty category of an incident, within the claimed range."""
+
+    __tablename__ = "casualty_estimates"
+    __table_args__ = (
+        sa.UniqueConstraint("incident_id", "category", name="uq_casualty_estimates_incident_category"),
+        sa.CheckConstraint("best >= 0", name="best_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(sa.ForeignKey("incidents.id", ondelete="CASCADE"))
+    category: Mapped[CasualtyCategory] = mapped_column(enum_column_type(CasualtyCategory))
+    best: Mapped[int]
+
+    incident: Mapped[Incident] = relationship(back_populates="estimates")

@@ -1,0 +1,117 @@
+"""Controlled vocabularies. Values are stored; labels are shown. Codes follow UCDP/ACLED where they exist."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Labelled(enum.StrEnum):
+    """A string enum whose members carry a human label."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str = "") -> Labelled:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(m.value, m.label) for m in cls]
+
+
+class DatePrecision(Labelled):
+    # UCDP date_prec 1..5
+    DAY = "day", "exact day"
+    SPAN = "span", "span of days"
+    WEEK = "week", "known week"
+    MONTH = "month", "known month"
+    YEAR = "year", "known year"
+
+
+class LocationPrecision(Labelled):
+    # UCDP where_prec 1, 2, 3, 4 and 6
+    EXACT = "exact", "exact location"
+    NEAR = "near", "near a place (about 25 km)"
+    ADMIN2 = "admin2", "admin-2 region"
+    ADMIN1 = "admin1", "admin-1 region"
+    COUNTRY = "country", "country"
+
+
+# Radius, in metres, of the area an incident may lie in, for honest drawing on maps.
+LOCATION_UNCERTAINTY_M: dict[LocationPrecision, int] = {
+    LocationPrecision.EXACT: 0,
+    LocationPrecision.NEAR: 25_000,
+    LocationPrecision.ADMIN2: 50_000,
+    LocationPrecision.ADMIN1: 150_000,
+    LocationPrecision.COUNTRY: 500_000,
+}
+
+
+class VerificationGrade(Labelled):
+    # Airwars grading
+    CONFIRMED = "confirmed", "confirmed"
+    FAIR = "fair", "fair"
+    WEAK = "weak", "weak"
+    CONTESTED = "contested", "contested"
+    DISCOUNTED = "discounted", "discounted"
+
+
+class PublicationStatus(Labelled):
+    DRAFT = "draft", "draft"
+    PUBLISHED = "published", "published"
+    RETRACTED = "retracted", "retracted"
+
+
+class SourceKind(Labelled):
+    INTERGOVERNMENTAL_REPORT = "intergovernmental_report", "intergovernmental report"
+    NGO_REPORT = "ngo_report", "NGO report"
+    OFFICIAL_STATEMENT = "official_statement", "official statement"
+    PRESS = "press", "press"
+    WITNESS_TESTIMONY = "witness_testimony", "witness testimony"
+    SOCIAL_MEDIA = "social_media", "social media"
+    COURT_RECORD = "court_record", "court record"
+    OTHER = "other", "other"
+
+
+class ReliabilityGrade(Labelled):
+    # The Admiralty (NATO) source-reliability scale.
+    A = "A", "A: completely reliable"
+    B = "B", "B: usually reliable"
+    C = "C", "C: fairly reliable"
+    D = "D", "D: not usually reliable"
+    E = "E", "E: unreliable"
+    F = "F", "F: reliability cannot be judged"
+
+
+class CasualtyCategory(Labelled):
+    KILLED = "killed", "killed"
+    INJURED = "injured", "injured"
+    DETAINED = "detained", "detained"
+    DISAPPEARED = "disappeared", "disappeared"
+    DISPLACED = "displaced", "displaced"
+
+
+class Role(Labelled):
+    ADMIN = "admin", "administrator"
+    EDITOR = "editor", "editor"
+
+
+# The incident types every database starts with (slug, label). Admins may add more.
+SEED_INCIDENT_TYPES: list[tuple[str, str]] = [
+    ("raid", "raid"),
+    ("arrest_detention", "arrest or detention"),
+    ("mass_roundup", "mass roundup"),
+    ("curfew", "curfew"),
+    ("movement_restriction", "movement restriction"),
+    ("state_of_emergency", "state of emergency"),
+    ("killing", "killing"),
+    ("injury", "injury"),
+    ("ill_treatment_torture", "ill-treatment or torture"),
+    ("enforced_disappearance", "enforced disappearance"),
+    ("threat_harassment", "threat or harassment"),
+    ("stigmatisation", "stigmatisation"),
+    ("sexual_violence", "sexual violence"),
+    ("destruction_of_property", "destruction of property"),
+]

@@ -1,0 +1,136 @@
+"""Fixtures: a fresh database per test, on SQLite always and on PostgreSQL when TEST_DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from incidents import create_app
+from incidents.auth.accounts import create_user
+from incidents.config import normalise_database_url
+from incidents.domain.incidents import seed_incident_types
+from incidents.extensions import db, limiter
+from incidents.models import User
+from incidents.vocabulary import Role
+
+PASSWORD = "correct horse battery staple"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str | None]:
+    """A throwaway PostgreSQL database for this test session, made from TEST_DATABASE_URL."""
+    admin_url = os.environ.get("TEST_DATABASE_URL")
+    if not admin_url:
+        yield None
+        return
+    admin_url = normalise_database_url(admin_url)
+    name = f"incidents_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    schema_engine = sa.create_engine(url)
+    db.metadata.create_all(schema_engine)
+    schema_engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _test_config(database_url: str, instance: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        # Tests log in many times; the throttling tests set the real limit themselves.
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "TILE_URL": "",
+    }
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request: pytest.FixtureRequest, tmp_path: Path, postgresql_url: str | None) -> Iterator[Flask]:
+    """An app on a fresh database holding only the seed vocabulary."""
+    extra: dict[str, Any] = getattr(request, "param_config", {})
+    marker = request.node.get_closest_marker("app_config")
+    if marker:
+        extra = dict(marker.args[0])
+    if request.param == "postgresql":
+        if postgresql_url is None:
+            pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (set by .ci/run)")
+        database_url = postgresql_url
+    else:
+        database_url = f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    app = create_app({**_test_config(database_url, tmp_path), **extra})
+    with app.app_context():
+        if request.param == "postgresql":
+            _truncate_all()
+        else:
+            db.create_all()
+        seed_incident_types()
+        db.session.commit()
+    limiter.reset()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _truncate_all() -> None:
+    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    def make(email: str = "editor@example.org", role: Role = Role.EDITOR) -> User:
+        with app.app_context():
+            user = create_user(email, PASSWORD, role)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    return make
+
+
+def login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
+    return client.post("/login", data={"email": email, "password": password})
+
+
+@pytest.fixture
+def editor_client(client: FlaskClient, make_user: Callable[..., User]) -> FlaskClient:
+    user = make_user("editor@example.org", Role.EDITOR)
+    response = login(client, user.email)
+    assert response.status_code == 302, response.data
+    return client
+
+
+@pytest.fixture
+def admin_client(app: Flask, make_user: Callable[..., User]) -> FlaskClient:
+    client = app.test_client()
+    user = make_user("admin@example.org", Role.ADMIN)
+    assert login(client, user.email).status_code == 302
+    return client
