@@ -1,0 +1,157 @@
+"""Accounts: login, logout, roles, throttling, the create-user command."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from incidents.auth.accounts import change_password
+from incidents.extensions import db
+from incidents.models import User
+from incidents.vocabulary import Role
+from tests.conftest import PASSWORD, login
+
+
+def test_login_and_logout(client: FlaskClient, make_user: Callable[..., User]) -> None:
+    make_user("ana@example.org")
+    response = login(client, "ANA@example.org ")
+    assert response.status_code == 302
+    page = client.get("/incidents/").get_data(as_text=True)
+    assert "ana@example.org" in page
+    assert client.get("/incidents/new").status_code == 200
+    client.post("/logout")
+    assert client.get("/incidents/new").status_code == 302
+
+
+def test_wrong_password_and_unknown_account_get_the_same_answer(
+    client: FlaskClient, make_user: Callable[..., User]
+) -> None:
+    make_user("ana@example.org")
+    wrong = login(client, "ana@example.org", "wrong password 123")
+    unknown = login(client, "nobody@example.org", "wrong password 123")
+    assert wrong.status_code == unknown.status_code == 401
+    assert b"Wrong email or password." in wrong.data
+
+    def page(response: object, email: str) -> str:
+        text = response.get_data(as_text=True).replace(email, "")  # type: ignore[attr-defined]
+        return re.sub(r'name="csrf_token" value="[^"]*"', "", text)
+
+    assert page(wrong, "ana@example.org") == page(unknown, "nobody@example.org")
+
+
+def test_login_keeps_the_typed_email(client: FlaskClient) -> None:
+    response = login(client, "typo@example.org", "wrong password 123")
+    assert b'value="typo@example.org"' in response.data
+
+
+def test_session_is_dead_after_logout_elsewhere(app: Flask, make_user: Callable[..., User]) -> None:
+    make_user("ana@example.org")
+    first, second = app.test_client(), app.test_client()
+    login(first, "ana@example.org")
+    login(second, "ana@example.org")
+    first.post("/logout")
+    # logging out ends every session of the account: a stolen cookie stops working too
+    assert second.get("/incidents/new").status_code == 302
+
+
+def test_password_change_ends_sessions(app: Flask, make_user: Callable[..., User]) -> None:
+    user = make_user("ana@example.org")
+    client = app.test_client()
+    login(client, "ana@example.org")
+    with app.app_context():
+        change_password(db.session.get(User, user.id), "another long password")
+        db.session.commit()
+    assert client.get("/incidents/new").status_code == 302
+
+
+def test_new_session_id_at_login(client: FlaskClient, make_user: Callable[..., User]) -> None:
+    make_user("ana@example.org")
+    client.get("/login")
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    login(client, "ana@example.org")
+    with client.session_transaction() as session:
+        assert "planted" not in session
+
+
+def test_open_redirect_after_login_is_refused(client: FlaskClient, make_user: Callable[..., User]) -> None:
+    make_user("ana@example.org")
+    response = client.post(
+        "/login?next=https://evil.example/", data={"email": "ana@example.org", "password": PASSWORD}
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_login_throttling_per_client(app: Flask, make_user: Callable[..., User]) -> None:
+    app.config["LOGIN_RATE_LIMIT"] = "10 per 5 minutes"
+    make_user("ana@example.org")
+    client = app.test_client()
+    statuses = [login(client, f"user{i}@example.org", "wrong password 123").status_code for i in range(11)]
+    assert statuses[:10] == [401] * 10
+    assert statuses[10] == 429
+
+
+def test_login_throttling_per_account_leaves_others_alone(app: Flask, make_user: Callable[..., User]) -> None:
+    app.config["LOGIN_RATE_LIMIT"] = "10 per 5 minutes"
+    make_user("ana@example.org")
+    make_user("ben@example.org")
+    for i in range(10):
+        # each attempt from another address, all against one account
+        app.test_client().post(
+            "/login",
+            data={"email": "ana@example.org", "password": "wrong password 123"},
+            environ_base={"REMOTE_ADDR": f"10.0.0.{i}"},
+        )
+    blocked = app.test_client().post(
+        "/login",
+        data={"email": "ana@example.org", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "10.0.1.1"},
+    )
+    assert blocked.status_code == 429
+    other = app.test_client().post(
+        "/login",
+        data={"email": "ben@example.org", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "10.0.1.2"},
+    )
+    assert other.status_code == 302
+
+
+def test_create_user_command(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(
+        args=["create-user", "Carla@Example.org", "--role", "admin", "--password", PASSWORD]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created admin carla@example.org" in result.output
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.email == "carla@example.org"))
+        assert user is not None and user.role == Role.ADMIN
+        assert PASSWORD not in user.password_hash and user.password_hash.startswith("$argon2id$")
+
+
+def test_create_user_prompts_for_password(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["create-user", "dan@example.org"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    client = app.test_client()
+    assert login(client, "dan@example.org").status_code == 302
+
+
+def test_create_user_refuses_short_password_and_duplicates(app: Flask, runner: FlaskCliRunner) -> None:
+    short = runner.invoke(args=["create-user", "eve@example.org", "--password", "short"])
+    assert short.exit_code != 0
+    assert "password: must be at least 12 characters long" in short.output
+    runner.invoke(args=["create-user", "eve@example.org", "--password", PASSWORD])
+    again = runner.invoke(args=["create-user", "EVE@example.org", "--password", PASSWORD])
+    assert again.exit_code != 0 and "already exists" in again.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
+
+
+def test_create_user_refuses_unknown_role(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["create-user", "f@example.org", "--role", "god", "--password", PASSWORD])
+    assert result.exit_code == 2
+    assert "'god' is not one of" in result.output

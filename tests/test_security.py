@@ -1,0 +1,105 @@
+"""Deny by default, the headers every response carries, and start-up refusals."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from incidents import create_app
+from incidents.config import ConfigurationError
+from incidents.security import PUBLIC_ENDPOINTS
+
+
+def _concrete_url(rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: "1" if "id" in m.group(1) else "x", rule)
+
+
+def test_every_endpoint_not_on_the_public_list_needs_an_account(app: Flask, client: FlaskClient) -> None:
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        url = _concrete_url(rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method, headers={"Accept": "text/html"})
+            assert response.status_code in (302, 401, 403), (rule.rule, method, response.status_code)
+            if response.status_code == 302:
+                assert "/login" in response.headers["Location"], (rule.rule, method)
+            checked += 1
+    assert checked >= 3  # new incident, edit, geocode at least
+
+
+def test_public_list_names_only_real_endpoints(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints >= PUBLIC_ENDPOINTS
+
+
+def test_headers_on_pages_and_errors(client: FlaskClient) -> None:
+    for url in ("/incidents/", "/does-not-exist", "/login"):
+        response = client.get(url)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_staff_pages_are_not_cached(editor_client: FlaskClient) -> None:
+    assert editor_client.get("/incidents/").headers["Cache-Control"] == "no-store"
+
+
+def test_tile_server_is_allowed_for_images_only_when_configured(app: Flask) -> None:
+    app.config["TILE_URL"] = "https://tiles.example.org/{z}/{x}/{y}.png"
+    csp = app.test_client().get("/login").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://tiles.example.org;" in csp
+    assert "connect-src 'self';" in csp
+
+
+def test_no_script_or_style_comes_from_another_host(editor_client: FlaskClient) -> None:
+    page = editor_client.get("/incidents/new").get_data(as_text=True)
+    for url in re.findall(r'(?:src|href)="([^"]+)"', page):
+        assert not url.startswith(("http:", "https:", "//")), url
+
+
+def test_leaflet_is_served_by_the_app(client: FlaskClient) -> None:
+    with client.get("/vendor/leaflet/leaflet.js") as response:
+        assert response.status_code == 200
+        assert b"Leaflet" in response.data[:2000]
+    assert client.get("/vendor/nothing/x.js").status_code == 404
+
+
+def test_refuses_production_without_secret_key(tmp_path: object) -> None:
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        create_app({"ENVIRONMENT": "production", "SECRET_KEY": None, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_refuses_production_with_debug() -> None:
+    with pytest.raises(ConfigurationError, match="debug"):
+        create_app(
+            {
+                "ENVIRONMENT": "production",
+                "DEBUG": True,
+                "SECRET_KEY": "k" * 40,
+                "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            }
+        )
+
+
+def test_production_cookies_are_secure() -> None:
+    app = create_app(
+        {"ENVIRONMENT": "production", "SECRET_KEY": "k" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_forms_refuse_requests_without_csrf_token(app: Flask, make_user: object) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    response = client.post("/login", data={"email": "a@example.org", "password": "x" * 12})
+    assert response.status_code == 400
+    assert b"CSRF" in response.data
