@@ -1,0 +1,146 @@
+"""Creating and changing incidents. Input arrives already loaded by IncidentInputSchema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from incidents.extensions import db
+from incidents.models import CasualtyClaim, CasualtyEstimate, Citation, Incident, IncidentType, Source, User
+
+
+class EditConflict(Exception):
+    """Someone saved the incident after this editor opened it."""
+
+    def __init__(self, incident: Incident) -> None:
+        super().__init__(
+            f"incident {incident.id} was changed by someone else (now version {incident.version})"
+        )
+        self.incident = incident
+
+
+def create_incident(data: dict[str, Any], user: User | None) -> Incident:
+    incident = Incident(created_by=user)
+    # In the session before citations attach it to existing sources, so an autoflush cannot orphan them.
+    db.session.add(incident)
+    _apply(incident, data, user)
+    db.session.flush()
+    return incident
+
+
+def update_incident(incident: Incident, data: dict[str, Any], user: User | None) -> Incident:
+    """Replace the incident's content with data; refuse if it was based on an older version."""
+    expected = data.get("version")
+    if expected is not None and expected != incident.version:
+        raise EditConflict(incident)
+    _apply(incident, data, user)
+    db.session.flush()
+    return incident
+
+
+def create_source(data: dict[str, Any], user: User | None) -> Source:
+    source = Source(created_by_id=user.id if user else None, **data)
+    db.session.add(source)
+    return source
+
+
+_SCALAR_FIELDS = (
+    "title",
+    "narrative",
+    "start_date",
+    "end_date",
+    "date_precision",
+    "place_name",
+    "admin1",
+    "admin2",
+    "country",
+    "latitude",
+    "longitude",
+    "location_precision",
+    "perpetrators",
+    "victims",
+    "verification_grade",
+    "status",
+    "confidential_notes",
+)
+
+
+def _apply(incident: Incident, data: dict[str, Any], user: User | None) -> None:
+    for name in _SCALAR_FIELDS:
+        setattr(incident, name, data[name])
+    incident.updated_by = user
+    slugs = data["types"]
+    incident.types = list(db.session.scalars(sa.select(IncidentType).where(IncidentType.slug.in_(slugs))))
+
+    incident.citations = []
+    for position, citation_data in enumerate(data["citations"]):
+        if citation_data["source_id"] is not None:
+            source = db.session.get(Source, citation_data["source_id"])
+        else:
+            source = create_source(citation_data["source"], user)
+        incident.citations.append(
+            Citation(
+                source=source,
+                position=position,
+                locator=citation_data["locator"],
+                quote=citation_data["quote"],
+                claims=[
+                    CasualtyClaim(category=c["category"], low=c["low"], high=c["high"])
+                    for c in citation_data["claims"]
+                ],
+            )
+        )
+    # Update estimates in place: replacing the rows would insert before deleting and trip the unique key.
+    wanted = {e["category"]: e["best"] for e in data["estimates"]}
+    kept = []
+    for estimate in incident.estimates:
+        if estimate.category in wanted:
+            estimate.best = wanted.pop(estimate.category)
+            kept.append(estimate)
+    incident.estimates = kept + [CasualtyEstimate(category=c, best=b) for c, b in wanted.items()]
+
+
+def incident_input(incident: Incident) -> dict[str, Any]:
+    """The incident as schema input (plain JSON types), for editing forms and round trips."""
+    return {
+        "title": incident.title,
+        "narrative": incident.narrative,
+        "types": [t.slug for t in incident.types],
+        "start_date": incident.start_date.isoformat(),
+        "end_date": incident.end_date.isoformat() if incident.end_date else None,
+        "date_precision": incident.date_precision.value,
+        "place_name": incident.place_name,
+        "admin1": incident.admin1,
+        "admin2": incident.admin2,
+        "country": incident.country,
+        "latitude": incident.latitude,
+        "longitude": incident.longitude,
+        "location_precision": incident.location_precision.value,
+        "perpetrators": incident.perpetrators,
+        "victims": incident.victims,
+        "verification_grade": incident.verification_grade.value,
+        "status": incident.status.value,
+        "confidential_notes": incident.confidential_notes,
+        "citations": [
+            {
+                "source_id": c.source_id,
+                "locator": c.locator,
+                "quote": c.quote,
+                "claims": [{"category": k.category.value, "low": k.low, "high": k.high} for k in c.claims],
+            }
+            for c in incident.citations
+        ],
+        "estimates": [{"category": e.category.value, "best": e.best} for e in incident.estimates],
+        "version": incident.version,
+    }
+
+
+def seed_incident_types() -> int:
+    """Add the seed vocabulary's missing types; returns how many were added."""
+    from incidents.vocabulary import SEED_INCIDENT_TYPES
+
+    existing = set(db.session.scalars(sa.select(IncidentType.slug)))
+    added = [IncidentType(slug=s, label=label) for s, label in SEED_INCIDENT_TYPES if s not in existing]
+    db.session.add_all(added)
+    return len(added)

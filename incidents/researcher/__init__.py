@@ -1,0 +1,1 @@
+"""The researcher's pages: browsing, and entering incidents with their sources and claims."""

@@ -1,0 +1,174 @@
+"""The incident form: flat HTML field names to schema input and back, errors beside their fields.
+
+Field names follow one pattern: `title`, `citations-0-locator`, `citations-0-source-title`,
+`citations-0-claims-1-low`, `best-killed`. What the user typed is kept as typed (strings), so a form
+that fails validation comes back exactly as it was sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from incidents.vocabulary import CasualtyCategory
+
+INCIDENT_FIELDS = (
+    "title",
+    "narrative",
+    "start_date",
+    "end_date",
+    "date_precision",
+    "place_name",
+    "admin1",
+    "admin2",
+    "country",
+    "latitude",
+    "longitude",
+    "location_precision",
+    "perpetrators",
+    "victims",
+    "verification_grade",
+    "status",
+    "confidential_notes",
+    "version",
+)
+SOURCE_FIELDS = (
+    "title",
+    "kind",
+    "publisher",
+    "author",
+    "publication_date",
+    "url",
+    "accessed_date",
+    "archive_url",
+    "language",
+    "reliability",
+)
+CITATION_FIELDS = ("source_id", "locator", "quote")
+CLAIM_FIELDS = ("category", "low", "high")
+MAX_ROWS = 200  # citations per incident, claims per citation: a bound on what one form may carry
+
+
+def typed_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """What the user typed, as a nested structure of strings, with blank rows dropped."""
+    typed: dict[str, Any] = {name: form.get(name, "") for name in INCIDENT_FIELDS}
+    typed["types"] = form.getlist("types")
+    typed["citations"] = []
+    for i in range(MAX_ROWS):
+        prefix = f"citations-{i}-"
+        if not any(key.startswith(prefix) for key in form):
+            continue
+        if form.get(prefix + "remove"):
+            continue
+        citation: dict[str, Any] = {name: form.get(prefix + name, "") for name in CITATION_FIELDS}
+        citation["source"] = {name: form.get(f"{prefix}source-{name}", "") for name in SOURCE_FIELDS}
+        citation["claims"] = []
+        for j in range(MAX_ROWS):
+            claim = {name: form.get(f"{prefix}claims-{j}-{name}", "") for name in CLAIM_FIELDS}
+            if any(value.strip() for value in claim.values()):
+                citation["claims"].append(claim)
+        if _citation_is_blank(citation):
+            continue
+        typed["citations"].append(citation)
+    typed["estimates"] = {c.value: form.get(f"best-{c.value}", "") for c in CasualtyCategory}
+    return typed
+
+
+def _citation_is_blank(citation: dict[str, Any]) -> bool:
+    source_typed = any(
+        value.strip() for key, value in citation["source"].items() if key not in ("kind", "reliability")
+    )
+    return not (
+        citation["source_id"].strip()
+        or source_typed
+        or citation["locator"].strip()
+        or citation["quote"].strip()
+        or citation["claims"]
+    )
+
+
+def schema_input(typed: dict[str, Any]) -> dict[str, Any]:
+    """Schema input from typed form content: blank strings count as not given."""
+    data: dict[str, Any] = _without_blanks({name: typed[name] for name in INCIDENT_FIELDS})
+    data["types"] = list(typed["types"])
+    data["citations"] = []
+    for citation in typed["citations"]:
+        entry: dict[str, Any] = _without_blanks({name: citation[name] for name in CITATION_FIELDS})
+        source = _without_blanks(citation["source"])
+        if set(source) - {"kind", "reliability"}:
+            entry["source"] = source
+        entry["claims"] = [_without_blanks(claim) for claim in citation["claims"]]
+        data["citations"].append(entry)
+    data["estimates"] = [
+        {"category": category, "best": best} for category, best in typed["estimates"].items() if best.strip()
+    ]
+    return data
+
+
+def _without_blanks(values: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in values.items() if isinstance(value, str) and value.strip()}
+
+
+def typed_from_input(data: dict[str, Any]) -> dict[str, Any]:
+    """Typed form content from schema input (an existing incident being edited)."""
+    typed: dict[str, Any] = {name: _as_text(data.get(name)) for name in INCIDENT_FIELDS}
+    typed["types"] = list(data.get("types", []))
+    typed["citations"] = [
+        {
+            "source_id": _as_text(c.get("source_id")),
+            "locator": _as_text(c.get("locator")),
+            "quote": _as_text(c.get("quote")),
+            "source": {name: "" for name in SOURCE_FIELDS},
+            "claims": [{name: _as_text(k.get(name)) for name in CLAIM_FIELDS} for k in c.get("claims", [])],
+        }
+        for c in data.get("citations", [])
+    ]
+    best = {e["category"]: _as_text(e["best"]) for e in data.get("estimates", [])}
+    typed["estimates"] = {c.value: best.get(c.value, "") for c in CasualtyCategory}
+    return typed
+
+
+def _as_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def blank_citation() -> dict[str, Any]:
+    return {
+        "source_id": "",
+        "locator": "",
+        "quote": "",
+        "source": {name: "" for name in SOURCE_FIELDS},
+        "claims": [],
+    }
+
+
+def flat_errors(errors: dict[str, Any], typed: dict[str, Any]) -> dict[str, str]:
+    """marshmallow's nested errors keyed by the form's field names."""
+    flat: dict[str, str] = {}
+    estimate_categories = [c for c, best in typed["estimates"].items() if best.strip()]
+
+    def walk(node: Any, path: list[str]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, [*path, str(key)])
+        elif isinstance(node, list) and all(isinstance(m, str) for m in node):
+            flat[_field_name(path, estimate_categories)] = " ".join(node)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, [*path, str(index)])
+        else:
+            flat[_field_name(path, estimate_categories)] = str(node)
+
+    walk(errors, [])
+    return flat
+
+
+def _field_name(path: list[str], estimate_categories: list[str]) -> str:
+    if path[:1] == ["estimates"] and len(path) >= 2 and path[1].isdigit():
+        index = int(path[1])
+        if index < len(estimate_categories):
+            return f"best-{estimate_categories[index]}"
+    if path and path[-1] == "_schema":
+        path = path[:-1] or ["form"]
+    return "-".join(path)

@@ -1,0 +1,195 @@
+"""Browsing incidents (public and staff) and entering them (editors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+from werkzeug.wrappers import Response
+
+from incidents.domain.casualties import casualty_ranges
+from incidents.domain.incidents import EditConflict, create_incident, incident_input, update_incident
+from incidents.domain.queries import incident_selection
+from incidents.extensions import db
+from incidents.geocoding import GeocoderError
+from incidents.models import Incident, IncidentType, Source
+from incidents.researcher import forms
+from incidents.researcher.geocode import geocode_json, geocoder
+from incidents.schemas import IncidentInputSchema
+from incidents.schemas.filters import filters_from_args
+from incidents.security import require_editor
+from incidents.vocabulary import PublicationStatus
+
+blueprint = Blueprint("researcher", __name__, url_prefix="/incidents")
+
+
+def _is_staff() -> bool:
+    return bool(current_user.is_authenticated and current_user.can_edit)
+
+
+@blueprint.get("/")
+def incident_list() -> str | tuple[str, int]:
+    try:
+        filters = filters_from_args(request.args)
+    except ValidationError as error:
+        return (
+            render_template(
+                "incidents/list.html",
+                incidents=[],
+                total=0,
+                filters={},
+                filter_errors=forms.flat_errors(error.messages_dict, {"estimates": {}}),
+                incident_types=_incident_types(),
+                page=1,
+                pages=1,
+            ),
+            400,
+        )
+    query = incident_selection(filters, include_unpublished=_is_staff())
+    per_page = current_app.config["INCIDENTS_PER_PAGE"]
+    page = db.paginate(query, page=filters["page"], per_page=per_page, error_out=False, count=True)
+    return render_template(
+        "incidents/list.html",
+        incidents=page.items,
+        total=page.total,
+        filters=filters,
+        filter_errors={},
+        incident_types=_incident_types(),
+        page=page.page,
+        pages=page.pages or 1,
+        ranges={incident.id: casualty_ranges(incident) for incident in page.items},
+    )
+
+
+@blueprint.get("/<int:incident_id>")
+def incident_detail(incident_id: int) -> str:
+    incident = _visible_incident(incident_id)
+    return render_template(
+        "incidents/detail.html",
+        incident=incident,
+        ranges=casualty_ranges(incident),
+        staff=_is_staff(),
+    )
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+def incident_new() -> Response | str | tuple[str, int]:
+    require_editor()
+    if request.method == "GET":
+        typed = forms.typed_from_input({"status": PublicationStatus.DRAFT.value})
+        typed["citations"] = [forms.blank_citation()]
+        return _render_form(typed, {}, incident=None)
+    return _handle_post(incident=None)
+
+
+@blueprint.route("/<int:incident_id>/edit", methods=["GET", "POST"])
+def incident_edit(incident_id: int) -> Response | str | tuple[str, int]:
+    require_editor()
+    incident = db.get_or_404(Incident, incident_id)
+    if request.method == "GET":
+        return _render_form(forms.typed_from_input(incident_input(incident)), {}, incident=incident)
+    return _handle_post(incident=incident)
+
+
+def _handle_post(incident: Incident | None) -> Response | str | tuple[str, int]:
+    typed = forms.typed_from_form(request.form)
+    action = request.form.get("action", "save")
+    if action == "add_citation":
+        typed["citations"].append(forms.blank_citation())
+        return _render_form(typed, {}, incident=incident, focus=f"citation-{len(typed['citations']) - 1}")
+    if action == "geocode" or action.startswith("place-"):
+        return _geocode_step(typed, action, incident)
+    try:
+        data = IncidentInputSchema().load(forms.schema_input(typed))
+        if incident is None:
+            saved = create_incident(data, current_user)
+        else:
+            saved = update_incident(incident, data, current_user)
+        db.session.commit()
+    except ValidationError as error:
+        db.session.rollback()
+        errors = forms.flat_errors(error.messages_dict, typed)
+        return _render_form(typed, errors, incident=incident), 422
+    except EditConflict as conflict:
+        db.session.rollback()
+        current = conflict.incident
+        message = (
+            f"Someone else saved this incident (now version {current.version}) after you opened it. "
+            "Your text is kept below; compare it with the saved record, then save again."
+        )
+        typed["version"] = str(current.version)
+        return _render_form(typed, {"form": message}, incident=incident), 409
+    flash(f"Saved “{saved.title}”.", "info")
+    return redirect(url_for("researcher.incident_detail", incident_id=saved.id))
+
+
+def _geocode_step(typed: dict[str, Any], action: str, incident: Incident | None) -> str | tuple[str, int]:
+    """Without JavaScript: look the place up, offer candidates, and fill the location from the chosen one."""
+    query = typed["place_name"].strip()
+    if not query:
+        return _render_form(typed, {"place_name": "Type a place name to look up."}, incident=incident), 422
+    try:
+        candidates = geocoder().search(query, country=typed["country"].strip() or None)
+    except GeocoderError as error:
+        return _render_form(typed, {"place_name": str(error)}, incident=incident), 422
+    if action.startswith("place-"):
+        index = action.removeprefix("place-")
+        if index.isdigit() and int(index) < len(candidates):
+            chosen = candidates[int(index)]
+            typed.update(
+                place_name=chosen.name,
+                admin1=chosen.admin1,
+                admin2=chosen.admin2,
+                country=chosen.country,
+                latitude=f"{chosen.latitude:.5f}",
+                longitude=f"{chosen.longitude:.5f}",
+                location_precision=chosen.location_precision.value,
+            )
+            return _render_form(typed, {}, incident=incident, focus="location")
+    if not candidates:
+        return _render_form(typed, {"place_name": f"No place called “{query}” was found."}, incident=incident)
+    return _render_form(typed, {}, incident=incident, candidates=candidates, focus="location")
+
+
+def _render_form(
+    typed: dict[str, Any],
+    errors: dict[str, str],
+    *,
+    incident: Incident | None,
+    candidates: list[Any] | None = None,
+    focus: str | None = None,
+) -> str:
+    for citation in typed["citations"]:
+        citation["claims"].append({"category": "", "low": "", "high": ""})
+    return render_template(
+        "incidents/form.html",
+        typed=typed,
+        errors=errors,
+        incident=incident,
+        incident_types=_incident_types(),
+        source_choices=[
+            (str(source.id), source.title)
+            for source in db.session.scalars(sa.select(Source).order_by(Source.title, Source.id))
+        ],
+        has_errors=lambda prefix: any(key.startswith(prefix) for key in errors),
+        candidates=candidates or [],
+        focus=focus,
+    )
+
+
+def _incident_types() -> list[IncidentType]:
+    return list(db.session.scalars(sa.select(IncidentType).order_by(IncidentType.label)))
+
+
+def _visible_incident(incident_id: int) -> Incident:
+    """The incident if this visitor may see it; 404 otherwise, so unpublished ids are not revealed."""
+    incident = db.session.get(Incident, incident_id)
+    if incident is None or (incident.status != PublicationStatus.PUBLISHED and not _is_staff()):
+        abort(404)
+    return incident
+
+
+blueprint.add_url_rule("/geocode", "geocode", geocode_json)

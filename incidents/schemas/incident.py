@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+
+from incidents.extensions import db
+from incidents.models import IncidentType, Source
+from incidents.schemas.fields import MAX_INT, Count, CountryCode, RecordId, Text
+from incidents.schemas.source import SourceInputSchema
+from incidents.vocabulary import (
+    CasualtyCategory,
+    DatePrecision,
+    LocationPrecision,
+    PublicationStatus,
+    VerificationGrade,
+)
+
+
+class CasualtyClaimSchema(Schema):
+    """One source's figure for one category: low and high, equal when the source gives one number."""
+
+    category = fields.Enum(CasualtyCategory, by_value=True, required=True)
+    low = Count(required=True)
+    high = Count(load_default=None, allow_none=True)
+
+    @validates_schema
+    def low_not_above_high(self, data: dict[str, Any], **_: Any) -> None:
+        low, high = data.get("low"), data.get("high")
+        if low is not None and high is not None and low > high:
+            raise ValidationError(f"Must not be below the low figure ({low}).", "high")
+
+    @post_load
+    def single_figure(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data.get("high") is None:
+            data["high"] = data["low"]
+        return data
+
+
+class CitationInputSchema(Schema):
+    """An existing source (by id) or a new one, where in it the incident is reported, and its claims."""
+
+    source_id = RecordId(load_default=None, allow_none=True)
+    source = fields.Nested(SourceInputSchema, load_default=None, allow_none=True)
+    locator = Text(200)
+    quote = Text(5000, multiline=True)
+    claims = fields.List(fields.Nested(CasualtyClaimSchema), load_default=list)
+
+    @validates_schema
+    def one_source(self, data: dict[str, Any], **_: Any) -> None:
+        source_id, source = data.get("source_id"), data.get("source")
+        if source_id is None and source is None:
+            raise ValidationError(
+                "Choose an existing source or describe a new one: every claim needs its source.", "source_id"
+            )
+        if source_id is not None and source is not None:
+            raise ValidationError("Give either an existing source or a new one, not both.", "source_id")
+        if source_id is not None and db.session.get(Source, source_id) is None:
+            raise ValidationError(f"There is no source with id {source_id}.", "source_id")
+
+
+class CasualtyEstimateSchema(Schema):
+    category = fields.Enum(CasualtyCategory, by_value=True, required=True)
+    best = Count(required=True)
+
+
+class IncidentInputSchema(Schema):
+    """An incident with its citations, claims and best estimates, as created or replaced in one step."""
+
+    title = Text(300, required=True)
+    narrative = Text(20000, multiline=True)
+    types = fields.List(
+        fields.String(validate=validate.Length(max=64)),
+        required=True,
+        validate=validate.Length(min=1, error="Choose at least one incident type."),
+    )
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(allow_none=True, load_default=None)
+    date_precision = fields.Enum(DatePrecision, by_value=True, required=True)
+    place_name = Text(200)
+    admin1 = Text(120)
+    admin2 = Text(120)
+    country = CountryCode(required=True)
+    latitude = fields.Float(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(-90, 90, error="Must be between -90 and 90 degrees."),
+    )
+    longitude = fields.Float(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(-180, 180, error="Must be between -180 and 180 degrees."),
+    )
+    location_precision = fields.Enum(LocationPrecision, by_value=True, required=True)
+    perpetrators = Text(500)
+    victims = Text(500)
+    verification_grade = fields.Enum(VerificationGrade, by_value=True, required=True)
+    status = fields.Enum(PublicationStatus, by_value=True, load_default=PublicationStatus.DRAFT)
+    confidential_notes = Text(20000, multiline=True)
+    citations = fields.List(fields.Nested(CitationInputSchema), load_default=list)
+    estimates = fields.List(fields.Nested(CasualtyEstimateSchema), load_default=list)
+    # The version the editor started from; a save based on an older one is refused as a conflict.
+    version = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=MAX_INT))
+
+    @validates("types")
+    def known_types(self, slugs: list[str], **_: Any) -> None:
+        known = set(db.session.scalars(sa.select(IncidentType.slug).where(IncidentType.slug.in_(slugs))))
+        unknown = [slug for slug in slugs if slug not in known]
+        if unknown:
+            raise ValidationError(f"Unknown incident type: {', '.join(unknown)}.")
+
+    @validates_schema
+    def consistent(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        start, end = data.get("start_date"), data.get("end_date")
+        if start and end and end < start:
+            errors["end_date"] = [f"Must not be before the start date ({start.isoformat()})."]
+        latitude, longitude = data.get("latitude"), data.get("longitude")
+        if (latitude is None) != (longitude is None):
+            missing = "latitude" if latitude is None else "longitude"
+            errors[missing] = ["Give both latitude and longitude, or neither."]
+        errors.update(_estimate_problems(data))
+        if errors:
+            raise ValidationError(errors)
+
+
+def _estimate_problems(data: dict[str, Any]) -> dict[str, Any]:
+    """A best estimate needs claims of its category and must lie within their range."""
+    lows: dict[CasualtyCategory, int] = {}
+    highs: dict[CasualtyCategory, int] = {}
+    for citation in data.get("citations") or []:
+        for claim in citation.get("claims") or []:
+            category, low, high = claim["category"], claim["low"], claim["high"]
+            lows[category] = min(lows.get(category, low), low)
+            highs[category] = max(highs.get(category, high), high)
+    problems: dict[int, dict[str, list[str]]] = {}
+    seen: set[CasualtyCategory] = set()
+    for index, estimate in enumerate(data.get("estimates") or []):
+        category, best = estimate["category"], estimate["best"]
+        if category in seen:
+            problems[index] = {"category": [f"There is already a best estimate for {category.label}."]}
+        elif category not in lows:
+            problems[index] = {"best": [f"No source gives a figure for {category.label}."]}
+        elif not lows[category] <= best <= highs[category]:
+            problems[index] = {
+                "best": [f"Must lie within the sources' range ({lows[category]}–{highs[category]})."]
+            }
+        seen.add(category)
+    return {"estimates": problems} if problems else {}
