@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _configure_sqlite(app)
 
     from incidents import cli, security, templating, vendor
+    from incidents.admin import views as admin_views
     from incidents.auth import views as auth_views
     from incidents.researcher import views as researcher_views
 
@@ -43,6 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     app.register_blueprint(auth_views.blueprint)
     app.register_blueprint(researcher_views.blueprint)
+    app.register_blueprint(admin_views.blueprint)
 
     @app.get("/")
     def index() -> Response:

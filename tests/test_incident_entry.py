@@ -306,6 +306,14 @@ def test_geocoding_without_javascript_fills_the_location(editor_client: FlaskCli
     assert 'value="Peru: 17 dead in Juliaca clashes"' in chosen
 
 
+def test_geocoding_with_a_bad_country_says_so(editor_client: FlaskClient) -> None:
+    response = editor_client.post("/incidents/new", data=juliaca_form(action="geocode", country="Narnia"))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "is not a country code" in field_error(page, "country")
+    assert editor_client.get("/incidents/geocode?q=Lima&country=Narnia").status_code == 400
+
+
 def test_geocode_endpoint_for_the_form_script(editor_client: FlaskClient) -> None:
     response = editor_client.get("/incidents/geocode?q=Juliaca")
     assert response.status_code == 200

@@ -29,4 +29,6 @@ def geocode_json() -> tuple[Response, int] | Response:
         candidates = geocoder().search(query, country=country, limit=15)
     except GeocoderError as error:
         return jsonify(error=str(error)), 503
-    return jsonify(candidates=[c.to_dict() for c in candidates])
+    except ValueError:
+        return jsonify(error=f"country: {country!r} is not a country code"), 400
+    return jsonify(candidates=[c.to_dict() for c in candidates], attribution=geocoder().attribution)

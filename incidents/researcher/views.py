@@ -135,6 +135,9 @@ def _geocode_step(typed: dict[str, Any], action: str, incident: Incident | None)
         candidates = geocoder().search(query, country=typed["country"].strip() or None)
     except GeocoderError as error:
         return _render_form(typed, {"place_name": str(error)}, incident=incident), 422
+    except ValueError:
+        message = f"{typed['country']!r} is not a country code; correct it or clear it to search everywhere."
+        return _render_form(typed, {"country": message}, incident=incident), 422
     if action.startswith("place-"):
         index = action.removeprefix("place-")
         if index.isdigit() and int(index) < len(candidates):
@@ -176,6 +179,7 @@ def _render_form(
         ],
         has_errors=lambda prefix: any(key.startswith(prefix) for key in errors),
         candidates=candidates or [],
+        geocoder_attribution=geocoder().attribution if candidates else "",
         focus=focus,
     )
 

@@ -1,0 +1,1 @@
+"""Administration: the controlled vocabularies admins may extend."""
