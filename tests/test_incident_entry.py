@@ -86,6 +86,9 @@ def test_create_incident_with_two_sources_shows_the_range(app: Flask, editor_cli
         assert incident.country == "PE"
         assert [t.slug for t in incident.types] == ["injury", "killing"]  # shown in label order
         assert incident.created_by is not None and incident.created_by.email == "editor@example.org"
+        derived = (incident.killed_low, incident.killed_high, incident.injured_low, incident.detained_low)
+        assert derived == (17, 18, 33, None)
+        assert incident.source_count == 2
         claims = [
             (c.source.publisher, k.category.value, k.low, k.high)
             for c in incident.citations
@@ -267,6 +270,7 @@ def test_edit_replaces_content_and_keeps_history_fields(app: Flask, editor_clien
         incident = db.session.get(Incident, incident_id)
         assert incident is not None and incident.title == "Juliaca airport killings"
         assert incident.version == 2
+        assert (incident.killed_low, incident.killed_high, incident.source_count) == (17, 18, 2)
     assert counts(app) == (1, 2, 2, 3)
 
 

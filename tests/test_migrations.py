@@ -61,3 +61,54 @@ def test_upgrade_from_empty_matches_models_and_seeds_types(empty_database: str) 
         with db.engine.connect() as connection:
             assert set(sa.inspect(connection).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+
+
+def test_migrations_keep_data_and_fill_derived_ranges(empty_database: str) -> None:
+    """Rebuilding a table on SQLite must not cascade-delete its children; 0002 derives ranges from claims."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": empty_database})
+    with app.app_context():
+        upgrade(revision="0001")
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO incidents (id, title, narrative, start_date, date_precision, place_name,"
+                    " admin1, admin2, country, location_precision, perpetrators, victims, verification_grade,"
+                    " status, confidential_notes, created_at, updated_at, version) VALUES (1, 'Juliaca', '',"
+                    " '2023-01-09', 'day', 'Juliaca', 'Puno', '', 'PE', 'near', '', '', 'fair', 'published',"
+                    " '',"
+                    " '2023-01-10 00:00:00+00', '2023-01-10 00:00:00+00', 1)"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO sources (id, title, kind, publisher, author, url, archive_url, language,"
+                    " reliability, created_at) VALUES (1, 'EFE', 'press', '', '', '', '', '', 'B',"
+                    " '2023-01-10 00:00:00+00'), (2, 'Correo', 'press', '', '', '', '', '', 'C',"
+                    " '2023-01-10 00:00:00+00')"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO citations (id, incident_id, source_id, position, locator, quote)"
+                    " VALUES (1, 1, 1, 0, '', ''), (2, 1, 2, 1, '', '')"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO casualty_claims (citation_id, category, low, high)"
+                    " VALUES (1, 'killed', 17, 17), (2, 'killed', 18, 18), (2, 'injured', 33, 33)"
+                )
+            )
+        upgrade()
+        with db.engine.connect() as connection:
+            row = connection.execute(
+                sa.text(
+                    "SELECT killed_low, killed_high, injured_low, detained_low, source_count FROM incidents"
+                )
+            ).one()
+            assert tuple(row) == (17, 18, 33, None, 2)
+        downgrade(revision="0001")
+        with db.engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM casualty_claims")) == 3
+            assert connection.scalar(sa.text("SELECT count(*) FROM citations")) == 2
+        db.engine.dispose()

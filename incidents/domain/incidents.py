@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from incidents.extensions import db
 from incidents.models import CasualtyClaim, CasualtyEstimate, Citation, Incident, IncidentType, Source, User
+from incidents.vocabulary import CasualtyCategory
 
 
 class EditConflict(Exception):
@@ -22,7 +23,6 @@ class EditConflict(Exception):
 
 def create_incident(data: dict[str, Any], user: User | None) -> Incident:
     incident = Incident(created_by=user)
-    # In the session before citations attach it to existing sources, so an autoflush cannot orphan them.
     db.session.add(incident)
     _apply(incident, data, user)
     db.session.flush()
@@ -67,6 +67,12 @@ _SCALAR_FIELDS = (
 
 
 def _apply(incident: Incident, data: dict[str, Any], user: User | None) -> None:
+    # One flush for the whole change: an autoflush half-way would write the row twice and bump its version.
+    with db.session.no_autoflush:
+        _apply_fields(incident, data, user)
+
+
+def _apply_fields(incident: Incident, data: dict[str, Any], user: User | None) -> None:
     for name in _SCALAR_FIELDS:
         setattr(incident, name, data[name])
     incident.updated_by = user
@@ -91,6 +97,7 @@ def _apply(incident: Incident, data: dict[str, Any], user: User | None) -> None:
                 ],
             )
         )
+    _derive_ranges(incident, data)
     # Update estimates in place: replacing the rows would insert before deleting and trip the unique key.
     wanted = {e["category"]: e["best"] for e in data["estimates"]}
     kept = []
@@ -99,6 +106,21 @@ def _apply(incident: Incident, data: dict[str, Any], user: User | None) -> None:
             estimate.best = wanted.pop(estimate.category)
             kept.append(estimate)
     incident.estimates = kept + [CasualtyEstimate(category=c, best=b) for c, b in wanted.items()]
+
+
+def _derive_ranges(incident: Incident, data: dict[str, Any]) -> None:
+    """Store each category's range across the claims, and the number of distinct sources, on the incident."""
+    lows: dict[CasualtyCategory, int] = {}
+    highs: dict[CasualtyCategory, int] = {}
+    for citation in data["citations"]:
+        for claim in citation["claims"]:
+            category = claim["category"]
+            lows[category] = min(lows.get(category, claim["low"]), claim["low"])
+            highs[category] = max(highs.get(category, claim["high"]), claim["high"])
+    for category in CasualtyCategory:
+        setattr(incident, f"{category.value}_low", lows.get(category))
+        setattr(incident, f"{category.value}_high", highs.get(category))
+    incident.source_count = len({citation.source for citation in incident.citations})
 
 
 def incident_input(incident: Incident) -> dict[str, Any]:

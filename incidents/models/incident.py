@@ -76,6 +76,20 @@ class Incident(Base):
     )
     confidential_notes: Mapped[str] = mapped_column(sa.Text, default="")
 
+    # Derived from the claims on every save (domain.incidents), so that maps, filters, totals and exports
+    # over many incidents need no join: the range per category (NULL when no source gives a figure).
+    killed_low: Mapped[int | None]
+    killed_high: Mapped[int | None]
+    injured_low: Mapped[int | None]
+    injured_high: Mapped[int | None]
+    detained_low: Mapped[int | None]
+    detained_high: Mapped[int | None]
+    disappeared_low: Mapped[int | None]
+    disappeared_high: Mapped[int | None]
+    displaced_low: Mapped[int | None]
+    displaced_high: Mapped[int | None]
+    source_count: Mapped[int] = mapped_column(default=0)
+
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
