@@ -2,9 +2,11 @@
 
 from incidents.models.incident import CasualtyEstimate, Incident, IncidentType, incident_type_links
 from incidents.models.source import CasualtyClaim, Citation, Source
+from incidents.models.token import ApiToken
 from incidents.models.user import User
 
 __all__ = [
+    "ApiToken",
     "CasualtyClaim",
     "CasualtyEstimate",
     "Citation",
