@@ -127,6 +127,7 @@ def test_latitude_95_comes_back_with_everything_typed(app: Flask, editor_client:
     page = response.get_data(as_text=True)
     assert field_error(page, "latitude") == "Must be between -90 and 90 degrees."
     assert "Nothing was saved." in page
+    assert '<li><a href="#latitude">latitude</a>: Must be between -90 and 90 degrees.</li>' in page
     for value in (
         'value="95"',
         'value="Police fire on protesters near Juliaca airport"',
