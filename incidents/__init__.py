@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, redirect, url_for
-from werkzeug.wrappers import Response
+from flask import Flask
 
 from incidents import config
 from incidents.extensions import csrf, db, limiter, login_manager, migrate
@@ -45,10 +44,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_views.blueprint)
     app.register_blueprint(researcher_views.blueprint)
     app.register_blueprint(admin_views.blueprint)
+    from incidents import api, exports
 
-    @app.get("/")
-    def index() -> Response:
-        return redirect(url_for("researcher.incident_list"))
+    api.init_app(app)
+    exports.init_app(app)
+    from incidents import maps, timeline
+
+    maps.init_app(app)  # the map at / (endpoint "index"), /map.js, /map/data.geojson
+    timeline.init_app(app)
+    from incidents import importing
+    from incidents.duplicates import views as duplicates_views
+
+    importing.init_app(app)  # /import and `flask import`
+    duplicates_views.init_app(app)
 
     return app
 

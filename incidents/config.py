@@ -28,7 +28,15 @@ DEFAULTS: dict[str, Any] = {
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     "WTF_CSRF_TIME_LIMIT": None,
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # Uploads to the import page larger than this are checked and imported in a background thread, with a
+    # progress bar; smaller ones within the request.
+    "IMPORT_BACKGROUND_BYTES": 1024 * 1024,
+    # Where uploads wait for their import to be confirmed (instance/imports when unset).
+    "IMPORT_FOLDER": None,
     "INCIDENTS_PER_PAGE": 50,
+    # The address the public reaches the app at (https://example.org/), for permalinks in exports; when
+    # unset, web exports use the request's address and `flask export` uses http://127.0.0.1:5000/.
+    "PUBLIC_BASE_URL": None,
     # Geocoding: "gazetteer" (offline, the default) or "nominatim" (needs GEOCODER_USER_AGENT and network).
     "GEOCODER": "gazetteer",
     "GEOCODER_USER_AGENT": None,
@@ -52,7 +60,10 @@ _ENV_PARSERS: dict[str, Any] = {
     "TILE_URL": str,
     "TILE_ATTRIBUTION": str,
     "INCIDENTS_PER_PAGE": int,
+    "PUBLIC_BASE_URL": str,
     "MAX_CONTENT_LENGTH": int,
+    "IMPORT_BACKGROUND_BYTES": int,
+    "IMPORT_FOLDER": str,
     "LOGIN_RATE_LIMIT": str,
     "RATELIMIT_STORAGE_URI": str,
     "SESSION_COOKIE_SECURE": json.loads,

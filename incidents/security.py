@@ -18,6 +18,19 @@ PUBLIC_ENDPOINTS = frozenset(
         "auth.logout",
         "researcher.incident_list",
         "researcher.incident_detail",
+        # The map (at /, endpoint "index") and the timeline: published incidents only, unless staff.
+        "maps.script",
+        "maps.data",
+        "timeline.page",
+        # Exports and API reads show the public what it may see; staff (by session or token) see more.
+        "exports.export",
+        "exports.export_schema",
+        "api.incident_list",
+        "api.incident_get",
+        "api.source_list",
+        "api.source_get",
+        "api.openapi",
+        "api.docs",
     }
 )
 
@@ -28,6 +41,11 @@ def init_app(app: Flask) -> None:
 
 
 def _require_login() -> Response | None:
+    if request.blueprint == "api":
+        # The API authenticates by token only, never by the session cookie; it answers with problems.
+        from incidents.api.auth import authenticate
+
+        return authenticate(public=request.endpoint in PUBLIC_ENDPOINTS)
     if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
         return None
     if request.endpoint is None:

@@ -8,13 +8,25 @@ from werkzeug.wrappers import Response
 # package name in URLs -> the xstatic module that ships it
 PACKAGES = {
     "leaflet": "xstatic.pkg.leaflet",
+    "leaflet-markercluster": "xstatic.pkg.leaflet_markercluster",
+    # folium ships the Leaflet.heat plugin it uses in its own package: module:folder inside it.
+    "leaflet-heat": "folium:templates",
 }
 
 
-def init_app(app: Flask) -> None:
+def _directory(spec: str) -> str:
     import importlib
+    from pathlib import Path
 
-    directories = {name: importlib.import_module(module).BASE_DIR for name, module in PACKAGES.items()}
+    module_name, _, folder = spec.partition(":")
+    module = importlib.import_module(module_name)
+    if not folder:
+        return str(module.BASE_DIR)
+    return str(Path(str(module.__file__)).parent / folder)
+
+
+def init_app(app: Flask) -> None:
+    directories = {name: _directory(spec) for name, spec in PACKAGES.items()}
 
     @app.get("/vendor/<package>/<path:filename>")
     def vendor(package: str, filename: str) -> Response:

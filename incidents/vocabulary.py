@@ -49,6 +49,21 @@ LOCATION_UNCERTAINTY_M: dict[LocationPrecision, int] = {
 }
 
 
+class LocationMethod(Labelled):
+    # How an incident's coordinates and admin regions were found. Importers geocode place names and
+    # reverse-geocode points; the precision then says how far the result can be trusted.
+    RECORDED = "recorded", "as recorded"
+    GEOCODED = "geocoded", "geocoded from the place name"
+    REVERSE_GEOCODED = "reverse_geocoded", "admin regions found from the coordinates"
+
+
+class DuplicateStatus(Labelled):
+    # A possible duplicate waits for an editor; nothing is merged without one.
+    OPEN = "open", "open"
+    DISTINCT = "distinct", "confirmed distinct"
+    MERGED = "merged", "merged"
+
+
 class VerificationGrade(Labelled):
     # Airwars grading
     CONFIRMED = "confirmed", "confirmed"

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from incidents.extensions import db
 from incidents.models import CasualtyClaim, CasualtyEstimate, Citation, Incident, IncidentType, Source, User
-from incidents.vocabulary import CasualtyCategory
+from incidents.vocabulary import CasualtyCategory, LocationMethod
 
 
 class EditConflict(Exception):
@@ -66,6 +66,9 @@ _SCALAR_FIELDS = (
 )
 
 
+_LOCATION_FIELDS = ("place_name", "admin1", "admin2", "country", "latitude", "longitude")
+
+
 def _apply(incident: Incident, data: dict[str, Any], user: User | None) -> None:
     # One flush for the whole change: an autoflush half-way would write the row twice and bump its version.
     with db.session.no_autoflush:
@@ -73,6 +76,9 @@ def _apply(incident: Incident, data: dict[str, Any], user: User | None) -> None:
 
 
 def _apply_fields(incident: Incident, data: dict[str, Any], user: User | None) -> None:
+    # A location changed by hand is no longer the geocoder's.
+    if incident.id is not None and any(getattr(incident, n) != data[n] for n in _LOCATION_FIELDS):
+        incident.location_method = LocationMethod.RECORDED
     for name in _SCALAR_FIELDS:
         setattr(incident, name, data[name])
     incident.updated_by = user
@@ -110,17 +116,28 @@ def _apply_fields(incident: Incident, data: dict[str, Any], user: User | None) -
 
 def _derive_ranges(incident: Incident, data: dict[str, Any]) -> None:
     """Store each category's range across the claims, and the number of distinct sources, on the incident."""
+    for column, value in range_columns(data["citations"]).items():
+        setattr(incident, column, value)
+    incident.source_count = len({citation.source for citation in incident.citations})
+
+
+def range_columns(citations: list[dict[str, Any]]) -> dict[str, int | None]:
+    """The derived columns killed_low … displaced_high for citations as loaded by the schema.
+
+    Shared by every save and by bulk imports, which write rows without the ORM.
+    """
     lows: dict[CasualtyCategory, int] = {}
     highs: dict[CasualtyCategory, int] = {}
-    for citation in data["citations"]:
+    for citation in citations:
         for claim in citation["claims"]:
             category = claim["category"]
             lows[category] = min(lows.get(category, claim["low"]), claim["low"])
             highs[category] = max(highs.get(category, claim["high"]), claim["high"])
+    columns: dict[str, int | None] = {}
     for category in CasualtyCategory:
-        setattr(incident, f"{category.value}_low", lows.get(category))
-        setattr(incident, f"{category.value}_high", highs.get(category))
-    incident.source_count = len({citation.source for citation in incident.citations})
+        columns[f"{category.value}_low"] = lows.get(category)
+        columns[f"{category.value}_high"] = highs.get(category)
+    return columns
 
 
 def incident_input(incident: Incident) -> dict[str, Any]:
@@ -166,3 +183,13 @@ def seed_incident_types() -> int:
     added = [IncidentType(slug=s, label=label) for s, label in SEED_INCIDENT_TYPES if s not in existing]
     db.session.add_all(added)
     return len(added)
+
+
+def retract_incident(incident: Incident, user: User | None) -> Incident:
+    """Withdraw an incident from public view. Records are never deleted: a retraction keeps the evidence."""
+    from incidents.vocabulary import PublicationStatus
+
+    incident.status = PublicationStatus.RETRACTED
+    incident.updated_by = user
+    db.session.flush()
+    return incident

@@ -7,19 +7,40 @@ from typing import Any
 import sqlalchemy as sa
 
 from incidents.models import Incident, IncidentType, incident_type_links
+from incidents.schemas.filters import BoundingBox
 from incidents.vocabulary import PublicationStatus
 
 
 def incident_selection(filters: dict[str, Any], *, include_unpublished: bool) -> sa.Select[Incident]:
     """A SELECT of the incidents matching filters, newest first; the public sees published ones only."""
-    query = sa.select(Incident)
+    query = sa.select(Incident).where(*incident_conditions(filters, include_unpublished=include_unpublished))
+    return query.order_by(Incident.start_date.desc(), Incident.id.desc())
+
+
+def visible_statuses(filters: dict[str, Any], *, include_unpublished: bool) -> list[PublicationStatus]:
+    """The publication statuses this audience sees under these filters."""
     if not include_unpublished:
-        query = query.where(Incident.status == PublicationStatus.PUBLISHED)
-    elif filters.get("status"):
-        query = query.where(Incident.status == filters["status"])
+        return [PublicationStatus.PUBLISHED]
+    if filters.get("status"):
+        return [filters["status"]]
+    return list(PublicationStatus)
+
+
+def incident_conditions(
+    filters: dict[str, Any], *, include_unpublished: bool, few_in_area: bool = False
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE conditions for filters, shared by the list, the map, the timeline and the exports.
+
+    few_in_area: the caller knows that other conditions (a small bbox) select few rows, so the type filter
+    should be checked row by row rather than drive the query.
+    """
+    conditions: list[sa.ColumnElement[bool]] = []
+    statuses = visible_statuses(filters, include_unpublished=include_unpublished)
+    if len(statuses) == 1:
+        conditions.append(Incident.status == statuses[0])
     if filters.get("q"):
         text = filters["q"]
-        query = query.where(
+        conditions.append(
             sa.or_(
                 Incident.title.icontains(text, autoescape=True),
                 Incident.narrative.icontains(text, autoescape=True),
@@ -27,19 +48,45 @@ def incident_selection(filters: dict[str, Any], *, include_unpublished: bool) ->
             )
         )
     if filters.get("type"):
-        query = query.where(
-            sa.exists()
-            .where(incident_type_links.c.incident_id == Incident.id)
-            .where(incident_type_links.c.incident_type_id == IncidentType.id)
-            .where(IncidentType.slug.in_(filters["type"]))
+        # IN (a set made once) rather than EXISTS (a lookup per incident): 17 times faster at a million.
+        # "id + 0" keeps SQLite from driving the query by that set (by id, in random order), which is
+        # right for the whole world but three times slower than scanning a city's few rows.
+        incident_id = Incident.id + 0 if few_in_area else Incident.id
+        conditions.append(
+            incident_id.in_(
+                sa.select(incident_type_links.c.incident_id)
+                .join(IncidentType, IncidentType.id == incident_type_links.c.incident_type_id)
+                .where(IncidentType.slug.in_(filters["type"]))
+            )
         )
     # Date filters select incidents that overlap the range, so a curfew that began before it still shows.
     if filters.get("date_from"):
-        query = query.where(sa.func.coalesce(Incident.end_date, Incident.start_date) >= filters["date_from"])
+        conditions.append(sa.func.coalesce(Incident.end_date, Incident.start_date) >= filters["date_from"])
     if filters.get("date_to"):
-        query = query.where(Incident.start_date <= filters["date_to"])
+        conditions.append(Incident.start_date <= filters["date_to"])
     if filters.get("country"):
-        query = query.where(Incident.country == filters["country"])
+        conditions.append(Incident.country == filters["country"])
     if filters.get("admin1"):
-        query = query.where(sa.func.lower(Incident.admin1) == filters["admin1"].lower())
-    return query.order_by(Incident.start_date.desc(), Incident.id.desc())
+        conditions.append(sa.func.lower(Incident.admin1) == filters["admin1"].lower())
+    if filters.get("perpetrator"):
+        conditions.append(Incident.perpetrators.icontains(filters["perpetrator"], autoescape=True))
+    if filters.get("grade"):
+        conditions.append(Incident.verification_grade.in_(filters["grade"]))
+    # "At least N killed according to at least one source": the highest figure any source gives.
+    if filters.get("min_killed"):
+        conditions.append(Incident.killed_high >= filters["min_killed"])
+    if filters.get("bbox"):
+        conditions.extend(within(filters["bbox"]))
+    return conditions
+
+
+def within(bbox: BoundingBox) -> list[sa.ColumnElement[bool]]:
+    """Conditions for incidents whose coordinates lie in bbox (which may cross the antimeridian)."""
+    conditions: list[sa.ColumnElement[bool]] = [Incident.latitude.between(bbox.south, bbox.north)]
+    if bbox.crosses_antimeridian:
+        conditions.append(sa.or_(Incident.longitude >= bbox.west, Incident.longitude <= bbox.east))
+    elif bbox.width < 360:
+        conditions.append(Incident.longitude.between(bbox.west, bbox.east))
+    else:
+        conditions.append(Incident.longitude.is_not(None))
+    return conditions

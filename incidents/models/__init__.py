@@ -1,6 +1,8 @@
 """The database model: incidents, their sources and citations, casualty claims, and accounts."""
 
+from incidents.models.duplicate import DuplicateFlag
 from incidents.models.incident import CasualtyEstimate, Incident, IncidentType, incident_type_links
+from incidents.models.map_cell import MapCell
 from incidents.models.source import CasualtyClaim, Citation, Source
 from incidents.models.token import ApiToken
 from incidents.models.user import User
@@ -10,8 +12,10 @@ __all__ = [
     "CasualtyClaim",
     "CasualtyEstimate",
     "Citation",
+    "DuplicateFlag",
     "Incident",
     "IncidentType",
+    "MapCell",
     "Source",
     "User",
     "incident_type_links",

@@ -11,6 +11,7 @@ from incidents.models.columns import Timestamp, enum_column_type, utcnow
 from incidents.vocabulary import (
     CasualtyCategory,
     DatePrecision,
+    LocationMethod,
     LocationPrecision,
     PublicationStatus,
     VerificationGrade,
@@ -25,6 +26,8 @@ incident_type_links = sa.Table(
     db.metadata,
     sa.Column("incident_id", sa.ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("incident_type_id", sa.ForeignKey("incident_types.id"), primary_key=True),
+    # Incidents of a type (the type filter) without reading every link: the key starts with the incident.
+    sa.Index("ix_incident_type_links_type", "incident_type_id", "incident_id"),
 )
 
 
@@ -53,6 +56,25 @@ class Incident(Base):
         ),
         sa.CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="coordinates_paired"),
         sa.Index("ix_incidents_status_start_date", "status", "start_date"),
+        # An imported incident is known by its id in the dataset it came from: importing again adds nothing.
+        sa.UniqueConstraint(
+            "external_source", "external_id", name="uq_incidents_external_source_external_id"
+        ),
+        # The map's bounding-box queries read only this index (a covering index): position, dates, ranges.
+        sa.Index(
+            "ix_incidents_map",
+            "status",
+            "latitude",
+            "longitude",
+            "start_date",
+            "end_date",
+            "killed_low",
+            "killed_high",
+            "injured_low",
+            "injured_high",
+            "detained_low",
+            "detained_high",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,6 +90,11 @@ class Incident(Base):
     latitude: Mapped[float | None] = mapped_column(sa.Float)
     longitude: Mapped[float | None] = mapped_column(sa.Float)
     location_precision: Mapped[LocationPrecision] = mapped_column(enum_column_type(LocationPrecision))
+    location_method: Mapped[LocationMethod] = mapped_column(
+        enum_column_type(LocationMethod),
+        default=LocationMethod.RECORDED,
+        server_default=LocationMethod.RECORDED.value,
+    )
     perpetrators: Mapped[str] = mapped_column(sa.String(500), default="")
     victims: Mapped[str] = mapped_column(sa.String(500), default="")
     verification_grade: Mapped[VerificationGrade] = mapped_column(enum_column_type(VerificationGrade))
@@ -89,6 +116,11 @@ class Incident(Base):
     displaced_low: Mapped[int | None]
     displaced_high: Mapped[int | None]
     source_count: Mapped[int] = mapped_column(default=0)
+
+    # Where an imported incident came from: the dataset ("ucdp", "acled", "incidents", "csv:<name>") and the
+    # incident's id there. NULL for incidents entered here.
+    external_source: Mapped[str | None] = mapped_column(sa.String(100))
+    external_id: Mapped[str | None] = mapped_column(sa.String(100))
 
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)

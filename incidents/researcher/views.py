@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from incidents.domain.casualties import casualty_ranges
 from incidents.domain.incidents import EditConflict, create_incident, incident_input, update_incident
 from incidents.domain.queries import incident_selection
+from incidents.duplicates.finding import flag_duplicates
 from incidents.extensions import db
 from incidents.geocoding import GeocoderError
 from incidents.models import Incident, IncidentType, Source
@@ -108,6 +109,7 @@ def _handle_post(incident: Incident | None) -> Response | str | tuple[str, int]:
             saved = create_incident(data, current_user)
         else:
             saved = update_incident(incident, data, current_user)
+        duplicates = flag_duplicates(saved)
         db.session.commit()
     except ValidationError as error:
         db.session.rollback()
@@ -123,6 +125,12 @@ def _handle_post(incident: Incident | None) -> Response | str | tuple[str, int]:
         typed["version"] = str(current.version)
         return _render_form(typed, {"form": message}, incident=incident), 409
     flash(f"Saved “{saved.title}”.", "info")
+    for flag in duplicates:
+        other = flag.other(saved.id)
+        flash(
+            f"Possible duplicate of incident {other.id} “{other.title}”: see below to confirm or merge.",
+            "warning",
+        )
     return redirect(url_for("researcher.incident_detail", incident_id=saved.id))
 
 

@@ -105,7 +105,13 @@ class IncidentInputSchema(Schema):
 
     @validates("types")
     def known_types(self, slugs: list[str], **_: Any) -> None:
-        known = set(db.session.scalars(sa.select(IncidentType.slug).where(IncidentType.slug.in_(slugs))))
+        # Slugs once found are remembered by this schema instance (types are never deleted): an importer
+        # loads thousands of rows through one instance, and one query per row would be most of its time.
+        known: set[str] = self.__dict__.setdefault("_known_type_slugs", set())
+        missing = set(slugs) - known
+        if missing:
+            query = sa.select(IncidentType.slug).where(IncidentType.slug.in_(missing))
+            known.update(db.session.scalars(query))
         unknown = [slug for slug in slugs if slug not in known]
         if unknown:
             raise ValidationError(f"Unknown incident type: {', '.join(unknown)}.")

@@ -1,0 +1,323 @@
+"""Measure importing UCDP-format rows: rows per second and peak memory.
+
+    python -m bench.import_bench [--rows 100000] [--seed 1] [--database-url URL] [--write-results]
+
+Generates the rows (seeded: the same file every time) into a temporary CSV with an HXL row, then runs
+`flask --app incidents import FILE` (the CLI's own code path, progress bar included) in a fresh process on a
+fresh SQLite database (or --database-url, emptied first). Peak memory is that process's resident set
+high-water mark (getrusage ru_maxrss): Python, the app, the gazetteer index when geocoding is needed, and
+everything the import holds; the file is streamed, not read whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# The columns of the UCDP GED CSV, in its order.
+HEADER = [
+    "id",
+    "year",
+    "active_year",
+    "start_year",
+    "end_year",
+    "type_of_violence",
+    "conflict_new_id",
+    "conflict_name",
+    "dyad_new_id",
+    "dyad_name",
+    "side_a_new_id",
+    "gwnoa",
+    "side_a",
+    "side_b_new_id",
+    "gwnob",
+    "side_b",
+    "number_of_sources",
+    "source_article",
+    "source_office",
+    "source_date",
+    "source_headline",
+    "source_original",
+    "where_prec",
+    "where_coordinates",
+    "adm_1",
+    "adm_2",
+    "latitude",
+    "longitude",
+    "geom_wkt",
+    "priogrid_gid",
+    "country",
+    "country_id",
+    "iso3",
+    "region",
+    "event_clarity",
+    "date_prec",
+    "date_start",
+    "date_end",
+    "deaths_a",
+    "deaths_b",
+    "deaths_civilians",
+    "deaths_unknown",
+    "low",
+    "best",
+    "high",
+]
+HXL = {
+    "year": "#date+year",
+    "side_a": "#group+name+first",
+    "side_b": "#group+name+second",
+    "source_article": "#meta+source",
+    "source_headline": "#description",
+    "where_coordinates": "#loc+name",
+    "adm_1": "#adm1+name",
+    "adm_2": "#adm2+name",
+    "latitude": "#geo+lat",
+    "longitude": "#geo+lon",
+    "country": "#country+name",
+    "iso3": "#country+code",
+    "date_start": "#date+start",
+    "date_end": "#date+end",
+    "best": "#affected+killed",
+}
+# (place, adm_1, adm_2, latitude, longitude): Bangladeshi towns, as in the real GED sample.
+PLACES = [
+    ("Dhaka city", "Dhaka Division", "Dhaka District", 23.723056, 90.408611),
+    ("Chittagong city", "Chittagong Division", "Chittagong District", 22.3384, 91.83168),
+    ("Rangamati town", "Chittagong Division", "Rangamati District", 22.643168, 92.191859),
+    ("Khagrachari town", "Chittagong Division", "Khagrachari District", 23.11928, 91.98463),
+    ("Bandarban town", "Chittagong Division", "Bandarban District", 22.19534, 92.21946),
+    ("Cox's Bazar town", "Chittagong Division", "Cox's Bazar District", 21.45388, 91.96765),
+    ("Sylhet city", "Sylhet Division", "Sylhet District", 24.89904, 91.87198),
+    ("Rajshahi city", "Rajshahi Division", "Rajshahi District", 24.374, 88.60114),
+    ("Bogra town", "Rajshahi Division", "Bogra District", 24.85098, 89.37108),
+    ("Khulna city", "Khulna Division", "Khulna District", 22.80979, 89.56439),
+    ("Jessore town", "Khulna Division", "Jessore District", 23.16971, 89.21371),
+    ("Barisal city", "Barisal Division", "Barisal District", 22.70497, 90.37013),
+    ("Bhandaria town", "Barisal Division", "Pirojpur District", 22.488976, 90.062732),
+    ("Mymensingh town", "Mymensingh Division", "Mymensingh District", 24.75636, 90.40646),
+    ("Rangpur city", "Rangpur Division", "Rangpur District", 25.74664, 89.25166),
+    ("Dinajpur town", "Rangpur Division", "Dinajpur District", 25.62745, 88.63779),
+    ("Comilla town", "Chittagong Division", "Comilla District", 23.46186, 91.18503),
+    ("Narayanganj city", "Dhaka Division", "Narayanganj District", 23.61352, 90.50298),
+    ("Gazipur town", "Dhaka Division", "Gazipur District", 23.99909, 90.42025),
+    ("Pabna town", "Rajshahi Division", "Pabna District", 24.00644, 89.2372),
+]
+SIDES = [
+    (1, "Government of Bangladesh", "JSS/SB"),
+    (2, "Supporters of Awami League", "Supporters of BNP"),
+    (3, "JSS/SB", "Civilians"),
+    (3, "Government of Bangladesh", "Civilians"),
+    (2, "JMB", "Supporters of Awami League"),
+]
+OFFICES = ["Reuters", "Agence France Presse", "BBC Monitoring South Asia", "The Daily Star", "Xinhua"]
+WHERE_PREC = [1] * 264 + [2] * 146 + [3] * 123 + [4] * 45 + [5] * 5 + [6] * 15 + [7] * 3
+DATE_PREC = [1] * 576 + [2] * 10 + [3] * 4 + [4] * 6 + [5] * 5
+
+
+def generate(path: Path, count: int, seed: int) -> None:
+    """count GED-shaped events, seeded, streamed to a CSV with an HXL second row."""
+    rng = random.Random(seed)
+    articles = []
+    for number in range(max(100, count // 20)):
+        office = rng.choice(OFFICES)
+        day = dt.date(1989, 1, 1) + dt.timedelta(days=rng.randrange(11000))
+        headline = f"Clashes leave dead in Bangladesh (report {number})"
+        text = f'{office} ({day.isoformat()}): "{headline.upper()}"'
+        if rng.random() < 0.05:  # some fields span lines, as in the real data
+            text += f'\n{rng.choice(OFFICES)} ({day.isoformat()}): "FOLLOW-UP {number}"'
+        articles.append((text, office, day.isoformat(), headline))
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerow([HXL.get(name, "") for name in HEADER])
+        for number in range(count):
+            violence, side_a, side_b = rng.choice(SIDES)
+            place, adm1, adm2, lat, lon = rng.choice(PLACES)
+            where = rng.choice(WHERE_PREC)
+            date_prec = rng.choice(DATE_PREC)
+            start = dt.date(1989, 1, 1) + dt.timedelta(days=rng.randrange(11000))
+            end = start + dt.timedelta(days={1: 0, 2: 2, 3: 6, 4: 29, 5: 200}[date_prec])
+            if where >= 5:
+                place, adm1, adm2, lat, lon = "Bangladesh", "", "", 23.7, 90.35
+            elif where == 4:
+                adm2 = ""
+            elif rng.random() < 0.03:
+                adm1 = adm2 = ""  # a point without admin regions: reverse geocoded
+            # Spread around the town (as events are, over a district), so that possible duplicates are about
+            # as frequent as in the real sample (41 pairs in 601 events), not one every other row.
+            lat += rng.uniform(-0.3, 0.3)
+            lon += rng.uniform(-0.3, 0.3)
+            deaths = [rng.choice([0, 0, 0, 1, 2, 5]) for _ in range(4)]
+            best = sum(deaths)
+            low, high = max(0, best - rng.choice([0, 0, 1])), best + rng.choice([0, 0, 2])
+            cited = rng.random() < 0.95  # a few events without any source, as in the real data
+            article, office, source_date, headline = rng.choice(articles) if cited else ("", "", "", "")
+            row = {
+                "id": str(1_000_000 + number),
+                "year": str(start.year),
+                "type_of_violence": str(violence),
+                "conflict_name": f"{side_a} - {side_b}",
+                "dyad_name": f"{side_a} - {side_b}",
+                "side_a": side_a,
+                "side_b": side_b,
+                "number_of_sources": str(rng.choice([-1, 1, 1, 2, 3])),
+                "source_article": article,
+                "source_office": office,
+                "source_date": source_date,
+                "source_headline": headline,
+                "where_prec": str(where),
+                "where_coordinates": place,
+                "adm_1": adm1,
+                "adm_2": adm2,
+                "latitude": f"{lat:.6f}",
+                "longitude": f"{lon:.6f}",
+                "geom_wkt": f"POINT ({lon:.6f} {lat:.6f})",
+                "country": "Bangladesh",
+                "country_id": "771",
+                "iso3": "BGD",
+                "region": "Asia",
+                "event_clarity": str(rng.choice([1, 1, 1, 2])),
+                "date_prec": str(date_prec),
+                "date_start": start.isoformat(),
+                "date_end": end.isoformat(),
+                "deaths_a": str(deaths[0]),
+                "deaths_b": str(deaths[1]),
+                "deaths_civilians": str(deaths[2]),
+                "deaths_unknown": str(deaths[3]),
+                "low": str(low),
+                "best": str(best),
+                "high": str(high),
+            }
+            writer.writerow([row.get(name, "") for name in HEADER])
+
+
+def run_import(csv_path: Path, database_url: str) -> dict[str, float | int | str]:
+    """In this (fresh) process: build the schema, run the import command, measure."""
+    import resource
+
+    from incidents import create_app
+    from incidents.domain.incidents import seed_incident_types
+    from incidents.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench"})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        seed_incident_types()
+        db.session.commit()
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    runner = app.test_cli_runner()
+    began = time.perf_counter()
+    result = runner.invoke(args=["import", str(csv_path)])
+    elapsed = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if result.exit_code != 0:
+        raise SystemExit(f"the import failed:\n{result.output[-3000:]}")
+    summary = [line for line in result.output.splitlines() if not line.startswith(("row ", "Reading"))]
+    return {
+        "seconds": round(elapsed, 2),
+        "baseline_rss_mib": round(baseline / 1024, 1),
+        "peak_rss_mib": round(peak / 1024, 1),
+        "summary": " ".join(summary),
+    }
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    system = f"{platform.system()} {platform.release()}; Python {platform.python_version()}"
+    return f"{cpu}, {os.cpu_count()} CPUs{memory}; {system}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
+    parser.add_argument("--write-results", action="store_true", help="write bench/results/import.md")
+    parser.add_argument("--child", nargs=2, metavar=("CSV", "URL"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_import(Path(args.child[0]), args.child[1])))
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        csv_path = Path(folder) / "ucdp.csv"
+        began = time.perf_counter()
+        generate(csv_path, args.rows, args.seed)
+        print(
+            f"generated {args.rows} rows ({csv_path.stat().st_size / 1e6:.1f} MB) in "
+            f"{time.perf_counter() - began:.1f} s",
+            file=sys.stderr,
+        )
+        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+        child = subprocess.run(
+            [sys.executable, "-m", "bench.import_bench", "--child", str(csv_path), url],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        measured = json.loads(child.stdout.strip().splitlines()[-1])
+    rate = args.rows / measured["seconds"]
+    backend = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
+    lines = [
+        f"rows: {args.rows} (seed {args.seed}), {backend}",
+        f"time: {measured['seconds']} s, {rate:,.0f} rows per second (target 10,000)",
+        f"peak memory (RSS high-water of the importing process): {measured['peak_rss_mib']} MiB "
+        f"(target < 300 MiB; {measured['baseline_rss_mib']} MiB before the import began)",
+        f"import said: {measured['summary']}",
+    ]
+    print("\n".join(lines))
+    if args.write_results:
+        _write_results(args, backend, rate, measured)
+
+
+def _write_results(args: argparse.Namespace, backend: str, rate: float, measured: dict[str, object]) -> None:
+    path = Path(__file__).resolve().parent / "results" / "import.md"
+    command = "python -m bench.import_bench --rows {} --seed {}{}".format(
+        args.rows, args.seed, " --database-url …" if args.database_url else ""
+    )
+    entry = (
+        f"\n## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {backend}\n\n"
+        f"- machine: {machine()}\n"
+        f"- command: `{command}`\n"
+        f"- rows: {args.rows} UCDP GED rows (generated, seed {args.seed}), `flask --app incidents import`\n"
+        f"- time: {measured['seconds']} s: **{rate:,.0f} rows per second** (target: at least 10,000)\n"
+        f"- peak memory: **{measured['peak_rss_mib']} MiB** RSS high-water of the importing process "
+        f"(target: under 300 MiB); {measured['baseline_rss_mib']} MiB before the import began\n"
+        f"- the import said: {measured['summary']}\n"
+    )
+    if not path.exists():
+        path.write_text(
+            "# Import benchmark\n\nImporting UCDP GED rows with `flask --app incidents import` (see "
+            "bench/import_bench.py). Peak memory is the resident set high-water mark (`ru_maxrss`) of the "
+            "process that runs the import: interpreter, app, gazetteer index, and what the import holds.\n",
+            encoding="utf-8",
+        )
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(entry)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""An editor's decision on a possible duplicate: distinct incidents, or one event to merge.
+
+A merge copies the other incident's citations (with their sources and claims) onto the kept one and
+retracts the other, whose record stays as it was, with a note naming the kept incident. Both changes go the
+road every edit takes (the schema, then update_incident).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from incidents.domain.incidents import incident_input, update_incident
+from incidents.extensions import db
+from incidents.models import DuplicateFlag, Incident, User
+from incidents.schemas import IncidentInputSchema
+from incidents.vocabulary import DuplicateStatus, PublicationStatus
+
+
+class ResolutionError(Exception):
+    """The flag cannot be resolved this way; the message says why."""
+
+
+def open_flags(incident_id: int) -> list[DuplicateFlag]:
+    """The open flags that name this incident, on either side."""
+    query = (
+        sa.select(DuplicateFlag)
+        .where(
+            DuplicateFlag.status == DuplicateStatus.OPEN,
+            sa.or_(DuplicateFlag.incident_id == incident_id, DuplicateFlag.candidate_id == incident_id),
+        )
+        .order_by(DuplicateFlag.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def confirm_distinct(flag: DuplicateFlag, user: User) -> None:
+    _resolve(flag, DuplicateStatus.DISTINCT, user)
+
+
+def merge(flag: DuplicateFlag, keep: Incident, user: User) -> Incident:
+    """Merge the flag's other incident into keep; returns the retracted one."""
+    if keep.id not in (flag.incident_id, flag.candidate_id):
+        raise ResolutionError("This flag is not about that incident.")
+    other = flag.other(keep.id)
+    if other.status == PublicationStatus.RETRACTED:
+        raise ResolutionError(f"Incident {other.id} is retracted already: nothing to merge.")
+    kept = incident_input(keep)
+    kept["citations"] += incident_input(other)["citations"]
+    update_incident(keep, IncidentInputSchema().load(kept), user)
+    retracted = incident_input(other)
+    note = (
+        f"Merged into incident {keep.id} (“{keep.title}”) by {user.email} on "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d}: its citations were copied there."
+    )
+    retracted["status"] = PublicationStatus.RETRACTED.value
+    retracted["confidential_notes"] = "\n\n".join(p for p in (retracted["confidential_notes"], note) if p)
+    update_incident(other, IncidentInputSchema().load(retracted), user)
+    _resolve(flag, DuplicateStatus.MERGED, user)
+    return other
+
+
+def _resolve(flag: DuplicateFlag, status: DuplicateStatus, user: User) -> None:
+    if flag.status != DuplicateStatus.OPEN:
+        raise ResolutionError(f"This possible duplicate was resolved already ({flag.status.label}).")
+    flag.status = status
+    flag.resolved_at = dt.datetime.now(dt.UTC)
+    flag.resolved_by_id = user.id
+    db.session.flush()

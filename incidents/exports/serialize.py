@@ -1,0 +1,259 @@
+"""The serializers for each audience: what the public sees of an incident, and what staff see besides.
+
+Two shapes of the same content: the nested record (JSON export and the API) and the flat row (CSV columns
+and GeoJSON properties). The public fields are listed once here; staff output adds STAFF_FIELDS. Nothing
+else ever leaves: unpublished incidents are kept out by the query, confidential fields by these functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import pycountry
+
+if TYPE_CHECKING:
+    from incidents.exports.records import IncidentRows
+from incidents.vocabulary import CasualtyCategory, DatePrecision, LocationPrecision
+
+# UCDP codes for our precisions (DOMAIN.md): date_prec 1–5, where_prec 1, 2, 3, 4, 6.
+UCDP_DATE_PREC = {p.value: code for code, p in enumerate(DatePrecision, start=1)}
+UCDP_WHERE_PREC = {
+    LocationPrecision.EXACT.value: 1,
+    LocationPrecision.NEAR.value: 2,
+    LocationPrecision.ADMIN2.value: 3,
+    LocationPrecision.ADMIN1.value: 4,
+    LocationPrecision.COUNTRY.value: 6,
+}
+CATEGORIES = [category.value for category in CasualtyCategory]
+
+_RANGE_COLUMNS = [(category, f"{category}_low", f"{category}_high") for category in CATEGORIES]
+
+PUBLIC_FIELDS = (
+    "id",
+    "title",
+    "narrative",
+    "types",
+    "date",
+    "location",
+    "perpetrators",
+    "victims",
+    "verification_grade",
+    "casualties",
+    "source_count",
+    "citations",
+)
+STAFF_FIELDS = (
+    "status",
+    "confidential_notes",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "version",
+)
+
+_country_names: dict[str, str] = {}
+
+
+def country_name(code: str) -> str:
+    name = _country_names.get(code)
+    if name is None:
+        country = pycountry.countries.get(alpha_2=code)
+        name = _country_names[code] = country.name if country else code
+    return name
+
+
+def iso_date(value: Any) -> str | None:
+    """A date as YYYY-MM-DD whether the driver gave a string (SQLite) or a date (PostgreSQL)."""
+    if value is None or value.__class__ is str:
+        return value
+    return str(value.isoformat())
+
+
+def iso_timestamp(value: dt.datetime | str | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite, read without SQLAlchemy's conversion
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:  # SQLite keeps no offset; every timestamp is written in UTC
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def source_record(source: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": source["id"],
+        "title": source["title"],
+        "kind": source["kind"],
+        "publisher": source["publisher"],
+        "author": source["author"],
+        "publication_date": iso_date(source["publication_date"]),
+        "url": source["url"],
+        "accessed_date": iso_date(source["accessed_date"]),
+        "archive_url": source["archive_url"],
+        "language": source["language"],
+        "reliability": source["reliability"],
+    }
+
+
+def incident_record(incident: IncidentRows, *, staff: bool) -> dict[str, Any]:
+    """The nested record of the JSON export and the API, without its permalink (not part of the content)."""
+    c = incident.columns
+    citations = []
+    category_sources: dict[str, set[int]] = {}
+    for locator, quote, source, claims in incident.citations:
+        for category, _low, _high in claims:
+            category_sources.setdefault(category, set()).add(source["id"])
+        citations.append(
+            {
+                "locator": locator,
+                "quote": quote,
+                "source": source,
+                "claims": [{"category": k, "low": low, "high": high} for k, low, high in claims],
+            }
+        )
+    casualties = [
+        {
+            "category": category,
+            "low": c[low],
+            "high": c[high],
+            "best": incident.estimates.get(category),
+            "source_count": len(category_sources.get(category, ())),
+        }
+        for category, low, high in _RANGE_COLUMNS
+        if c[low] is not None
+    ]
+    record: dict[str, Any] = {
+        "id": c["id"],
+        "title": c["title"],
+        "narrative": c["narrative"],
+        "types": [{"slug": slug, "label": label} for slug, label in incident.types],
+        "date": {
+            "start": iso_date(c["start_date"]),
+            "end": iso_date(c["end_date"]),
+            "precision": c["date_precision"],
+            "ucdp_date_prec": UCDP_DATE_PREC[c["date_precision"]],
+        },
+        "location": {
+            "place_name": c["place_name"],
+            "admin2": c["admin2"],
+            "admin1": c["admin1"],
+            "country": c["country"],
+            "country_name": country_name(c["country"]),
+            "latitude": c["latitude"],
+            "longitude": c["longitude"],
+            "precision": c["location_precision"],
+            "ucdp_where_prec": UCDP_WHERE_PREC[c["location_precision"]],
+        },
+        "perpetrators": c["perpetrators"],
+        "victims": c["victims"],
+        "verification_grade": c["verification_grade"],
+        "casualties": casualties,
+        "source_count": c["source_count"],
+        "citations": citations,
+    }
+    if staff:
+        record.update(_staff_values(incident))
+    return record
+
+
+def _staff_values(incident: IncidentRows) -> dict[str, Any]:
+    c = incident.columns
+    return {
+        "status": c["status"],
+        "confidential_notes": c["confidential_notes"],
+        "created_at": iso_timestamp(c["created_at"]),
+        "created_by": incident.created_by,
+        "updated_at": iso_timestamp(c["updated_at"]),
+        "updated_by": incident.updated_by,
+        "version": c["version"],
+    }
+
+
+# The flat row: columns close to UCDP GED and ACLED, with the HXL hashtag of each (DOMAIN.md).
+FLAT_COLUMNS: list[tuple[str, str]] = [
+    ("id", "#event+id"),
+    ("title", "#event+name"),
+    ("date_start", "#date+start"),
+    ("date_end", "#date+end"),
+    ("date_prec", "#date+precision+code"),
+    ("date_precision", "#date+precision"),
+    ("where_prec", "#geo+precision+code"),
+    ("location_precision", "#geo+precision"),
+    ("place_name", "#loc+name"),
+    ("admin2", "#adm2+name"),
+    ("admin1", "#adm1+name"),
+    ("country", "#country+code"),
+    ("country_name", "#country+name"),
+    ("latitude", "#geo+lat"),
+    ("longitude", "#geo+lon"),
+    ("types", "#event+type"),
+    ("perpetrators", "#group+name+first"),
+    ("victims", "#affected+type"),
+    *[
+        (f"{category}_{bound}", f"#affected+{category}" + {"low": "+min", "best": "", "high": "+max"}[bound])
+        for category in CATEGORIES
+        for bound in ("low", "best", "high")
+    ],
+    ("number_of_sources", "#meta+source+num"),
+    ("source_titles", "#meta+source"),
+    ("verification_grade", "#status+verification"),
+    ("narrative", "#description"),
+    ("permalink", "#meta+url"),
+]
+STAFF_FLAT_COLUMNS: list[tuple[str, str]] = [
+    ("status", "#status+publication"),
+    ("confidential_notes", "#meta+confidential"),
+    ("created_at", "#date+created"),
+    ("created_by", "#contact+created"),
+    ("updated_at", "#date+updated"),
+    ("updated_by", "#contact+updated"),
+    ("version", "#meta+version"),
+]
+
+
+def flat_columns(*, staff: bool) -> list[tuple[str, str]]:
+    return FLAT_COLUMNS + STAFF_FLAT_COLUMNS if staff else FLAT_COLUMNS
+
+
+def flat_row(incident: IncidentRows, permalink: str, *, staff: bool) -> dict[str, Any]:
+    """The incident as one row of CSV or one feature's GeoJSON properties."""
+    c = incident.columns
+    row: dict[str, Any] = {
+        "id": c["id"],
+        "title": c["title"],
+        "date_start": iso_date(c["start_date"]),
+        "date_end": iso_date(c["end_date"]),
+        "date_prec": UCDP_DATE_PREC[c["date_precision"]],
+        "date_precision": c["date_precision"],
+        "where_prec": UCDP_WHERE_PREC[c["location_precision"]],
+        "location_precision": c["location_precision"],
+        "place_name": c["place_name"],
+        "admin2": c["admin2"],
+        "admin1": c["admin1"],
+        "country": c["country"],
+        "country_name": country_name(c["country"]),
+        "latitude": c["latitude"],
+        "longitude": c["longitude"],
+        "types": ";".join(slug for slug, _label in incident.types),
+        "perpetrators": c["perpetrators"],
+        "victims": c["victims"],
+    }
+    estimates = incident.estimates
+    for category, low, high in _RANGE_COLUMNS:
+        row[low] = c[low]
+        row[f"{category}_best"] = estimates.get(category)
+        row[high] = c[high]
+    titles: list[str] = []
+    for _locator, _quote, source, _claims in incident.citations:
+        if source["title"] not in titles:
+            titles.append(source["title"])
+    row["number_of_sources"] = c["source_count"]
+    row["source_titles"] = ";".join(titles)
+    row["verification_grade"] = c["verification_grade"]
+    row["narrative"] = c["narrative"]
+    row["permalink"] = permalink
+    if staff:
+        row.update(_staff_values(incident))
+    return row

@@ -1,0 +1,46 @@
+"""/export.json, /export.geojson and /export.csv: the filtered view, as a download, streamed."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request, stream_with_context
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from incidents.api.problems import validation_problem
+from incidents.exports.build import make_export
+from incidents.exports.formats import FORMAT_VERSION, MEDIA_TYPES, WRITERS
+from incidents.exports.schema import schema_path
+from incidents.schemas.filters import filters_from_args
+
+blueprint = Blueprint("exports", __name__)
+
+
+def _is_staff() -> bool:
+    return bool(current_user.is_authenticated and current_user.can_edit)
+
+
+@blueprint.get("/export.<any(json, geojson, csv):fmt>")
+def export(fmt: str) -> Response:
+    """The incidents the list, map or timeline shows with the same query string, in one format."""
+    try:
+        filters = filters_from_args(request.args)
+    except ValidationError as error:
+        return validation_problem(error, title="The filters could not be read.", status=400)
+    staff = _is_staff()
+    base_url = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    hxl = request.args.get("hxl", "") in ("1", "true", "yes")
+    export = make_export(filters, staff=staff, fmt=fmt, base_url=base_url, hxl=hxl)
+    stamp = export.exported_at.strftime("%Y%m%dT%H%M%SZ")
+    filename = f"incidents-{export.audience}-{stamp}.{fmt}"
+    response = Response(stream_with_context(WRITERS[fmt](export)), mimetype=MEDIA_TYPES[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Export-Audience"] = export.audience
+    return response
+
+
+@blueprint.get(f"/export/schema/{FORMAT_VERSION}.json")
+def export_schema() -> Response:
+    """The JSON Schema (Draft 2020-12) of the JSON export format."""
+    response = Response(schema_path(FORMAT_VERSION).read_bytes(), mimetype="application/schema+json")
+    response.cache_control.max_age = 3600
+    return response

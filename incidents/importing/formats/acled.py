@@ -1,0 +1,211 @@
+"""ACLED CSV exports: one event (event_id_cnty), one incident.
+
+time_precision 1/2/3 → day / week / month (a week or month as a span around ACLED's mid-point date);
+geo_precision 1/2/3 → near / near / admin-1; fatalities → one claim of killed from the event's sources;
+sub_event_type (and fatalities) → our incident type, see importing.incident_types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from incidents.importing.formats.base import (
+    ImportRecord,
+    country_code,
+    cut,
+    iso_date,
+    month_span,
+    width_problems,
+)
+from incidents.importing.incident_types import acled_type
+from incidents.importing.precision import ACLED_GEO_PRECISION, ACLED_TIME_PRECISION, code
+from incidents.importing.reading import CsvTable, FileError
+from incidents.importing.report import Problem
+from incidents.vocabulary import DatePrecision, SourceKind
+
+FORMAT = "acled"
+DATASET = "acled"
+REQUIRED = (
+    "event_id_cnty",
+    "event_date",
+    "time_precision",
+    "event_type",
+    "sub_event_type",
+    "country",
+    "location",
+    "latitude",
+    "longitude",
+    "geo_precision",
+    "source",
+    "fatalities",
+)
+SIGNATURE = {"event_id_cnty", "event_date", "sub_event_type"}
+
+COLUMNS: dict[str, str] = {
+    "title": "sub_event_type",
+    "narrative": "notes",
+    "types": "sub_event_type",
+    "start_date": "event_date",
+    "end_date": "event_date",
+    "date_precision": "time_precision",
+    "place_name": "location",
+    "admin1": "admin1",
+    "admin2": "admin2",
+    "country": "iso",
+    "latitude": "latitude",
+    "longitude": "longitude",
+    "location_precision": "geo_precision",
+    "perpetrators": "actor1",
+    "victims": "actor2",
+    "citations": "source",
+    "citations.0.claims": "fatalities",
+}
+
+
+class AcledReader:
+    format = FORMAT
+    dataset = DATASET
+    row_label = "row"
+
+    def __init__(self, table: CsvTable, type_overrides: dict[str, str] | None = None) -> None:
+        missing = [name for name in REQUIRED if name not in table.header]
+        if missing:
+            raise FileError(f"This ACLED file lacks the column(s) {', '.join(missing)}.", row=1)
+        self._table = table
+        self._types = type_overrides or {}
+
+    def records(self) -> Iterator[ImportRecord]:
+        header = self._table.header
+        for row, cells in self._table.rows():
+            record = acled_record(row, dict(zip(header, cells, strict=False)), self._types)
+            record.problems += width_problems(row, cells, header)
+            yield record
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        return self._table.progress
+
+    def close(self) -> None:
+        self._table.close()
+
+
+def _event_date(text: str) -> str:
+    """ISO for "2023-01-09" and for the "09 January 2023" of ACLED's older exports; else the text as given."""
+    value = text.strip()
+    for pattern in ("%d %B %Y", "%d-%B-%Y", "%d %b %Y"):
+        try:
+            return dt.datetime.strptime(value, pattern).date().isoformat()
+        except ValueError:
+            continue
+    return iso_date(value)
+
+
+def acled_record(row: int, values: dict[str, str], type_overrides: dict[str, str]) -> ImportRecord:
+    def get(name: str) -> str:
+        return (values.get(name) or "").strip()
+
+    problems: list[Problem] = []
+    event_id = get("event_id_cnty")
+    if not event_id:
+        problems.append(Problem(row, "event_id_cnty", "Empty: every ACLED event has an id."))
+    time_code = code(get("time_precision"), ACLED_TIME_PRECISION)
+    if time_code is None:
+        problems.append(
+            Problem(row, "time_precision", f"{get('time_precision')!r} is not an ACLED time precision (1–3).")
+        )
+    geo_code = code(get("geo_precision"), ACLED_GEO_PRECISION)
+    if geo_code is None:
+        problems.append(
+            Problem(row, "geo_precision", f"{get('geo_precision')!r} is not an ACLED geo precision (1–3).")
+        )
+    date_precision = ACLED_TIME_PRECISION.get(time_code or 1, DatePrecision.DAY)
+    start: str = _event_date(get("event_date"))
+    end: str | None = None
+    try:
+        day = dt.date.fromisoformat(start)
+    except ValueError:
+        day = None  # the schema reports the date
+    if day is not None and date_precision == DatePrecision.WEEK:
+        start, end = (day - dt.timedelta(days=3)).isoformat(), (day + dt.timedelta(days=3)).isoformat()
+    elif day is not None and date_precision == DatePrecision.MONTH:
+        first, last = month_span(day)
+        start, end = first.isoformat(), last.isoformat()
+
+    fatalities_text = get("fatalities")
+    try:
+        fatalities: int | None = int(fatalities_text)
+    except ValueError:
+        fatalities = None  # the schema reports it
+    sub_event = get("sub_event_type")
+    slug = acled_type(sub_event, fatalities, type_overrides)
+    if slug is None:
+        problems.append(
+            Problem(
+                row,
+                "sub_event_type",
+                f"ACLED’s {sub_event!r}"
+                + (" without fatalities" if sub_event and fatalities == 0 else "")
+                + " has no incident type here: map it in a mapping file "
+                '({"values": {"types": {"'
+                + sub_event
+                + '": "<type>"}}}) or leave such rows out (--skip-invalid).',
+            )
+        )
+    country = country_code(get("iso")) or country_code(get("country"))
+
+    # In protest events ACLED codes the protesters as actor1 and the force that intervened as actor2.
+    actor1 = "; ".join(part for part in (get("actor1"), get("assoc_actor_1")) if part)
+    actor2 = "; ".join(part for part in (get("actor2"), get("assoc_actor_2")) if part)
+    protest = get("event_type") == "Protests"
+    perpetrators, victims = (actor2, actor1) if protest else (actor1, actor2)
+
+    source_text = get("source")
+    outlets = [part.strip() for part in source_text.split(";") if part.strip()]
+    location = get("location")
+    title = sub_event or get("event_type") or "ACLED event"
+    title += f": {location}" if location else ""
+    if fatalities:
+        title += f" ({fatalities} killed)"
+    narrative = [get("notes")] if get("notes") else []
+    narrative.append(
+        f"ACLED event {event_id}: {get('event_type')} / {sub_event}"
+        + (f"; {get('disorder_type')}" if get("disorder_type") else "")
+        + (f"; admin-3 {get('admin3')}" if get("admin3") else "")
+        + (f"; source scale {get('source_scale')}" if get("source_scale") else "")
+        + "."
+    )
+    data: dict[str, Any] = {
+        "title": cut(title, 300),
+        "narrative": "\n\n".join(narrative),
+        "types": [slug] if slug else [],
+        "start_date": start,
+        "end_date": end,
+        "date_precision": date_precision.value,
+        "place_name": location,
+        "admin1": get("admin1"),
+        "admin2": get("admin2"),
+        "country": country or get("iso") or get("country"),
+        "latitude": get("latitude") or None,
+        "longitude": get("longitude") or None,
+        "location_precision": ACLED_GEO_PRECISION[geo_code or 1].value,
+        "perpetrators": cut(perpetrators, 500),
+        "victims": cut(victims, 500),
+        "verification_grade": "fair" if len(outlets) >= 2 else "weak",
+        "citations": [
+            {
+                "source": {
+                    "title": cut(source_text, 500),
+                    "kind": SourceKind.PRESS.value,
+                    "publisher": cut(source_text, 300),
+                },
+                "claims": [{"category": "killed", "low": fatalities_text}],
+            }
+        ]
+        if source_text
+        else [],
+    }
+    if not source_text:
+        problems.append(Problem(row, "source", "Empty: every ACLED event names its source."))
+    return ImportRecord(row, event_id, data, COLUMNS, problems)

@@ -1,0 +1,278 @@
+"""Any other CSV, read through a column mapping (importing.mapping): one row, one incident.
+
+Dates may be whole (2023-01-09: an exact day), a month (2023-01) or a year (2023), and the precision follows
+unless a column or default gives it. A casualty cell holds a number or a range ("17–18"). A row without an id
+column is known by a hash of its cells, so the same row imported twice is still recognised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from incidents.importing.formats.base import (
+    ImportRecord,
+    country_code,
+    cut,
+    iso_date,
+    month_span,
+    width_problems,
+)
+from incidents.importing.mapping import CASUALTY_FIELDS, FIELDS, ColumnMapping
+from incidents.importing.reading import CsvTable, FileError
+from incidents.importing.report import Problem
+from incidents.vocabulary import DatePrecision, LocationPrecision, SourceKind, VerificationGrade
+
+FORMAT = "csv"
+
+_RANGE = re.compile(r"^\s*(\d+)\s*[-–—]\s*(\d+)\s*$")
+_MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
+_YEAR = re.compile(r"^\s*(\d{4})\s*$")
+_SLASHED = re.compile(r"^\s*\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\s*$")
+_WORDY_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%d-%b-%Y", "%d-%B-%Y")
+
+
+def dataset_name(text: str) -> str:
+    """ "csv:" and a short name made of the text's letters and digits, for external_source."""
+    slug = re.sub(r"[^0-9a-z]+", "-", text.casefold()).strip("-")[:80]
+    return f"csv:{slug or 'file'}"
+
+
+class GenericCsvReader:
+    format = FORMAT
+    row_label = "row"
+
+    def __init__(
+        self, table: CsvTable, mapping: ColumnMapping, dataset: str, type_slugs: Mapping[str, str]
+    ) -> None:
+        absent = sorted({header for header in mapping.columns.values() if header not in table.header})
+        if absent:
+            raise FileError(
+                f"The mapping names column(s) the file does not have: {', '.join(absent)} "
+                f"(its columns: {', '.join(h for h in table.header if h)}).",
+                row=1,
+            )
+        missing = _missing(mapping)
+        if missing:
+            raise FileError(
+                "Required columns are missing: "
+                + "; ".join(missing)
+                + ". The file is in no format this importer "
+                "recognises by itself (UCDP GED, ACLED, our JSON export): name its columns with --column "
+                "FIELD=HEADER or a mapping file, or give a --default.",
+                row=1,
+            )
+        self._table = table
+        self._mapping = mapping
+        self.dataset = dataset
+        self._indexes = {name: table.header.index(header) for name, header in mapping.columns.items()}
+        self._types = type_slugs
+
+    def records(self) -> Iterator[ImportRecord]:
+        for row, cells in self._table.rows():
+            record = self._record(row, cells)
+            record.problems += width_problems(row, cells, self._table.header)
+            yield record
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        return self._table.progress
+
+    def close(self) -> None:
+        self._table.close()
+
+    def _value(self, cells: list[str], name: str) -> str:
+        index = self._indexes.get(name)
+        value = cells[index].strip() if index is not None else ""
+        return value or self._mapping.defaults.get(name, "")
+
+    def _translated(self, name: str, value: str) -> str:
+        table = self._mapping.values.get(name)
+        if not table or not value:
+            return value
+        if value in table:
+            return table[value]
+        folded = {key.casefold(): our for key, our in table.items()}
+        return folded.get(value.casefold(), value)
+
+    def _record(self, row: int, cells: list[str]) -> ImportRecord:
+        get = self._value
+        columns = self._mapping.columns
+        problems: list[Problem] = []
+        external_id = get(cells, "external_id")
+        if not external_id:
+            # No id column: the row's content is its identity.
+            digest = hashlib.sha256("\x1f".join(cell.strip() for cell in cells).encode()).hexdigest()
+            external_id = f"sha256:{digest[:40]}"
+
+        start_text, end_text = get(cells, "start_date"), get(cells, "end_date")
+        start, end, implied = self._dates(start_text, end_text, row, problems)
+        precision = self._our_value("date_precision", get(cells, "date_precision"), DatePrecision)
+        types = [self._type(part) for part in re.split(r"[;|]", get(cells, "types")) if part.strip()]
+        country_text = self._translated("country", get(cells, "country"))
+        country = country_code(country_text) or country_text
+        place, admin1, admin2 = get(cells, "place_name"), get(cells, "admin1"), get(cells, "admin2")
+        latitude, longitude = get(cells, "latitude"), get(cells, "longitude")
+        location = self._our_value("location_precision", get(cells, "location_precision"), LocationPrecision)
+        grade = self._our_value("verification_grade", get(cells, "verification_grade"), VerificationGrade)
+
+        claims: list[dict[str, str]] = []
+        paths: dict[str, str] = {}
+        for category in CASUALTY_FIELDS:
+            figure = get(cells, category)
+            if not figure:
+                continue
+            paths[f"citations.0.claims.{len(claims)}"] = columns.get(category, category)
+            match = _RANGE.match(figure)
+            claims.append(
+                {"category": category, "low": match.group(1), "high": match.group(2)}
+                if match
+                else {"category": category, "low": figure}
+            )
+        citations = []
+        source_title = get(cells, "source_title")
+        if source_title or claims:
+            source: dict[str, Any] = {
+                "title": source_title or f"{self.dataset.removeprefix('csv:')} (imported file)",
+                "kind": self._our_value("source_kind", get(cells, "source_kind"), SourceKind) or "other",
+                "publisher": get(cells, "source_publisher"),
+                "url": get(cells, "source_url"),
+                "publication_date": iso_date(get(cells, "source_date")) or None,
+            }
+            citations.append(
+                {
+                    "source": source,
+                    "locator": get(cells, "locator"),
+                    "quote": get(cells, "quote"),
+                    "claims": claims,
+                }
+            )
+        title = get(cells, "title") or cut(
+            ", ".join(
+                part
+                for part in (
+                    " and ".join(t.replace("_", " ") for t in types) or "Incident",
+                    place or admin2 or admin1 or country,
+                    start_text,
+                )
+                if part
+            ),
+            300,
+        )
+        data: dict[str, Any] = {
+            "title": title,
+            "narrative": get(cells, "narrative"),
+            "types": types,
+            "start_date": start,
+            "end_date": end,
+            "date_precision": precision or implied,
+            "place_name": place,
+            "admin1": admin1,
+            "admin2": admin2,
+            "country": country,
+            "latitude": latitude or None,
+            "longitude": longitude or None,
+            "location_precision": location,  # None: the geocoding step decides from what the row has
+            "perpetrators": get(cells, "perpetrators"),
+            "victims": get(cells, "victims"),
+            "verification_grade": grade or VerificationGrade.WEAK.value,
+            "citations": citations,
+        }
+        return ImportRecord(row, external_id, data, {**_COLUMN_PATHS, **_mapped(columns), **paths}, problems)
+
+    def _type(self, text: str) -> str:
+        value = self._translated("types", text.strip())
+        return self._types.get(value.casefold(), value)
+
+    def _our_value(self, name: str, text: str, vocabulary: Any) -> str | None:
+        """Our value for a cell: the value itself or its label, in any case; the text as given otherwise."""
+        value = self._translated(name, text)
+        if not value:
+            return None
+        for member in vocabulary:
+            if value.casefold() in (member.value.casefold(), member.label.casefold()):
+                return str(member.value)
+        return value
+
+    def _dates(
+        self, start_text: str, end_text: str, row: int, problems: list[Problem]
+    ) -> tuple[str, str | None, str]:
+        """ISO start and end, and the precision the start's form implies (day, month, year)."""
+        start, start_end, implied = self._date(start_text, row, "start_date", problems)
+        end = None
+        if end_text:
+            _, end, _ = self._date(end_text, row, "end_date", problems)
+        elif start_end != start:
+            end = start_end
+        return start, end, implied
+
+    def _date(self, text: str, row: int, name: str, problems: list[Problem]) -> tuple[str, str, str]:
+        """(first day, last day, precision) that a cell means: a day, a month or a year."""
+        if self._mapping.date_format:
+            try:
+                day = dt.datetime.strptime(text, self._mapping.date_format).date().isoformat()
+                return day, day, DatePrecision.DAY.value
+            except ValueError:
+                pass
+        month, year = _MONTH.match(text), _YEAR.match(text)
+        if year:
+            return f"{year.group(1)}-01-01", f"{year.group(1)}-12-31", DatePrecision.YEAR.value
+        if month and 1 <= int(month.group(2)) <= 12:
+            first, last = month_span(dt.date(int(month.group(1)), int(month.group(2)), 1))
+            return first.isoformat(), last.isoformat(), DatePrecision.MONTH.value
+        for pattern in _WORDY_FORMATS:
+            try:
+                day = dt.datetime.strptime(text, pattern).date().isoformat()
+                return day, day, DatePrecision.DAY.value
+            except ValueError:
+                continue
+        if _SLASHED.match(text) and not self._mapping.date_format:
+            column = self._mapping.columns.get(name, name)
+            problems.append(
+                Problem(
+                    row,
+                    column,
+                    f"{text!r}: write dates as YYYY-MM-DD, or give the date_format of this file in a mapping "
+                    'file ("%d/%m/%Y" or "%m/%d/%Y"): 01/02/2023 is 1 February in some countries and '
+                    "2 January in others.",
+                )
+            )
+        day = iso_date(text)
+        return day, day, DatePrecision.DAY.value
+
+
+# Input paths whose column is a field's own column.
+_COLUMN_PATHS = {
+    "citations.0.source.title": "source_title",
+    "citations.0.source.url": "source_url",
+    "citations.0.source.publisher": "source_publisher",
+    "citations.0.source.publication_date": "source_date",
+    "citations.0.source.kind": "source_kind",
+    "citations.0.locator": "locator",
+    "citations.0.quote": "quote",
+}
+
+
+def _mapped(columns: dict[str, str]) -> dict[str, str]:
+    """Input path → the file's header, for every mapped field."""
+    paths = {path: columns[name] for path, name in _COLUMN_PATHS.items() if name in columns}
+    paths.update({name: header for name, header in columns.items() if name in FIELDS})
+    return paths
+
+
+def _missing(mapping: ColumnMapping) -> list[str]:
+    have = set(mapping.columns) | set(mapping.defaults)
+    missing = []
+    if "start_date" not in have:
+        names = ", ".join(FIELDS["start_date"][0][:4] + FIELDS["start_date"][1][:1])
+        missing.append(f"start_date (a date column such as {names})")
+    if not have & {"country", "place_name", "latitude", "admin1"}:
+        missing.append("a location (country, place_name, admin1, or latitude and longitude)")
+    if ("latitude" in have) != ("longitude" in have):
+        missing.append("latitude and longitude together")
+    if "types" not in have:
+        missing.append("types (an incident type column, or --default types=<type>)")
+    return missing

@@ -1,0 +1,175 @@
+"""Our own JSON export (incidents-export 1.0, see incidents/exports/schema): one record, one incident.
+
+The checksum in the file's header is checked first: a file changed after export is refused. Incident and
+source ids are kept where they are free in this database (importing into an empty one gives back the same
+export, checksum included); the incidents keep the exporting instance's id as their external id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from incidents.exports.formats import FORMAT_NAME, canonical_json
+from incidents.importing.formats.base import ImportRecord
+from incidents.importing.reading import FileError
+from incidents.importing.report import Problem
+
+FORMAT = "json"
+DATASET = "incidents"
+SUPPORTED_MAJOR = "1"
+
+COLUMNS = {
+    "start_date": "date.start",
+    "end_date": "date.end",
+    "date_precision": "date.precision",
+    "place_name": "location.place_name",
+    "admin1": "location.admin1",
+    "admin2": "location.admin2",
+    "country": "location.country",
+    "latitude": "location.latitude",
+    "longitude": "location.longitude",
+    "location_precision": "location.precision",
+    "estimates": "casualties",
+}
+_SOURCE_FIELDS = (
+    "title",
+    "kind",
+    "publisher",
+    "author",
+    "publication_date",
+    "url",
+    "accessed_date",
+    "archive_url",
+    "language",
+    "reliability",
+)
+
+
+def is_export(document: Any) -> bool:
+    return isinstance(document, dict) and document.get("format") == FORMAT_NAME
+
+
+class ExportJsonReader:
+    format = FORMAT
+    row_label = "record"
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        version = str(document.get("format_version", ""))
+        if version.split(".")[0] != SUPPORTED_MAJOR:
+            raise FileError(f"This is {FORMAT_NAME} version {version or '?'}; this importer reads version 1.")
+        incidents, header = document.get("incidents"), document.get("header")
+        if not isinstance(incidents, list) or not isinstance(header, dict):
+            raise FileError(f"This {FORMAT_NAME} file is incomplete: it needs its incidents and its header.")
+        _check_checksum(incidents, header)
+        self._incidents = incidents
+        self._done = 0
+        host = urlsplit(str(header.get("export_url") or "")).netloc
+        self.dataset = f"{DATASET}:{host}"[:100] if host else DATASET
+
+    def records(self) -> Iterator[ImportRecord]:
+        for number, item in enumerate(self._incidents, start=1):
+            self._done = number
+            yield export_record(number, item)
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        return self._done, len(self._incidents)
+
+    def close(self) -> None:
+        self._incidents = []
+
+
+def _check_checksum(incidents: list[Any], header: dict[str, Any]) -> None:
+    checksum = header.get("checksum")
+    expected = checksum.get("value") if isinstance(checksum, dict) else None
+    if not isinstance(expected, str):
+        raise FileError("The header has no checksum: the file cannot be checked, and is not imported.")
+    digest = hashlib.sha256()
+    try:
+        for item in incidents:
+            content = {key: value for key, value in item.items() if key != "url"}
+            digest.update(canonical_json(content))
+            digest.update(b"\n")
+    except (AttributeError, KeyError, TypeError):
+        raise FileError(
+            "The incidents are not in the shape of an export: the checksum cannot be checked."
+        ) from None
+    if digest.hexdigest() != expected:
+        raise FileError(
+            "The checksum in the header does not match the incidents: the file was changed after it was "
+            "exported, or is incomplete. It is not imported; export it again from its source."
+        )
+    if header.get("count") not in (None, len(incidents)):
+        raise FileError(
+            f"The header counts {header.get('count')} incidents; the file holds {len(incidents)}."
+        )
+
+
+def export_record(number: int, item: Any) -> ImportRecord:
+    if not isinstance(item, dict):
+        return ImportRecord(number, "", {}, COLUMNS, [Problem(number, "", "An incident must be an object.")])
+    date: dict[str, Any] = item["date"] if isinstance(item.get("date"), dict) else {}
+    location: dict[str, Any] = item["location"] if isinstance(item.get("location"), dict) else {}
+    problems = []
+    citations, source_ids = [], []
+    raw_citations: list[Any] = item["citations"] if isinstance(item.get("citations"), list) else []
+    for index, citation in enumerate(raw_citations):
+        if not isinstance(citation, dict) or not isinstance(citation.get("source"), dict):
+            problems.append(
+                Problem(number, f"citations.{index}", "A citation must be an object with its source.")
+            )
+            continue
+        source = citation["source"]
+        citations.append(
+            {
+                "source": {name: source.get(name) for name in _SOURCE_FIELDS if name in source},
+                "locator": citation.get("locator", ""),
+                "quote": citation.get("quote", ""),
+                "claims": citation.get("claims", []),
+            }
+        )
+        source_ids.append(source.get("id"))
+    data: dict[str, Any] = {
+        "title": item.get("title"),
+        "narrative": item.get("narrative", ""),
+        "types": [t.get("slug") if isinstance(t, dict) else t for t in item.get("types") or [] if t],
+        "start_date": date.get("start"),
+        "end_date": date.get("end"),
+        "date_precision": date.get("precision"),
+        "place_name": location.get("place_name", ""),
+        "admin1": location.get("admin1", ""),
+        "admin2": location.get("admin2", ""),
+        "country": location.get("country"),
+        "latitude": location.get("latitude"),
+        "longitude": location.get("longitude"),
+        "location_precision": location.get("precision"),
+        "perpetrators": item.get("perpetrators", ""),
+        "victims": item.get("victims", ""),
+        "verification_grade": item.get("verification_grade"),
+        "confidential_notes": item.get("confidential_notes", ""),
+        "citations": citations,
+        "estimates": [
+            {"category": c.get("category"), "best": c["best"]}
+            for c in item.get("casualties") or []
+            if isinstance(c, dict) and c.get("best") is not None
+        ],
+    }
+    incident_id = item.get("id")
+    if not isinstance(incident_id, int) or isinstance(incident_id, bool) or incident_id < 1:
+        problems.append(Problem(number, "id", f"{incident_id!r} is not an incident id."))
+        incident_id = None
+    if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 1 for i in source_ids):
+        problems.append(Problem(number, "citations", "Every cited source needs its id."))
+        source_ids = []
+    return ImportRecord(
+        number,
+        str(incident_id or ""),
+        data,
+        COLUMNS,
+        problems,
+        preferred_id=incident_id,
+        source_ids=source_ids or None,
+    )

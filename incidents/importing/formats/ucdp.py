@@ -1,0 +1,292 @@
+"""UCDP Georeferenced Event Dataset (GED), as CSV or GeoJSON: one event, one incident.
+
+- dates: date_start, date_end and date_prec (1 day … 5 year); location: where_coordinates, adm_1, adm_2,
+  latitude/longitude and where_prec (5 and 7 become "country", see importing.precision);
+- figures: low and high as one claim of killed, best as the best estimate; the deaths per side are kept in the
+  narrative (they add up to best: as claims they would widen the range);
+- source: source_article, source_office, source_date, source_headline as one source (the same text in
+  several events is one source), cited by the event; an event without any is cited to the GED itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from incidents.importing.formats.base import ImportRecord, country_code, cut, iso_date, width_problems
+from incidents.importing.incident_types import UCDP_TYPE, UCDP_TYPE_OF_VIOLENCE
+from incidents.importing.precision import (
+    UCDP_DATE_MEANING,
+    UCDP_DATE_PRECISION,
+    UCDP_WHERE_MEANING,
+    UCDP_WHERE_PRECISION,
+    code,
+)
+from incidents.importing.reading import CsvTable, FileError
+from incidents.importing.report import Problem, Severity
+from incidents.vocabulary import DatePrecision, LocationPrecision, SourceKind
+
+FORMAT = "ucdp"
+DATASET = "ucdp"
+# Columns without which an event cannot be read. A country comes from iso3 or country.
+REQUIRED = ("id", "date_start", "date_end", "date_prec", "where_prec", "low", "best", "high")
+SIGNATURE = {"id", "date_start", "date_prec", "where_prec", "best"}
+
+COLUMNS: dict[str, str] = {
+    "title": "dyad_name",
+    "start_date": "date_start",
+    "end_date": "date_end",
+    "date_precision": "date_prec",
+    "place_name": "where_coordinates",
+    "admin1": "adm_1",
+    "admin2": "adm_2",
+    "country": "country",
+    "latitude": "latitude",
+    "longitude": "longitude",
+    "location_precision": "where_prec",
+    "perpetrators": "side_a",
+    "victims": "side_b",
+    "citations.0.source": "source_article",
+    "citations.0.source.title": "source_headline",
+    "citations.0.source.publisher": "source_office",
+    "citations.0.source.publication_date": "source_date",
+    "citations.0.claims.0.low": "low",
+    "citations.0.claims.0.high": "high",
+    "citations.0.claims": "low",
+    "estimates": "best",
+}
+
+# The source of an event whose source columns are all empty: the data set that coded it.
+GED_SOURCE = {
+    "title": "UCDP Georeferenced Event Dataset (GED)",
+    "kind": SourceKind.OTHER.value,
+    "publisher": "Uppsala Conflict Data Program",
+    "url": "https://ucdp.uu.se/downloads/",
+}
+
+
+def missing_columns(header: list[str]) -> list[str]:
+    present = set(header)
+    missing = [name for name in REQUIRED if name not in present]
+    if not present & {"iso3", "country"}:
+        missing.append("iso3 or country")
+    return missing
+
+
+class UcdpCsvReader:
+    format = FORMAT
+    dataset = DATASET
+    row_label = "row"
+
+    def __init__(self, table: CsvTable) -> None:
+        missing = missing_columns(table.header)
+        if missing:
+            raise FileError(f"This UCDP GED file lacks the column(s) {', '.join(missing)}.", row=1)
+        self._table = table
+
+    def records(self) -> Iterator[ImportRecord]:
+        header = self._table.header
+        for row, cells in self._table.rows():
+            record = ucdp_record(row, dict(zip(header, cells, strict=False)))
+            record.problems += width_problems(row, cells, header)
+            yield record
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        return self._table.progress
+
+    def close(self) -> None:
+        self._table.close()
+
+
+class UcdpGeoJsonReader:
+    """A GeoJSON FeatureCollection of GED events: properties as the CSV's columns, the point as geometry."""
+
+    format = FORMAT
+    dataset = DATASET
+    row_label = "feature"
+
+    def __init__(self, features: list[Any]) -> None:
+        self._features = features
+        self._done = 0
+        keys = set()
+        for feature in features[:1]:
+            if isinstance(feature, dict) and isinstance(feature.get("properties"), dict):
+                keys = set(feature["properties"])
+        missing = missing_columns(list(keys))
+        if missing:
+            raise FileError(f"The GeoJSON features lack the UCDP propertie(s) {', '.join(missing)}.", row=1)
+
+    def records(self) -> Iterator[ImportRecord]:
+        for number, feature in enumerate(self._features, start=1):
+            self._done = number
+            values, problem = _feature_values(feature)
+            record = ucdp_record(number, values)
+            if problem:
+                record.problems.append(Problem(number, "geometry", problem))
+            yield record
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        return self._done, len(self._features)
+
+    def close(self) -> None:
+        self._features = []
+
+
+def _feature_values(feature: Any) -> tuple[dict[str, str], str]:
+    """The feature's properties as CSV-like text, with the point (lon, lat in GeoJSON) when it has one."""
+    if not isinstance(feature, dict) or not isinstance(feature.get("properties"), dict):
+        return {}, "A feature must be an object with properties."
+    values = {str(k): "" if v is None else str(v) for k, v in feature["properties"].items()}
+    geometry = feature.get("geometry")
+    if geometry is None:
+        return values, ""
+    coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    if not (isinstance(geometry, dict) and geometry.get("type") == "Point" and isinstance(coordinates, list)):
+        return values, "Only Point geometries can be imported (GeoJSON: [longitude, latitude])."
+    if len(coordinates) < 2:
+        return values, "A point needs a longitude and a latitude."
+    values["longitude"], values["latitude"] = str(coordinates[0]), str(coordinates[1])
+    return values, ""
+
+
+def ucdp_record(row: int, values: Mapping[str, str]) -> ImportRecord:
+    """One GED event as incident input."""
+
+    def get(name: str) -> str:
+        return (values.get(name) or "").strip()
+
+    problems: list[Problem] = []
+    event_id = get("id")
+    if not event_id:
+        problems.append(Problem(row, "id", "Empty: every UCDP event has an id."))
+
+    date_code = code(get("date_prec"), UCDP_DATE_PRECISION)
+    if date_code is None:
+        problems.append(
+            Problem(row, "date_prec", f"{get('date_prec')!r} is not a UCDP date precision (1–5).")
+        )
+    where_code = code(get("where_prec"), UCDP_WHERE_PRECISION)
+    if where_code is None:
+        problems.append(
+            Problem(row, "where_prec", f"{get('where_prec')!r} is not a UCDP location precision (1–7).")
+        )
+    date_precision = UCDP_DATE_PRECISION.get(date_code or 0, DatePrecision.DAY)
+    location_precision = UCDP_WHERE_PRECISION.get(where_code or 0, LocationPrecision.COUNTRY)
+
+    start, end = iso_date(get("date_start")), iso_date(get("date_end"))
+    country = country_code(get("iso3")) or country_code(get("country"))
+    if country is None:
+        shown = get("iso3") or get("country")
+        problems.append(Problem(row, "country", f"{shown!r} names no country we know (ISO 3166-1)."))
+
+    side_a, side_b = get("side_a"), get("side_b")
+    violence = UCDP_TYPE_OF_VIOLENCE.get(get("type_of_violence"), "")
+    one_sided = get("type_of_violence") == "3"
+    place = get("where_coordinates")
+    dyad = get("dyad_name") or " – ".join(part for part in (side_a, side_b) if part)
+    best = get("best")
+    title = f"{dyad or 'UCDP event ' + event_id}: {best} killed" + (f", {place}" if place else "")
+
+    low, high = get("low"), get("high")
+    figures = _figures(low, best, high)
+    if figures is not None and (figures[0], figures[1]) != (low, high):
+        problems.append(
+            Problem(
+                row,
+                "best",
+                f"UCDP's best estimate ({best}) lies outside its low–high range ({low}–{high}): the claim is "
+                f"recorded as {figures[0]}–{figures[1]}, and the figures as given are kept in the narrative.",
+                Severity.WARNING,
+            )
+        )
+        low, high = figures
+
+    sources_text = get("source_article")
+    narrative = [
+        f"UCDP GED event {event_id}"
+        + (f", {violence}" if violence else "")
+        + (f" ({get('conflict_name')})" if get("conflict_name") else "")
+        + ".",
+        f"Side A: {side_a or 'not given'}. Side B: {side_b or 'not given'}.",
+        f"Deaths as coded by UCDP: side A {get('deaths_a') or '?'}, side B {get('deaths_b') or '?'}, "
+        f"civilians {get('deaths_civilians') or '?'}, unknown {get('deaths_unknown') or '?'}; "
+        f"low {get('low') or '?'}, best {best or '?'}, high {get('high') or '?'}.",
+    ]
+    if where_code is not None:
+        narrative.append(
+            f"Location as coded by UCDP: {place or 'no place name'} (where_prec {where_code}: "
+            f"{UCDP_WHERE_MEANING[where_code]})."
+        )
+    if date_code is not None and date_code != 1:
+        narrative.append(f"Date as coded by UCDP: date_prec {date_code}: {UCDP_DATE_MEANING[date_code]}.")
+    if sources_text:
+        narrative.append(f"Sources cited by UCDP: {sources_text}")
+    narrative.append("From the UCDP Georeferenced Event Dataset (CC BY 4.0).")
+
+    data: dict[str, Any] = {
+        "title": cut(title, 300),
+        "narrative": "\n\n".join(narrative),
+        "types": [UCDP_TYPE],
+        "start_date": start,
+        # UCDP repeats the day as date_end for a one-day event: no end date then.
+        "end_date": None if (end == start and date_precision == DatePrecision.DAY) or not end else end,
+        "date_precision": date_precision.value,
+        "place_name": place,
+        "admin1": get("adm_1"),
+        "admin2": get("adm_2"),
+        "country": country or get("iso3") or get("country"),
+        "latitude": get("latitude") or None,
+        "longitude": get("longitude") or None,
+        "location_precision": location_precision.value,
+        "perpetrators": side_a if one_sided else "; ".join(part for part in (side_a, side_b) if part),
+        "victims": side_b if one_sided else "",
+        "verification_grade": _grade(get("number_of_sources"), get("event_clarity")),
+        "citations": [
+            {
+                "source": _source(
+                    get("source_article"), get("source_office"), get("source_date"), get("source_headline")
+                ),
+                "claims": [{"category": "killed", "low": low, "high": high}],
+            }
+        ],
+        "estimates": [{"category": "killed", "best": best}],
+    }
+    return ImportRecord(row, event_id, data, COLUMNS, problems)
+
+
+def _figures(low: str, best: str, high: str) -> tuple[str, str] | None:
+    """The claim's range when UCDP's best lies outside low–high (aggregated events give 0–0 with a best of
+    3): widened to take in the best estimate, never narrowed. None when the figures are not whole numbers or
+    low is above high: the schema reports those as they are.
+    """
+    try:
+        low_n, best_n, high_n = int(low), int(best), int(high)
+    except ValueError:
+        return None
+    if low_n > high_n or low_n <= best_n <= high_n:
+        return None
+    return str(min(low_n, best_n)), str(max(high_n, best_n))
+
+
+def _grade(number_of_sources: str, event_clarity: str) -> str:
+    """fair: two or more sources and UCDP finds the event clear; weak otherwise (one source, or unknown)."""
+    try:
+        sources = int(number_of_sources)
+    except ValueError:
+        sources = -1
+    return "fair" if sources >= 2 and event_clarity.strip() == "1" else "weak"
+
+
+def _source(article: str, office: str, date: str, headline: str) -> dict[str, Any]:
+    if not (article or office or headline):
+        return dict(GED_SOURCE)
+    dates = [part.strip() for part in date.split(";") if part.strip()]
+    return {
+        "title": cut(headline or article, 500),
+        "kind": (SourceKind.PRESS if office or headline else SourceKind.OTHER).value,
+        "publisher": cut(office, 300),
+        # Several articles have several dates: no one of them is the source's.
+        "publication_date": iso_date(dates[0]) if len(dates) == 1 else None,
+    }

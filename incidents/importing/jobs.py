@@ -1,0 +1,211 @@
+"""Import jobs for the web page: an upload kept under a random name until the editor confirms it, the dry
+run and the import run (in a background thread for large files), and their progress, kept on disk.
+
+Each job is a folder instance/imports/<token>/ with the upload and job.json (owner, options, SHA-256 of the
+upload, stage, progress, report). On disk rather than in memory, so that any process of the app can answer
+a progress request. The upload is deleted once imported; folders older than JOB_LIFETIME are swept away.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from flask import Flask, current_app
+
+from incidents.importing.mapping import ColumnMapping
+from incidents.importing.pipeline import ImportOptions, import_file
+from incidents.importing.report import ImportReport
+
+JOB_LIFETIME = dt.timedelta(days=1)
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+_PROGRESS_INTERVAL = 0.5  # seconds between writes of job.json while a job runs
+_threads: dict[str, threading.Thread] = {}
+
+
+@dataclass
+class Job:
+    token: str
+    owner_id: int
+    filename: str  # as uploaded: shown to the editor, never used as a path
+    sha256: str
+    size: int
+    options: dict[str, Any]
+    created_at: str
+    stage: str = "dry_run"  # dry_run, then import
+    state: str = "queued"  # queued, running, done, failed
+    done: int = 0
+    total: int = 0
+    report: dict[str, Any] | None = None
+    message: str = ""
+    mapping: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed")
+
+    def import_report(self) -> ImportReport | None:
+        return ImportReport.from_dict(self.report) if self.report else None
+
+
+def jobs_folder() -> Path:
+    """IMPORT_FOLDER, or instance/imports."""
+    return Path(current_app.config.get("IMPORT_FOLDER") or Path(current_app.instance_path) / "imports")
+
+
+def _folder(token: str) -> Path:
+    if not _TOKEN.match(token):
+        raise KeyError(token)
+    return jobs_folder() / token
+
+
+def create_job(
+    stream: IO[bytes], *, filename: str, owner_id: int, options: dict[str, Any], mapping: ColumnMapping
+) -> Job:
+    """Store an upload under a random name (streamed to disk, hashed on the way) and describe its job."""
+    _sweep()
+    token = secrets.token_urlsafe(24)
+    folder = jobs_folder() / token
+    folder.mkdir(parents=True, mode=0o700)
+    digest = hashlib.sha256()
+    size = 0
+    with (folder / "upload").open("wb") as target:
+        while chunk := stream.read(1024 * 1024):
+            digest.update(chunk)
+            target.write(chunk)
+            size += len(chunk)
+    job = Job(
+        token=token,
+        owner_id=owner_id,
+        filename=filename[:200],
+        sha256=digest.hexdigest(),
+        size=size,
+        options=options,
+        created_at=dt.datetime.now(dt.UTC).isoformat(),
+        mapping=asdict(mapping),
+    )
+    save(job)
+    return job
+
+
+def load(token: str) -> Job:
+    """The job of this token; KeyError when there is none."""
+    try:
+        data = json.loads((_folder(token) / "job.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise KeyError(token) from None
+    return Job(**data)
+
+
+def save(job: Job) -> None:
+    folder = _folder(job.token)
+    temporary = folder / "job.json.tmp"
+    temporary.write_text(json.dumps(asdict(job)), encoding="utf-8")
+    os.replace(temporary, folder / "job.json")  # readers never see half a file
+
+
+def upload_path(job: Job) -> Path:
+    return _folder(job.token) / "upload"
+
+
+def upload_digest(job: Job) -> str | None:
+    """The SHA-256 of the stored upload as it is now; None when it is gone."""
+    path = upload_path(job)
+    if not path.exists():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def start(job: Job, stage: str, *, background: bool) -> None:
+    """Run the job's dry run or import, in a thread (background) or now."""
+    job.stage, job.state, job.done, job.total, job.report, job.message = stage, "queued", 0, 0, None, ""
+    save(job)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not background:
+        _run(app, job.token)
+        return
+    thread = threading.Thread(target=_run, args=(app, job.token), name=f"import-{job.token[:8]}", daemon=True)
+    _threads[job.token] = thread
+    thread.start()
+
+
+def wait(token: str, timeout: float = 60.0) -> None:
+    """Wait for a background job of this process to end (tests, and a clean shutdown)."""
+    thread = _threads.get(token)
+    if thread is not None:
+        thread.join(timeout)
+
+
+def _run(app: Flask, token: str) -> None:
+    with app.app_context():
+        job = load(token)
+        job.state = "running"
+        save(job)
+        options = ImportOptions(
+            format=job.options["format"],
+            dry_run=job.stage == "dry_run",
+            publish=bool(job.options.get("publish")),
+            skip_invalid=bool(job.options.get("skip_invalid")),
+            mapping=ColumnMapping(**job.mapping),
+            dataset=job.options["dataset"],
+            user_id=job.owner_id,
+        )
+        try:
+            from incidents.researcher.geocode import geocoder
+
+            report = import_file(
+                upload_path(job), options, geocoder=geocoder(), progress=_progress_saver(job)
+            )
+        except Exception:
+            app.logger.exception("import job %s failed", token)
+            job.state, job.message = "failed", "The import failed unexpectedly: nothing was imported."
+            save(job)
+            return
+        job.report = report.to_dict()
+        job.state = "done"
+        if report.committed:
+            upload_path(job).unlink(missing_ok=True)  # imported: the upload is kept no longer than needed
+        save(job)
+
+
+def _progress_saver(job: Job) -> Callable[[int, int], None]:
+    last = 0.0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal last
+        job.done, job.total = done, total
+        if time.monotonic() - last >= _PROGRESS_INTERVAL:
+            last = time.monotonic()
+            save(job)
+
+    return progress
+
+
+def _sweep() -> None:
+    """Remove job folders older than JOB_LIFETIME, with the uploads they may still hold."""
+    folder = jobs_folder()
+    if not folder.exists():
+        return
+    cutoff = time.time() - JOB_LIFETIME.total_seconds()
+    for path in folder.iterdir():
+        if _TOKEN.match(path.name) and path.stat().st_mtime < cutoff:
+            shutil.rmtree(path, ignore_errors=True)

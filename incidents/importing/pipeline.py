@@ -1,0 +1,233 @@
+"""An import from start to end: read, geocode, validate, write in bulk, flag possible duplicates, report.
+
+A real import is one transaction: every row or none. With skip_invalid the valid rows are imported and the
+invalid ones listed. A dry run does every step but writing, and rolls back whatever it read.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from incidents.duplicates.finding import Footprint, add_flags, batch_matches
+from incidents.extensions import db
+from incidents.geocoding import Geocoder
+from incidents.importing.formats import open_reader
+from incidents.importing.formats.base import ImportRecord, RecordReader
+from incidents.importing.geocoding import GeocodingStep
+from incidents.importing.mapping import ColumnMapping
+from incidents.importing.reading import FileError
+from incidents.importing.report import ImportReport, Problem, Severity
+from incidents.importing.validation import RecordValidator
+from incidents.importing.writing import BulkWriter, Pending
+from incidents.models import IncidentType
+from incidents.vocabulary import PublicationStatus
+
+CHUNK = 1000
+
+# Called with (done, total) in the reader's unit (bytes of a CSV, records of a JSON file).
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ImportOptions:
+    format: str = "auto"  # auto, json, ucdp, acled, csv
+    dry_run: bool = False
+    publish: bool = False
+    skip_invalid: bool = False  # import the valid rows and list the invalid ones, instead of nothing
+    geocode: bool = True
+    mapping: ColumnMapping = field(default_factory=ColumnMapping)
+    dataset: str = "file"  # a generic CSV's name, for its incidents' external_source ("csv:<name>")
+    user_id: int | None = None
+
+
+def import_file(
+    path: Path, options: ImportOptions, *, geocoder: Geocoder | None, progress: Progress | None = None
+) -> ImportReport:
+    """Import (or dry-run) the file in the current app context; commits only a complete, wanted import."""
+    report = ImportReport(dry_run=options.dry_run, skip_invalid=options.skip_invalid, publish=options.publish)
+    try:
+        _run(path, options, report, geocoder, progress)
+        if report.importable and not options.dry_run and not report.file_errors:
+            db.session.commit()
+            report.committed = True
+        else:
+            db.session.rollback()
+    except BaseException:
+        db.session.rollback()
+        raise
+    # File problems first, then by row: as a user goes through the file.
+    report.problems.sort(key=lambda p: (not p.whole_file, p.row or 0))
+    return report
+
+
+def _run(
+    path: Path,
+    options: ImportOptions,
+    report: ImportReport,
+    geocoder: Geocoder | None,
+    progress: Progress | None,
+) -> None:
+    rows = db.session.execute(sa.select(IncidentType.id, IncidentType.slug, IncidentType.label)).all()
+    types = {slug: type_id for type_id, slug, _ in rows}
+    # A cell may name a type by its slug or its label, in any case.
+    type_slugs = {key.casefold(): slug for _, slug, label in rows for key in (slug, label)}
+    try:
+        reader = open_reader(
+            path,
+            format=options.format,
+            mapping=options.mapping,
+            dataset=options.dataset,
+            type_slugs=type_slugs,
+        )
+    except FileError as error:
+        report.add(Problem(error.row, error.column, error.message, whole_file=True))
+        return
+    try:
+        report.format, report.dataset, report.row_label = reader.format, reader.dataset, reader.row_label
+        _Importer(reader, options, report, geocoder, types).run(progress)
+    except FileError as error:
+        report.add(Problem(error.row, error.column, error.message, whole_file=True))
+    finally:
+        reader.close()
+
+
+class _Importer:
+    def __init__(
+        self,
+        reader: RecordReader,
+        options: ImportOptions,
+        report: ImportReport,
+        geocoder: Geocoder | None,
+        types: dict[str, int],
+    ) -> None:
+        self.reader = reader
+        self.options = options
+        self.report = report
+        self.types = types
+        self.geocoding = GeocodingStep(geocoder if options.geocode else None)
+        self.validator = RecordValidator()
+        status = PublicationStatus.PUBLISHED if options.publish else PublicationStatus.DRAFT
+        self.writer = BulkWriter(
+            db.session.connection(),
+            dataset=reader.dataset,
+            status=status,
+            user_id=options.user_id,
+            type_ids=types,
+            dry_run=options.dry_run,
+        )
+        self.first_row: dict[str, int] = {}  # external id → the row it was first seen in
+        self.footprints: list[Footprint] = []
+        self.rows_of: dict[int, int] = {}  # footprint key → row, for the report
+
+    def run(self, progress: Progress | None) -> None:
+        records = self.reader.records()
+        while chunk := list(itertools.islice(records, CHUNK)):
+            pending = self._check(chunk)
+            # Past the first error (unless invalid rows are skipped) nothing more is written: the rest is
+            # still checked, so that the report lists every problem, and the transaction is rolled back.
+            writes = self.report.error_count == 0 or self.options.skip_invalid
+            if writes or self.options.dry_run:
+                ids = self.writer.write([item for _, item in pending])
+                self._remember(pending, ids)
+            self.report.created += len(pending)
+            if progress is not None:
+                progress(*self.reader.progress)
+        self.report.sources_created = self.writer.sources_created
+        if self.report.error_count and not self.options.skip_invalid:
+            return
+        self.writer.finish()
+        self._flag_duplicates()
+
+    def _check(self, chunk: list[ImportRecord]) -> list[tuple[ImportRecord, Pending]]:
+        report = self.report
+        existing = self.writer.existing_ids(r.external_id for r in chunk if r.external_id)
+        pending = []
+        for record in chunk:
+            report.rows += 1
+            external_id = record.external_id
+            if external_id in existing:
+                report.existing += 1
+                continue
+            if external_id and external_id in self.first_row:
+                record.problems.append(
+                    Problem(
+                        record.row,
+                        "",
+                        f"Repeats the id {external_id} of {report.row_label} {self.first_row[external_id]}.",
+                    )
+                )
+            elif external_id:
+                self.first_row[external_id] = record.row
+            method = self.geocoding.apply(record)
+            loaded = self.validator.load(record)
+            for problem in record.problems:
+                report.add(problem)
+            if loaded is None or any(p.severity == Severity.ERROR for p in record.problems):
+                report.invalid += 1
+                if self.options.skip_invalid:
+                    report.skipped += 1
+                continue
+            if method == "geocoded":
+                report.geocoded += 1
+            elif method == "reverse_geocoded":
+                report.reverse_geocoded += 1
+            pending.append(
+                (record, Pending(external_id, loaded, method, record.preferred_id, record.source_ids))
+            )
+        return pending
+
+    def _remember(self, pending: list[tuple[ImportRecord, Pending]], ids: list[int]) -> None:
+        """Keep what duplicate finding needs of each new incident: a footprint, and its row for the report."""
+        keys = ids if ids else [-record.row for record, _ in pending]
+        for key, (record, item) in zip(keys, pending, strict=True):
+            loaded = item.loaded
+            self.footprints.append(
+                Footprint.make(
+                    key,
+                    loaded["start_date"],
+                    loaded["end_date"],
+                    loaded["latitude"],
+                    loaded["longitude"],
+                    loaded["place_name"],
+                    loaded["country"],
+                    (self.types[slug] for slug in loaded["types"]),
+                )
+            )
+            self.rows_of[key] = record.row
+
+    def _flag_duplicates(self) -> None:
+        report = self.report
+        matches = batch_matches(self.writer.connection, self.footprints)
+        label = report.row_label
+        for footprint, match in matches:
+            if match.other in self.rows_of:
+                other = f"{label} {self.rows_of[match.other]}"
+                if not self.options.dry_run:
+                    other += f" (incident {match.other})"
+            else:
+                other = f"incident {match.other}"
+            apart = f"{match.days_apart} day(s)"
+            distance = (
+                f"{match.distance_km:.1f} km" if match.distance_km is not None else "the same place name"
+            )
+            report.add(
+                Problem(
+                    self.rows_of[footprint.key],
+                    "",
+                    f"May be the same event as {other}: same type, {distance}, {apart} apart; "
+                    + ("would be flagged" if self.options.dry_run else "flagged")
+                    + " for an editor to confirm or merge.",
+                    Severity.WARNING,
+                )
+            )
+        if self.options.dry_run:
+            report.duplicates_flagged = len(matches)
+        else:
+            report.duplicates_flagged = add_flags(
+                self.writer.connection, ((f.key, m.other, m) for f, m in matches)
+            )

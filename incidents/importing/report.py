@@ -1,0 +1,149 @@
+"""What an import found and did: each problem by row and column, and the counts a user checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+# A file of 100,000 bad rows must not make a report of 100,000 lines: past this many the rest are counted.
+MAX_PROBLEMS = 1000
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"  # the row (or file) cannot be imported as it is
+    WARNING = "warning"  # the row is imported; something about it needs a look (a place not found, …)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem: where (row as a spreadsheet numbers it, the header being row 1; and column) and what."""
+
+    row: int | None  # None: the file as a whole
+    column: str  # the file's own column name; "" when the problem is not about one column
+    message: str
+    severity: Severity = Severity.ERROR
+    whole_file: bool = False  # the file cannot be read (empty, not UTF-8, unknown format …): nothing imports
+
+    def __str__(self) -> str:
+        return self.describe("row")
+
+    def describe(self, row_label: str) -> str:
+        """ "row 12, latitude: …" as people read it; row_label names a record of JSON files ("record")."""
+        where = "file" if self.row is None else f"{row_label} {self.row}"
+        if self.whole_file:
+            where = "file" if self.row is None else f"file, {row_label} {self.row}"
+        if self.column:
+            where += f", {self.column}"
+        return (
+            f"{where}: {self.message}"
+            if self.severity == Severity.ERROR
+            else f"{where}: warning: {self.message}"
+        )
+
+
+@dataclass
+class ImportReport:
+    """The outcome of a dry run or an import, as the CLI prints it and the import page shows it."""
+
+    format: str = ""
+    dataset: str = ""  # external_source of the incidents: "ucdp", "acled", "incidents", "csv:<name>"
+    dry_run: bool = True
+    skip_invalid: bool = False
+    publish: bool = False
+    row_label: str = "row"  # "row" for CSV; "feature" for GeoJSON; "record" for JSON
+    rows: int = 0  # records read from the file
+    created: int = 0  # incidents created (a dry run: that would be created)
+    existing: int = 0  # records whose id is in the database already: nothing new
+    invalid: int = 0  # records with errors
+    skipped: int = 0  # invalid records left out on request (skip_invalid)
+    sources_created: int = 0
+    geocoded: int = 0
+    reverse_geocoded: int = 0
+    duplicates_flagged: int = 0
+    committed: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    problems_omitted: int = 0  # problems past MAX_PROBLEMS, counted but not listed
+    error_count: int = 0
+    warning_count: int = 0
+
+    def add(self, problem: Problem) -> None:
+        if problem.severity == Severity.ERROR:
+            self.error_count += 1
+        else:
+            self.warning_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.problems_omitted += 1
+
+    @property
+    def file_errors(self) -> list[Problem]:
+        """Problems with the file as a whole (empty, not UTF-8, unknown format …): nothing can be imported."""
+        return [p for p in self.problems if p.whole_file]
+
+    @property
+    def importable(self) -> bool:
+        """Whether a real import of this file would write: no errors, or only row errors with skip_invalid."""
+        if self.file_errors:
+            return False
+        return self.error_count == 0 or self.skip_invalid
+
+    def summary(self) -> list[str]:
+        """Lines for people: what was read, what was (or would be) written, what needs a look."""
+        would = "would be " if self.dry_run or not self.committed else ""
+        lines = [f"{self.rows} {self.row_label}s read ({self.format or 'unknown format'})."]
+        if self.file_errors:
+            lines.append("Nothing imported: the file cannot be read as it is.")
+            return lines
+        lines.append(f"{self.created} incident(s) {would}created, {self.sources_created} new source(s).")
+        if self.existing:
+            lines.append(f"{self.existing} already imported before: nothing new for them.")
+        if self.geocoded or self.reverse_geocoded:
+            lines.append(
+                f"{self.geocoded} place(s) geocoded from their names; "
+                f"{self.reverse_geocoded} given admin regions from their coordinates."
+            )
+        if self.duplicates_flagged:
+            lines.append(f"{self.duplicates_flagged} possible duplicate(s) {would}flagged for an editor.")
+        if self.skipped:
+            lines.append(f"{self.skipped} invalid {self.row_label}(s) left out (--skip-invalid).")
+        if self.error_count and not self.skip_invalid:
+            lines.append(
+                f"{self.error_count} error(s): nothing {'will be' if self.dry_run else 'was'} imported "
+                "until they are fixed (or use --skip-invalid to import the valid rows only)."
+            )
+        if self.warning_count:
+            lines.append(f"{self.warning_count} warning(s).")
+        if self.problems_omitted:
+            lines.append(f"{self.problems_omitted} more problem(s) not listed.")
+        if not self.dry_run and not self.committed and self.importable:
+            lines.append("Nothing was imported.")
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types, to keep a report beside an upload until the editor confirms it."""
+        data = dataclasses.asdict(self)
+        data["problems"] = [
+            {
+                "row": p.row,
+                "column": p.column,
+                "message": p.message,
+                "severity": p.severity.value,
+                "whole_file": p.whole_file,
+            }
+            for p in self.problems
+        ]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImportReport:
+        values = dict(data)
+        problems = values.pop("problems", [])
+        report = cls(**values)
+        report.problems = [
+            Problem(p["row"], p["column"], p["message"], Severity(p["severity"]), p["whole_file"])
+            for p in problems
+        ]
+        return report

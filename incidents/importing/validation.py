@@ -1,0 +1,84 @@
+"""Every imported record goes through IncidentInputSchema, the road all input takes; problems come back
+by the file's own column names.
+
+An import loads thousands of records through one schema instance. Nested parts repeat from row to row (the
+same source, the same figure), and their schemas' rules depend on their input alone, so a nested part already
+loaded is not loaded again: the same rules, not run twice on the same input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields
+
+from incidents.importing.formats.base import ImportRecord, column_for
+from incidents.importing.report import Problem
+from incidents.schemas import IncidentInputSchema
+
+# Entries kept per nested field before its memory is cleared: bounded, whatever the size of the file.
+_MEMO_SIZE = 4096
+
+
+class RecordValidator:
+    """Loads records through one IncidentInputSchema; their problems are named by row and column."""
+
+    def __init__(self) -> None:
+        self._schema = IncidentInputSchema()
+        _memoise_nested(self._schema)
+
+    def load(self, record: ImportRecord) -> dict[str, Any] | None:
+        """The loaded input, or None after adding the record's problems to it."""
+        try:
+            loaded: dict[str, Any] = self._schema.load(record.data)
+        except ValidationError as error:
+            for path, message in flatten(error.messages):
+                record.problems.append(Problem(record.row, column_for(path, record.columns), message))
+            return None
+        return loaded
+
+
+def flatten(messages: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """marshmallow's nested messages as (dotted field path, message) pairs."""
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
+            yield from flatten(value, name)
+    elif isinstance(messages, list):
+        for item in messages:
+            yield from flatten(item, prefix)
+    else:
+        yield prefix, str(messages)
+
+
+def _memoise_nested(schema: Schema) -> None:
+    """Remember what each nested field (and list of nested) of this instance loaded, by its frozen input."""
+    for field in schema.load_fields.values():
+        nested = field.inner if isinstance(field, fields.List) else field
+        if isinstance(nested, fields.Nested):
+            nested._deserialize = _memoised(nested._deserialize)  # type: ignore[method-assign]
+            inner = nested.schema
+            if isinstance(inner, Schema):
+                _memoise_nested(inner)
+
+
+def _memoised(load: Callable[..., Any]) -> Callable[..., Any]:
+    memory: dict[Any, Any] = {}
+
+    def cached(value: Any, attr: str | None, data: Any, partial: Any = None, **kwargs: Any) -> Any:
+        try:
+            # JSON text tells 1 from "1" and True from 1, which the fields may treat differently.
+            key = json.dumps(value, sort_keys=True)
+        except (TypeError, ValueError):
+            return load(value, attr, data, partial=partial, **kwargs)
+        found = memory.get(key)
+        if found is None:
+            if len(memory) >= _MEMO_SIZE:
+                memory.clear()
+            # A ValidationError propagates and nothing is remembered: bad input is checked every time.
+            found = memory[key] = load(value, attr, data, partial=partial, **kwargs)
+        return found
+
+    return cached

@@ -1,0 +1,272 @@
+"""Writing validated records in bulk: Core inserts in the import's one transaction, not object by object.
+
+The derived columns (casualty ranges, source count) are computed by the same function every save uses, and
+the map's rollup is told of the new incidents, as an ORM save would tell it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from incidents.domain import map_cells
+from incidents.domain.incidents import _SCALAR_FIELDS, range_columns
+from incidents.models import CasualtyClaim, CasualtyEstimate, Citation, Incident, Source, incident_type_links
+from incidents.vocabulary import PublicationStatus
+
+INCIDENTS = cast(sa.Table, Incident.__table__)
+SOURCES = cast(sa.Table, Source.__table__)
+CITATIONS = cast(sa.Table, Citation.__table__)
+CLAIMS = cast(sa.Table, CasualtyClaim.__table__)
+ESTIMATES = cast(sa.Table, CasualtyEstimate.__table__)
+
+_SOURCE_FIELDS = (
+    "title",
+    "kind",
+    "publisher",
+    "author",
+    "publication_date",
+    "url",
+    "accessed_date",
+    "archive_url",
+    "language",
+    "reliability",
+)
+# Bind parameters per IN (…): well under SQLite's and PostgreSQL's limits.
+_IN_CHUNK = 500
+# When an import adds more than this many incidents, and at least this share of all there are, the map's
+# rollup is rebuilt in SQL at the end rather than added to incident by incident (which is slower per row).
+MAP_REBUILD_AFTER = 1000
+MAP_REBUILD_SHARE = 0.2
+_MAP_COLUMNS = ("status", "latitude", "longitude", *map_cells.CASUALTY_COLUMNS)
+
+SourceKey = tuple[Any, ...]
+
+
+def source_key(source: dict[str, Any]) -> SourceKey:
+    """Two sources are one when every field is the same, ignoring case and runs of spaces in text."""
+    return tuple(
+        " ".join(value.split()).casefold() if isinstance(value, str) else value
+        for value in (source.get(name) for name in _SOURCE_FIELDS)
+    )
+
+
+@dataclass(slots=True)
+class Pending:
+    """A record that passed validation, waiting to be written."""
+
+    external_id: str
+    loaded: dict[str, Any]
+    location_method: str
+    preferred_id: int | None = None  # kept when free (our own exports)
+    source_ids: list[int] | None = None  # the file's id of each cited source (our own exports)
+    keys: list[SourceKey] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # What tells this record's sources apart: the file's ids where it has them, their content if not.
+        if self.source_ids is not None:
+            self.keys = [("id", source_id) for source_id in self.source_ids]
+        else:
+            self.keys = [source_key(citation["source"]) for citation in self.loaded["citations"]]
+
+
+class BulkWriter:
+    """Writes batches of validated records; in a dry run it only reads, to count what it would write."""
+
+    def __init__(
+        self,
+        connection: sa.Connection,
+        *,
+        dataset: str,
+        status: PublicationStatus,
+        user_id: int | None,
+        type_ids: dict[str, int],
+        dry_run: bool,
+    ) -> None:
+        self._connection = connection
+        self._dataset = dataset
+        self._status = status
+        self._user_id = user_id
+        self._type_ids = type_ids
+        self._dry_run = dry_run
+        self._sources: dict[SourceKey, int | None] = {}  # None: new, in a dry run
+        self.sources_created = 0
+        self._on_map: list[tuple[Any, ...]] = []  # what the map's rollup needs of each new incident
+
+    @property
+    def connection(self) -> sa.Connection:
+        return self._connection
+
+    def existing_ids(self, external_ids: Iterable[str]) -> set[str]:
+        """The ids among external_ids that an incident of this data set has already."""
+        wanted = list(dict.fromkeys(external_ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), _IN_CHUNK):
+            query = sa.select(INCIDENTS.c.external_id).where(
+                INCIDENTS.c.external_source == self._dataset,
+                INCIDENTS.c.external_id.in_(wanted[start : start + _IN_CHUNK]),
+            )
+            found.update(self._connection.scalars(query))
+        return found
+
+    def write(self, batch: list[Pending]) -> list[int]:
+        """Insert the batch's sources, incidents, type links, citations, claims and estimates; their ids."""
+        self._resolve_sources(batch)
+        if self._dry_run or not batch:
+            return []
+        now = dt.datetime.now(dt.UTC)
+        incident_rows = [self._incident_row(item, now) for item in batch]
+        ids = self._insert(INCIDENTS, incident_rows, [item.preferred_id for item in batch])
+        links, citations, estimates = [], [], []
+        claims_per_citation: list[list[dict[str, Any]]] = []
+        for incident_id, item in zip(ids, batch, strict=True):
+            loaded = item.loaded
+            for slug in dict.fromkeys(loaded["types"]):
+                links.append({"incident_id": incident_id, "incident_type_id": self._type_ids[slug]})
+            for position, citation in enumerate(loaded["citations"]):
+                citations.append(
+                    {
+                        "incident_id": incident_id,
+                        "source_id": self._sources[item.keys[position]],
+                        "position": position,
+                        "locator": citation["locator"],
+                        "quote": citation["quote"],
+                    }
+                )
+                claims_per_citation.append(citation["claims"])
+            for estimate in loaded["estimates"]:
+                estimates.append({"incident_id": incident_id, **estimate})
+        self._connection.execute(sa.insert(incident_type_links), links)
+        if citations:
+            citation_ids = self._insert_returning_ids(CITATIONS, citations)
+            claims = [
+                {"citation_id": citation_id, **claim}
+                for citation_id, claim_list in zip(citation_ids, claims_per_citation, strict=True)
+                for claim in claim_list
+            ]
+            if claims:
+                self._connection.execute(sa.insert(CLAIMS), claims)
+        if estimates:
+            self._connection.execute(sa.insert(ESTIMATES), estimates)
+        self._on_map.extend(tuple(row[name] for name in _MAP_COLUMNS) for row in incident_rows)
+        return ids
+
+    def finish(self) -> None:
+        """Tell the map's rollup (domain.map_cells) of the new incidents, as an ORM save would."""
+        total = self._connection.scalar(sa.select(sa.func.count()).select_from(INCIDENTS)) or 0
+        # Adding row by row costs per new incident; rebuilding in SQL costs per incident stored.
+        if len(self._on_map) >= MAP_REBUILD_SHARE * total and len(self._on_map) > MAP_REBUILD_AFTER:
+            map_cells.rebuild_map_cells(self._connection)
+        elif self._on_map:
+            rows = (dict(zip(_MAP_COLUMNS, values, strict=True)) for values in self._on_map)
+            map_cells.add_incident_rows(self._connection, rows)
+        self._on_map = []
+
+    def _incident_row(self, item: Pending, now: dt.datetime) -> dict[str, Any]:
+        loaded = item.loaded
+        row = {name: loaded[name] for name in _SCALAR_FIELDS}
+        row.update(range_columns(loaded["citations"]))
+        row.update(
+            status=self._status,
+            location_method=item.location_method,
+            source_count=len(set(item.keys)),
+            external_source=self._dataset,
+            external_id=item.external_id,
+            created_at=now,
+            updated_at=now,
+            created_by_id=self._user_id,
+            updated_by_id=self._user_id,
+            version=1,
+        )
+        return row
+
+    def _resolve_sources(self, batch: list[Pending]) -> None:
+        """An id for every source the batch cites: one already known, one in the database, or a new one."""
+        new: dict[SourceKey, dict[str, Any]] = {}
+        for item in batch:
+            for key, citation in zip(item.keys, item.loaded["citations"], strict=True):
+                if key not in self._sources:
+                    new.setdefault(key, citation["source"])
+        if not new:
+            return
+        self._find_stored_sources(new)
+        self.sources_created += len(new)
+        if self._dry_run:
+            self._sources.update(dict.fromkeys(new))
+            return
+        now = dt.datetime.now(dt.UTC)
+        rows = [
+            {name: source.get(name) for name in _SOURCE_FIELDS}
+            | {"created_at": now, "created_by_id": self._user_id}
+            for source in new.values()
+        ]
+        preferred = [key[1] if key[0] == "id" else None for key in new]
+        self._sources.update(zip(new, self._insert(SOURCES, rows, preferred), strict=True))
+
+    def _find_stored_sources(self, new: dict[SourceKey, dict[str, Any]]) -> None:
+        """Move the sources the database has already from new to the known ones.
+
+        A source known by content is looked up by its title; one known by the file's id is the stored source
+        of that id when their content is the same (the file was imported here before).
+        """
+        by_title = [source["title"] for key, source in new.items() if key[0] != "id"]
+        by_id = [key[1] for key in new if key[0] == "id"]
+        for column, values in ((SOURCES.c.title, list(set(by_title))), (SOURCES.c.id, by_id)):
+            for start in range(0, len(values), _IN_CHUNK):
+                query = sa.select(SOURCES).where(column.in_(values[start : start + _IN_CHUNK]))
+                for row in self._connection.execute(query).mappings():
+                    stored = source_key(dict(row))
+                    key = ("id", row["id"]) if column is SOURCES.c.id else stored
+                    if key in new and source_key(new[key]) == stored:
+                        self._sources[key] = row["id"]
+                        del new[key]
+
+    def _insert(self, table: sa.Table, rows: list[dict[str, Any]], preferred: list[int | None]) -> list[int]:
+        """Insert rows; their ids in order. A preferred id is kept when no row of the table has it."""
+        wanted = [i for i in preferred if i is not None]
+        taken: set[int] = set()
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            taken.update(self._connection.scalars(sa.select(table.c.id).where(table.c.id.in_(chunk))))
+        kept = [
+            row | {"id": wish}
+            for row, wish in zip(rows, preferred, strict=True)
+            if wish is not None and wish not in taken
+        ]
+        if kept:
+            self._connection.execute(sa.insert(table), kept)
+            if self._connection.dialect.name == "postgresql":
+                # Ids given by hand do not move the sequence: move it past them, or the next save collides.
+                self._connection.execute(
+                    sa.select(
+                        sa.func.setval(
+                            sa.func.pg_get_serial_sequence(table.name, "id"),
+                            sa.select(sa.func.max(table.c.id)).scalar_subquery(),
+                        )
+                    )
+                )
+        fresh = [row for row, wish in zip(rows, preferred, strict=True) if wish is None or wish in taken]
+        fresh_ids = iter(self._insert_returning_ids(table, fresh))
+        return [wish if wish is not None and wish not in taken else next(fresh_ids) for wish in preferred]
+
+    def _insert_returning_ids(self, table: sa.Table, rows: list[dict[str, Any]]) -> list[int]:
+        if not rows:
+            return []
+        if self._connection.dialect.name != "sqlite":
+            insert = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            return list(self._connection.scalars(insert, rows))
+        # SQLite returns ids in order only row by row. But once this transaction has written, no other
+        # connection may write until it commits, and SQLite numbers a new row one past the largest id: so
+        # the first row's id says every other's, and the rest go in as one batch.
+        first = self._connection.scalar(sa.insert(table).returning(table.c.id), rows[0])
+        assert first is not None
+        ids = list(range(first, first + len(rows)))
+        if len(rows) > 1:
+            self._connection.execute(
+                sa.insert(table), [row | {"id": i} for row, i in zip(rows[1:], ids[1:], strict=True)]
+            )
+        return ids

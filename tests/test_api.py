@@ -1,0 +1,237 @@
+"""The REST API: audiences, tokens, pagination, writes with optimistic locking, problem details."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from incidents.auth.tokens import create_token
+from incidents.extensions import db
+from incidents.models import Incident, User
+from tests.export_fixtures import DRAFT_TITLE, MARKER, add_hostile_and_draft
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def token(app: Flask, make_user: Callable[..., User]) -> str:
+    user = make_user("api@example.org")
+    with app.app_context():
+        _record, value = create_token(db.session.get(User, user.id), "tests")
+        db.session.commit()
+    return value
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new_incident(**fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "Puno: protesters detained at the bridge",
+        "types": ["arrest_detention"],
+        "start_date": "2023-01-20",
+        "date_precision": "day",
+        "country": "PE",
+        "admin1": "Puno",
+        "location_precision": "admin1",
+        "verification_grade": "weak",
+        "status": "published",
+        "citations": [
+            {
+                "source": {"title": "Radio Onda Azul bulletin", "kind": "press"},
+                "locator": "08:00 news",
+                "claims": [{"category": "detained", "low": 12, "high": 15}],
+            }
+        ],
+        "estimates": [{"category": "detained", "best": 13}],
+    }
+    body.update(fields)
+    return body
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.data
+    assert response.mimetype == PROBLEM
+    problem: dict[str, Any] = response.json
+    assert problem["status"] == status and problem["title"] and problem["type"]
+    return problem
+
+
+def test_public_reads_see_published_incidents_only(app: Flask, client: FlaskClient, token: str) -> None:
+    hostile_id, draft_id = add_hostile_and_draft(app)
+    listing = client.get("/api/v1/incidents")
+    assert listing.status_code == 200
+    assert [i["id"] for i in listing.json["incidents"]] == [hostile_id]
+    assert MARKER not in listing.get_data(as_text=True)
+    assert "status" not in listing.json["incidents"][0]
+    assert_problem(client.get(f"/api/v1/incidents/{draft_id}"), 404)
+    assert MARKER not in client.get(f"/api/v1/incidents/{hostile_id}").get_data(as_text=True)
+    sources = client.get("/api/v1/sources").get_data(as_text=True)
+    assert MARKER not in sources  # a source cited only by a draft is not public either
+
+    staff = client.get(f"/api/v1/incidents/{draft_id}", headers=bearer(token))
+    assert staff.status_code == 200 and staff.json["title"] == DRAFT_TITLE
+    assert MARKER in staff.json["confidential_notes"] and staff.json["status"] == "draft"
+    assert staff.headers["Cache-Control"] == "no-store"
+    assert MARKER in client.get("/api/v1/sources", headers=bearer(token)).get_data(as_text=True)
+
+
+def test_cursor_pagination_is_stable_and_complete(client: FlaskClient, runner: FlaskCliRunner) -> None:
+    assert runner.invoke(args=["load-demo"]).exit_code == 0
+    seen: list[int] = []
+    cursor = ""
+    for _ in range(10):
+        page = client.get(f"/api/v1/incidents?limit=4&cursor={cursor}")
+        assert page.status_code == 200
+        seen += [i["id"] for i in page.json["incidents"]]
+        cursor = page.json["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 11 and seen == sorted(seen)
+    assert [i["id"] for i in client.get("/api/v1/incidents?limit=500").json["incidents"]] == seen
+    filtered = client.get("/api/v1/incidents?admin1=Puno").json["incidents"]
+    assert filtered and all(i["location"]["admin1"] == "Puno" for i in filtered)
+    for query in ("cursor=bogus", "cursor=YWZ0ZXI6LTE", "limit=0", "limit=501", "limit=99999999999999999999"):
+        assert_problem(client.get(f"/api/v1/incidents?{query}"), 400)
+    assert_problem(client.get("/api/v1/incidents?date_from=2023-02-30"), 400)
+    assert_problem(client.get("/api/v1/incidents?type=%00"), 400)
+
+
+def test_writes_need_a_token_and_never_a_session_cookie(
+    app: Flask, editor_client: FlaskClient, client: FlaskClient
+) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = editor_client.post("/api/v1/incidents", json=new_incident())
+    problem = assert_problem(response, 401)
+    assert "token" in problem["detail"] and response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert_problem(client.post("/api/v1/sources", json={"title": "x", "kind": "press"}), 401)
+    assert_problem(client.post("/api/v1/incidents", json=new_incident(), headers=bearer("inc_nope")), 401)
+    assert_problem(client.get("/api/v1/incidents", headers={"Authorization": "Basic abc"}), 401)
+    assert_problem(client.delete("/api/v1/incidents/1"), 401)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Incident.id))) == 0
+
+
+def test_revoked_tokens_stop_working(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, token: str
+) -> None:
+    assert client.get("/api/v1/sources", headers=bearer(token)).status_code == 200
+    result = runner.invoke(args=["revoke-token", token[:12]])
+    assert result.exit_code == 0, result.output
+    assert_problem(client.get("/api/v1/sources", headers=bearer(token)), 401)
+
+
+def test_create_replace_and_retract(client: FlaskClient, token: str) -> None:
+    created = client.post("/api/v1/incidents", json=new_incident(), headers=bearer(token))
+    assert created.status_code == 201, created.data
+    record = created.json
+    assert created.headers["Location"].endswith(f"/api/v1/incidents/{record['id']}")
+    assert record["created_by"] == "api@example.org" and record["version"] == 1
+    assert record["casualties"] == [
+        {"category": "detained", "low": 12, "high": 15, "best": 13, "source_count": 1}
+    ]
+    url = f"/api/v1/incidents/{record['id']}"
+    assert client.get(url).json["title"] == record["title"]  # published: public
+
+    body = new_incident(title="Puno: 15 protesters detained at the bridge", version=1)
+    body["citations"][0] = {"source_id": record["citations"][0]["source"]["id"], "claims": []}
+    body["estimates"] = []
+    replaced = client.put(url, json=body, headers=bearer(token))
+    assert replaced.status_code == 200, replaced.data
+    assert replaced.json["version"] == 2 and replaced.json["casualties"] == []
+    stale = client.put(url, json=body, headers=bearer(token))
+    assert "version 2" in assert_problem(stale, 409)["detail"]
+    body.pop("version")
+    assert "version" in assert_problem(client.put(url, json=body, headers=bearer(token)), 422)["errors"]
+
+    assert client.delete(url, headers=bearer(token)).status_code == 204
+    assert_problem(client.get(url), 404)
+    assert client.get(url, headers=bearer(token)).json["status"] == "retracted"
+    assert_problem(client.delete("/api/v1/incidents/999999", headers=bearer(token)), 404)
+    assert_problem(client.get("/api/v1/incidents/99999999999999999999"), 404)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "field"),
+    [
+        ("{not json", "application/json", 400, None),
+        ('{"latitude": NaN}', "application/json", 400, None),
+        ("[1, 2]", "application/json", 422, None),
+        ("title=x", "application/x-www-form-urlencoded", 415, None),
+        (None, None, 422, "title"),
+    ],
+)
+def test_bad_input_is_a_4xx_problem(
+    client: FlaskClient,
+    token: str,
+    body: str | None,
+    content_type: str | None,
+    status: int,
+    field: str | None,
+) -> None:
+    if body is None:
+        response = client.post("/api/v1/incidents", json={"narrative": "no title"}, headers=bearer(token))
+    else:
+        response = client.post(
+            "/api/v1/incidents", data=body, headers={**bearer(token), "Content-Type": content_type or ""}
+        )
+    problem = assert_problem(response, status)
+    if field:
+        assert field in problem["errors"]
+
+
+def test_validation_errors_are_keyed_by_field_path(client: FlaskClient, token: str) -> None:
+    body = new_incident(unknown_field=1, latitude=123)
+    body["citations"][0]["claims"][0] = {"category": "killed", "low": 5, "high": 2**40}
+    problem = assert_problem(client.post("/api/v1/incidents", json=body, headers=bearer(token)), 422)
+    assert problem["errors"]["unknown_field"] == ["Unknown field."]
+    assert "latitude" in problem["errors"]
+    assert "citations.0.claims.0.high" in problem["errors"]
+    nul = new_incident(types=["killing\x00"])
+    assert_problem(client.post("/api/v1/incidents", json=nul, headers=bearer(token)), 422)
+
+
+def test_sources(client: FlaskClient, token: str) -> None:
+    created = client.post(
+        "/api/v1/sources",
+        json={"title": "IACHR report", "kind": "intergovernmental_report", "publication_date": "2023-04-23"},
+        headers=bearer(token),
+    )
+    assert created.status_code == 201, created.data
+    source_id = created.json["id"]
+    assert_problem(client.get(f"/api/v1/sources/{source_id}"), 404)  # cited by no published incident
+    assert client.get(f"/api/v1/sources/{source_id}", headers=bearer(token)).json["title"] == "IACHR report"
+    invalid = client.post("/api/v1/sources", json={"title": "", "kind": "rumour"}, headers=bearer(token))
+    assert {"title", "kind"} <= set(assert_problem(invalid, 422)["errors"])
+
+
+def test_unknown_api_paths_and_methods_are_problems(client: FlaskClient) -> None:
+    assert_problem(client.get("/api/v1/nothing"), 404)
+    response = client.patch("/api/v1/incidents")
+    assert_problem(response, 405)
+    assert "GET" in response.headers["Allow"]
+
+
+def test_openapi_description_and_docs_page(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    operations = {
+        op["operationId"] for item in spec["paths"].values() for op in item.values() if "operationId" in op
+    }
+    assert operations == {
+        "listIncidents", "createIncident", "getIncident", "replaceIncident", "retractIncident",
+        "listSources", "createSource", "getSource",
+    }  # fmt: skip
+    input_schema = spec["components"]["schemas"]["IncidentInput"]
+    assert {"title", "citations", "version"} <= set(input_schema["properties"])
+    page = client.get("/api/v1/docs")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<script" not in text
+    assert "GET /api/v1/incidents" in text and "needs an editor's token" in text
+    assert "http://" not in text.split("<main>")[1].split("</main>")[0].replace("http://localhost", "")

@@ -1,0 +1,144 @@
+"""Possible duplicates: flagged on manual entry and on import, resolved by editors; never merged silently."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from incidents.extensions import db
+from incidents.models import DuplicateFlag, Incident
+from incidents.vocabulary import DuplicateStatus, PublicationStatus
+from tests.import_fixtures import FIXTURES, counts, run_import
+from tests.test_incident_entry import juliaca_form
+
+# The same event as juliaca_form, entered by someone else from another source: a day later, 3 km away.
+SECOND = {
+    "title": "Juliaca: deaths at the airport protest",
+    "start_date": "2023-01-10",
+    "latitude": "-15.473",
+    "longitude": "-70.13333",
+    "citations-0-source-title": "Juliaca: 17 muertos en protestas",
+    "citations-0-source-publisher": "La República",
+    "best-killed": "",
+}
+
+
+def form(**overrides: str) -> dict[str, object]:
+    """juliaca_form with overrides; the SECOND event has one source only."""
+    data = juliaca_form(**overrides)
+    if overrides.get("title") == SECOND["title"] or overrides.get("title", "").startswith("Juliaca airport"):
+        data = {key: value for key, value in data.items() if not key.startswith("citations-1-")}
+    return data
+
+
+def save(client: FlaskClient, **overrides: str) -> tuple[int, str]:
+    response = client.post("/incidents/new", data=form(**overrides), follow_redirects=True)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    found = re.search(r'href="/incidents/(\d+)/edit"', page)
+    assert found
+    return int(found.group(1)), page
+
+
+def flags(app: Flask) -> list[tuple[int, int, float | None, int, DuplicateStatus]]:
+    with app.app_context():
+        return [
+            (f.incident_id, f.candidate_id, f.distance_km, f.days_apart, f.status)
+            for f in db.session.scalars(sa.select(DuplicateFlag).order_by(DuplicateFlag.id))
+        ]
+
+
+def test_manual_entry_flags_a_possible_duplicate(app: Flask, editor_client: FlaskClient) -> None:
+    first, _ = save(editor_client)
+    second, page = save(editor_client, **SECOND)
+    assert f"Possible duplicate of incident {first} “Police fire on protesters near Juliaca airport”" in page
+    assert "Possible duplicates (1)" in page
+    assert "Not a duplicate" in page and f"Merge incident {first} into this one" in page
+    [(incident_id, candidate_id, km, days, status)] = flags(app)
+    assert (incident_id, candidate_id, days, status) == (second, first, 1, DuplicateStatus.OPEN)
+    assert km is not None and 2.5 < km < 3.5  # geodesic, 0.027 degrees of latitude
+    # Both stay as entered: nothing merged.
+    assert counts(app)["incidents"] == 2
+    # The earlier incident's page shows the flag too.
+    assert "Possible duplicates (1)" in editor_client.get(f"/incidents/{first}").get_data(as_text=True)
+
+
+def test_no_flag_when_type_place_or_date_differ(app: Flask, editor_client: FlaskClient) -> None:
+    save(editor_client)
+    save(editor_client, **{**SECOND, "types": ["curfew"]})  # another type
+    save(editor_client, **{**SECOND, "latitude": "-15.8402", "longitude": "-70.0219"})  # Puno, 40 km
+    save(editor_client, **{**SECOND, "start_date": "2023-01-13"})  # 4 days later
+    assert flags(app) == []
+
+
+def test_saving_again_does_not_flag_the_pair_twice(app: Flask, editor_client: FlaskClient) -> None:
+    save(editor_client)
+    second, _ = save(editor_client, **SECOND)
+    edit = editor_client.post(
+        f"/incidents/{second}/edit",
+        data=form(**{**SECOND, "title": "Juliaca airport (edited)", "version": "1"}),
+    )
+    assert edit.status_code == 302
+    assert len(flags(app)) == 1
+
+
+def test_confirm_distinct(app: Flask, editor_client: FlaskClient) -> None:
+    first, _ = save(editor_client)
+    second, _ = save(editor_client, **SECOND)
+    with app.app_context():
+        flag_id = db.session.scalar(sa.select(DuplicateFlag.id))
+    response = editor_client.post(f"/incidents/{second}/duplicates/{flag_id}/distinct", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert f"Incidents {first} and {second} are recorded as distinct." in page
+    assert "Possible duplicates" not in page
+    assert flags(app)[0][4] == DuplicateStatus.DISTINCT
+    again = editor_client.post(f"/incidents/{second}/duplicates/{flag_id}/distinct", follow_redirects=True)
+    assert "resolved already" in again.get_data(as_text=True)
+
+
+def test_merge_copies_the_citations_and_retracts_the_other(app: Flask, editor_client: FlaskClient) -> None:
+    first, _ = save(editor_client)
+    second, _ = save(editor_client, **SECOND)
+    with app.app_context():
+        flag_id = db.session.scalar(sa.select(DuplicateFlag.id))
+    response = editor_client.post(f"/incidents/{first}/duplicates/{flag_id}/merge", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert f"Incident {second} was merged into this one and retracted." in page
+    assert "Juliaca: 17 muertos en protestas" in page  # the other's source, now cited here
+    with app.app_context():
+        kept = db.session.get(Incident, first)
+        gone = db.session.get(Incident, second)
+        assert kept is not None and gone is not None
+        assert len(kept.citations) == 3
+        assert (kept.killed_low, kept.killed_high, kept.source_count) == (17, 18, 3)
+        assert gone.status == PublicationStatus.RETRACTED
+        assert f"Merged into incident {first}" in gone.confidential_notes
+        assert len(gone.citations) == 1  # its own record is kept as it was
+    assert flags(app)[0][4] == DuplicateStatus.MERGED
+
+
+def test_import_flags_incidents_near_existing_ones(
+    app: Flask, editor_client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    manual, _ = save(editor_client)
+    result = run_import(runner, FIXTURES / "acled.csv")
+    assert result.exit_code == 0, result.output
+    assert f"row 2: warning: May be the same event as incident {manual}: same type" in result.output
+    assert "1 possible duplicate(s) flagged for an editor." in result.output
+    with app.app_context():
+        imported = db.session.scalar(sa.select(Incident.id).where(Incident.external_id == "PER12001"))
+    assert [(f[0], f[1], f[4]) for f in flags(app)] == [(imported, manual, DuplicateStatus.OPEN)]
+    assert counts(app)["incidents"] == 4  # both kept
+
+
+def test_a_dry_run_names_possible_duplicates_and_flags_nothing(
+    app: Flask, editor_client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    manual, _ = save(editor_client)
+    result = run_import(runner, FIXTURES / "acled.csv", "--dry-run")
+    assert f"May be the same event as incident {manual}" in result.output
+    assert "1 possible duplicate(s) would be flagged for an editor." in result.output
+    assert flags(app) == []

@@ -1,0 +1,168 @@
+"""Bad input: a clear report naming the row and the problem, or a 4xx; no 5xx, no partial import."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from tests.import_fixtures import FIXTURES, counts, run_import, write
+
+
+def ucdp_with(tmp_path: Path, **changes: str) -> Path:
+    """The fixture's header, HXL row and first event (row 3), with some of the event's cells changed."""
+    with (FIXTURES / "ucdp_ged.csv").open(encoding="utf-8", newline="") as handle:
+        header, hxl, first, second, *_ = list(csv.reader(handle))
+    event = dict(zip(header, first, strict=True))
+    event.update(changes)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerows([header, hxl, [event[name] for name in header], second])
+    return write(tmp_path, "ucdp.csv", buffer.getvalue())
+
+
+BAD_ROWS = [
+    ({"date_start": "2023-02-30", "date_end": "2023-02-30"}, "row 3, date_start: Not a valid date."),
+    ({"latitude": "999"}, "row 3, latitude: Must be between -90 and 90 degrees."),
+    ({"low": "-1", "best": "0", "high": "0"}, "row 3, low: Must be a whole number from 0 to 2147483647."),
+    ({"low": "5", "best": "5", "high": "2"}, "row 3, high: Must not be below the low figure (5)."),
+    ({"date_prec": "9"}, "row 3, date_prec: '9' is not a UCDP date precision (1–5)."),
+    ({"iso3": "XXX", "country": "Atlantis"}, "row 3, country: 'XXX' names no country we know"),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), BAD_ROWS, ids=[m.split(",")[1] for _, m in BAD_ROWS])
+def test_a_bad_row_is_named_and_nothing_is_imported(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, changes: dict[str, str], message: str
+) -> None:
+    before = counts(app)
+    result = run_import(runner, ucdp_with(tmp_path, **changes))
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "nothing was imported until they are fixed" in result.output
+    assert counts(app) == before  # the good row (row 4) was not imported either
+
+
+def test_skip_invalid_imports_the_good_rows_and_lists_the_bad(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    result = run_import(runner, ucdp_with(tmp_path, latitude="999"), "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert "row 3, latitude: Must be between -90 and 90 degrees." in result.output
+    assert "1 incident(s) created" in result.output
+    assert "1 invalid row(s) left out (--skip-invalid)." in result.output
+    assert counts(app)["incidents"] == 1
+
+
+def test_negative_acled_fatalities(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    text = (FIXTURES / "acled.csv").read_text(encoding="utf-8").replace(",17,,", ",-3,,")
+    result = run_import(runner, write(tmp_path, "acled.csv", text))
+    assert result.exit_code == 1
+    assert "row 2, fatalities: Must be a whole number from 0" in result.output
+
+
+FILE_PROBLEMS = [
+    ("empty.csv", b"", "file: The file is empty."),
+    ("blank.csv", b"  \n\n", "file: The file is empty."),
+    ("book.csv", b"PK\x03\x04\x14\x00\x06\x00", "This is an Excel workbook or another ZIP archive"),
+    ("utf16.csv", "date,place\n".encode("utf-16"), "The file is UTF-16 text."),
+    ("other.json", b'{"name": "not an export"}', "This JSON file is in no format the importer knows"),
+    ("broken.json", b'{"format": "incidents-export",', "The JSON cannot be read at line 1"),
+    ("notes.txt", b"Some notes about the protests\nnothing tabular here\n", "Required columns are missing"),
+    (
+        "latin1.csv",
+        "date,place,country,type\n2023-01-09,Juliaca,PE,killing\n2023-01-10,Perú,PE,killing\n".encode(
+            "latin-1"
+        ),
+        "file, row 3: The file is not UTF-8: the byte 0xFA at row 3 (line 3)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), FILE_PROBLEMS, ids=[n for n, _, _ in FILE_PROBLEMS])
+def test_a_file_that_cannot_be_read_says_why(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    before = counts(app)
+    result = run_import(runner, write(tmp_path, name, content))
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert "Nothing imported: the file cannot be read as it is." in result.output
+    assert counts(app) == before
+
+
+def test_required_columns_of_a_named_format(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    lines = (FIXTURES / "ucdp_ged.csv").read_text(encoding="utf-8").splitlines()
+    without_best = "\n".join(",".join(line.split(",")[:-2]) for line in lines[:1]) + "\n"
+    result = run_import(runner, write(tmp_path, "u.csv", without_best), "--format", "ucdp")
+    assert result.exit_code == 1
+    assert "file, row 1: This UCDP GED file lacks the column(s) best, high." in result.output
+    acled = (FIXTURES / "acled.csv").read_text(encoding="utf-8").replace("fatalities", "deaths")
+    result = run_import(runner, write(tmp_path, "a.csv", acled), "--format", "acled")
+    assert "This ACLED file lacks the column(s) fatalities." in result.output
+    result = run_import(runner, FIXTURES / "acled.csv", "--format", "json")
+    assert "This is not a JSON file" in result.output
+    assert counts(app)["incidents"] == 0
+
+
+def test_a_repeated_id_in_one_file_is_an_error(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    lines = (FIXTURES / "acled.csv").read_text(encoding="utf-8").splitlines()
+    result = run_import(runner, write(tmp_path, "a.csv", "\n".join([*lines, lines[1]]) + "\n"))
+    assert result.exit_code == 1
+    assert "row 5: Repeats the id PER12001 of row 2." in result.output
+
+
+# The web page: the same problems as a report page (never a 5xx), and uploads over the limit refused.
+
+
+@pytest.mark.parametrize(("name", "content", "message"), FILE_PROBLEMS, ids=[n for n, _, _ in FILE_PROBLEMS])
+def test_the_page_reports_unreadable_files(
+    app: Flask, editor_client: FlaskClient, name: str, content: bytes, message: str
+) -> None:
+    response = editor_client.post(
+        "/import/", data={"file": (io.BytesIO(content), name), "format": "auto"}, follow_redirects=True
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Nothing imported: the file cannot be read as it is." in page
+    assert "/confirm" not in page
+    assert counts(app)["incidents"] == 0
+
+
+def test_an_upload_over_the_limit_gets_a_413_page(app: Flask, editor_client: FlaskClient) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    big = io.BytesIO(b"date,place\n" + b"2023-01-09,Juliaca\n" * 10_000)
+    response = editor_client.post("/import/", data={"file": (big, "big.csv")})
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "The file is too large" in page and "at most 64 KiB" in page
+    assert "MAX_CONTENT_LENGTH" in page
+    assert counts(app)["incidents"] == 0
+
+
+def test_a_100_mb_upload_is_refused_by_its_length_alone(app: Flask, editor_client: FlaskClient) -> None:
+    """The configured limit (16 MiB by default) refuses a 100 MB request before reading its body."""
+    hundred_mb = 100 * 1024 * 1024
+    response = editor_client.post(
+        "/import/",
+        input_stream=io.BytesIO(b"--x\r\n"),
+        content_type="multipart/form-data; boundary=x",
+        # What a server passes on from the request's Content-Length header.
+        environ_overrides={"CONTENT_LENGTH": str(hundred_mb)},
+    )
+    assert response.status_code == 413
+    assert "at most 16 MiB" in response.get_data(as_text=True)
+
+
+def test_a_row_with_more_cells_than_the_header_is_named(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "shifted.csv", "date,place,country,type\n2023-01-09,Juliaca, Puno,PE,killing\n")
+    result = run_import(runner, path)
+    assert result.exit_code == 1
+    assert "row 2: The row has 5 cells and the header 4 columns" in result.output
+    assert counts(app)["incidents"] == 0

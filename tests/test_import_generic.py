@@ -1,0 +1,231 @@
+"""Any other CSV: columns found by header names or HXL hashtags, or given by a mapping; places geocoded."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from incidents.vocabulary import DatePrecision, LocationMethod, LocationPrecision
+from tests.import_fixtures import FIXTURES, counts, incident, run_import, write
+
+
+def test_columns_found_by_their_header_names(app: Flask, runner: FlaskCliRunner) -> None:
+    result = run_import(runner, FIXTURES / "generic_headers.csv")
+    assert result.exit_code == 0, result.output
+    assert "2 rows read (csv)." in result.output
+    macusani = incident(app, "G-1")
+    assert macusani.external_source == "csv:generic-headers"  # named after the file
+    assert macusani.narrative == "Police fired on protesters\nin the main square."
+    assert (macusani.perpetrators, macusani.victims) == ("National Police of Peru", "protesters")
+    [citation] = macusani.citations
+    assert (citation.source.title, citation.source.url) == ("Agencia Andina", "https://andina.pe/1")
+    assert sorted((c.category.value, c.low, c.high) for c in citation.claims) == [
+        ("injured", 4, 4),
+        ("killed", 1, 1),
+    ]
+    assert incident(app, "G-2").types and {t.slug for t in incident(app, "G-2").types} == {
+        "killing",
+        "injury",
+    }
+
+
+def test_a_place_name_without_coordinates_is_geocoded(app: Flask, runner: FlaskCliRunner) -> None:
+    result = run_import(runner, FIXTURES / "generic_headers.csv")
+    macusani = incident(app, "G-1")
+    assert macusani.location_method == LocationMethod.GEOCODED
+    assert (macusani.admin1, macusani.admin2, macusani.country) == ("Puno", "Provincia de Carabaya", "PE")
+    assert macusani.latitude is not None and macusani.longitude is not None
+    assert macusani.location_precision == LocationPrecision.NEAR  # a town of the gazetteer
+    # Ayacucho in Peru is a region and a city: reported, not guessed; the row keeps its name, no point.
+    # Row 3 as a spreadsheet shows it, though the quoted narrative above makes it line 4 of the file.
+    assert "row 3, place: warning: 'Ayacucho' is ambiguous" in result.output
+    ayacucho = incident(app, "G-2")
+    assert ayacucho.latitude is None and ayacucho.place_name == "Ayacucho"
+    assert ayacucho.location_precision == LocationPrecision.COUNTRY
+    assert ayacucho.location_method == LocationMethod.RECORDED
+
+
+def test_an_ambiguous_name_without_a_country_cannot_be_imported(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path, "places.csv", "date,place,type\n2022-12-15,Ayacucho,killing\n2023-01-09,Juliaca,killing\n"
+    )
+    result = run_import(runner, path)
+    assert result.exit_code == 1
+    assert "row 2, place: 'Ayacucho' is ambiguous: 4 places have that name" in result.output
+    assert "Ayacucho, PE; " in result.output and "Buenos Aires, AR" in result.output
+    assert counts(app)["incidents"] == 0
+    # Juliaca has one candidate: it is found, with its region and country.
+    result = run_import(runner, path, "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        import sqlalchemy as sa
+
+        from incidents.extensions import db
+        from incidents.models import Incident
+
+        juliaca = db.session.scalars(sa.select(Incident)).one()
+        assert (juliaca.place_name, juliaca.admin1, juliaca.country) == ("Juliaca", "Puno", "PE")
+        assert juliaca.location_method == LocationMethod.GEOCODED
+
+
+def test_a_place_not_in_the_gazetteer_is_reported(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, "places.csv", "date,place,country,type\n2023-01-09,Pichanaqui,PE,killing\n")
+    result = run_import(runner, path)
+    assert result.exit_code == 0, result.output
+    assert "row 2, place: warning: No place called 'Pichanaqui' was found in PE" in result.output
+    assert counts(app)["incidents"] == 1
+
+
+def test_hxl_hashtags_find_the_columns(app: Flask, runner: FlaskCliRunner) -> None:
+    result = run_import(runner, FIXTURES / "generic_hxl.csv")
+    assert result.exit_code == 0, result.output
+    assert "3 rows read (csv)." in result.output
+    assert counts(app)["incidents"] == 3
+    with app.app_context():
+        import sqlalchemy as sa
+
+        from incidents.extensions import db
+        from incidents.models import Incident
+
+        rows = {i.place_name: i for i in db.session.scalars(sa.select(Incident))}
+        airport = rows["near the airport"]
+        assert airport.killed_low == 17 and airport.citations[0].source.title == "EFE"
+        # A point with no admin regions: they are found from the point, which is kept as given.
+        assert airport.location_method == LocationMethod.REVERSE_GEOCODED
+        assert (airport.admin1, airport.latitude) == ("Puno", -15.4665)
+        # Coordinates with no stated precision are "near" (about 25 km), never "exact".
+        assert airport.location_precision == LocationPrecision.NEAR
+
+
+def test_a_mapping_file_names_the_columns(app: Flask, runner: FlaskCliRunner) -> None:
+    result = run_import(
+        runner, FIXTURES / "generic_mapped.csv", "--mapping", str(FIXTURES / "generic_mapping.json")
+    )
+    assert result.exit_code == 0, result.output
+    juliaca = incident(app, "CN-001")
+    assert juliaca.external_source == "csv:cnddhh-2023"
+    assert [t.slug for t in juliaca.types] == ["killing"]
+    assert juliaca.country == "PE"  # "Perú"
+    claims = sorted((c.category.value, c.low, c.high) for c in juliaca.citations[0].claims)
+    assert claims == [("injured", 33, 33), ("killed", 17, 18)]  # "17–18" is a range
+    assert juliaca.citations[0].source.kind.value == "press"
+    ilave = incident(app, "CN-002")
+    assert [t.slug for t in ilave.types] == ["arrest_detention"]
+    # "2023-01" is a month: the whole month, at month precision.
+    assert ilave.date_precision == DatePrecision.MONTH
+    assert (ilave.start_date, ilave.end_date) == (dt.date(2023, 1, 1), dt.date(2023, 1, 31))
+    assert ilave.admin2 == "El Collao" and ilave.location_method == LocationMethod.GEOCODED
+    assert incident(app, "CN-003").killed_low == 2
+
+
+def test_column_and_default_options(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, "odd.csv", "Cuando,Donde,Cuantos\n2023-01-09,Juliaca,17\n")
+    missing = run_import(runner, path)
+    assert missing.exit_code == 1
+    assert "file, row 1: Required columns are missing: start_date" in missing.output
+    result = run_import(
+        runner,
+        path,
+        "--column",
+        "start_date=Cuando",
+        "--column",
+        "place_name=Donde",
+        "--column",
+        "killed=Cuantos",
+        "--default",
+        "types=killing",
+        "--default",
+        "country=PE",
+        "--dataset",
+        "notes",
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        import sqlalchemy as sa
+
+        from incidents.extensions import db
+        from incidents.models import Incident
+
+        found = db.session.scalars(sa.select(Incident)).one()
+        assert found.external_source == "csv:notes"
+        assert found.killed_high == 17
+        # Figures with no source column are cited to the file itself.
+        assert found.citations[0].source.title == "notes (imported file)"
+        assert found.title == "killing, Juliaca, 2023-01-09"
+    # A row without an id is known by its content: the same file again adds nothing.
+    again = run_import(
+        runner,
+        path,
+        "--column",
+        "start_date=Cuando",
+        "--column",
+        "place_name=Donde",
+        "--column",
+        "killed=Cuantos",
+        "--default",
+        "types=killing",
+        "--default",
+        "country=PE",
+        "--dataset",
+        "notes",
+    )
+    assert "1 already imported before" in again.output
+
+
+def test_a_bad_mapping_is_refused_before_anything(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    mapping = write(tmp_path, "map.json", '{"columns": {"when": "Fecha"}}')
+    result = run_import(runner, FIXTURES / "generic_headers.csv", "--mapping", str(mapping))
+    assert result.exit_code == 2
+    assert "columns: unknown field(s) when" in result.output
+    absent = write(tmp_path, "map2.json", '{"columns": {"start_date": "Fecha"}}')
+    result = run_import(runner, FIXTURES / "generic_headers.csv", "--mapping", str(absent))
+    assert result.exit_code == 1
+    assert "The mapping names column(s) the file does not have: Fecha" in result.output
+
+
+def test_dates_that_could_be_day_first_or_month_first_are_refused(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "slashes.csv", "date,country,type\n01/02/2023,PE,killing\n")
+    result = run_import(runner, path)
+    assert result.exit_code == 1
+    assert "row 2, date: '01/02/2023': write dates as YYYY-MM-DD" in result.output
+    mapping = write(tmp_path, "map.json", '{"date_format": "%d/%m/%Y"}')
+    assert run_import(runner, path, "--mapping", str(mapping)).exit_code == 0
+    with app.app_context():
+        import sqlalchemy as sa
+
+        from incidents.extensions import db
+        from incidents.models import Incident
+
+        assert db.session.scalars(sa.select(Incident.start_date)).one() == dt.date(2023, 2, 1)
+
+
+def test_a_location_changed_by_hand_is_no_longer_marked_geocoded(
+    app: Flask, runner: FlaskCliRunner, editor_client: FlaskClient
+) -> None:
+    assert run_import(runner, FIXTURES / "generic_headers.csv").exit_code == 0
+    macusani = incident(app, "G-1")
+    page = editor_client.get(f"/incidents/{macusani.id}").get_data(as_text=True)
+    assert "geocoded from the place name" in page
+    assert "imported from csv:generic-headers, id G-1" in page
+    form = editor_client.get(f"/incidents/{macusani.id}/edit").get_data(as_text=True)
+    assert 'name="latitude"' in form
+    with app.app_context():
+        from incidents.domain.incidents import incident_input, update_incident
+        from incidents.extensions import db
+        from incidents.models import Incident
+        from incidents.schemas import IncidentInputSchema
+
+        stored = db.session.get(Incident, macusani.id)
+        assert stored is not None
+        data = incident_input(stored)
+        data["latitude"], data["longitude"] = -14.07, -70.43
+        update_incident(stored, IncidentInputSchema().load(data), None)
+        db.session.commit()
+        assert stored.location_method == LocationMethod.RECORDED

@@ -1,0 +1,202 @@
+"""The import page: editors upload, read the dry-run report, and confirm; the import is of that very file."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from incidents.extensions import db
+from incidents.importing import jobs
+from incidents.models import Incident, User
+from incidents.vocabulary import PublicationStatus, Role
+from tests.conftest import login
+from tests.import_fixtures import FIXTURES, counts
+
+
+@pytest.fixture(autouse=True)
+def import_folder(app: Flask, tmp_path: Path) -> Path:
+    folder = tmp_path / "imports"
+    app.config["IMPORT_FOLDER"] = str(folder)
+    return folder
+
+
+def upload(client: FlaskClient, path: Path, name: str | None = None, **form: str) -> str:
+    """Upload a file; the job page's address."""
+    data = {"file": (io.BytesIO(path.read_bytes()), name or path.name), "format": "auto", **form}
+    response = client.post("/import/", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"]
+
+
+def confirm_form(page: str) -> dict[str, str]:
+    action = re.search(r'<form method="post" action="([^"]+/confirm)"', page)
+    digest = re.search(r'name="sha256" value="([0-9a-f]{64})"', page)
+    assert action and digest, "no confirmation form on the page"
+    return {"action": action.group(1), "sha256": digest.group(1)}
+
+
+def test_upload_shows_the_dry_run_and_writes_nothing(app: Flask, editor_client: FlaskClient) -> None:
+    before = counts(app)
+    page = editor_client.get(upload(editor_client, FIXTURES / "ucdp_ged.csv")).get_data(as_text=True)
+    assert "Dry run: nothing was written" in page
+    assert "5 incident(s) would be created, 4 new source(s)." in page
+    assert "Import 5 incident(s)" in page
+    assert counts(app) == before
+
+
+def test_confirming_imports_that_file(app: Flask, editor_client: FlaskClient, import_folder: Path) -> None:
+    job_url = upload(editor_client, FIXTURES / "ucdp_ged.csv")
+    form = confirm_form(editor_client.get(job_url).get_data(as_text=True))
+    response = editor_client.post(form["action"], data={"sha256": form["sha256"], "publish": "yes"})
+    assert response.status_code == 302
+    page = editor_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<h2>Imported</h2>" in page and "5 incident(s) created" in page
+    with app.app_context():
+        imported = list(db.session.scalars(sa.select(Incident)))
+        editor = db.session.scalars(sa.select(User).where(User.email == "editor@example.org")).one()
+    assert len(imported) == 5
+    assert {i.status for i in imported} == {PublicationStatus.PUBLISHED}
+    assert {i.created_by_id for i in imported} == {editor.id}
+    # Once imported, the upload itself is not kept; a second confirmation is refused.
+    assert not list(import_folder.glob("*/upload"))
+    again = editor_client.post(form["action"], data={"sha256": form["sha256"]})
+    assert again.status_code == 409
+    assert counts(app)["incidents"] == 5
+
+
+def test_drafts_unless_published_on_the_page(app: Flask, editor_client: FlaskClient) -> None:
+    form = confirm_form(
+        editor_client.get(upload(editor_client, FIXTURES / "acled.csv")).get_data(as_text=True)
+    )
+    assert editor_client.post(form["action"], data={"sha256": form["sha256"]}).status_code == 302
+    with app.app_context():
+        assert set(db.session.scalars(sa.select(Incident.status))) == {PublicationStatus.DRAFT}
+
+
+def test_the_confirmation_must_name_the_checked_file(
+    app: Flask, editor_client: FlaskClient, import_folder: Path
+) -> None:
+    job_url = upload(editor_client, FIXTURES / "ucdp_ged.csv")
+    form = confirm_form(editor_client.get(job_url).get_data(as_text=True))
+    wrong = editor_client.post(form["action"], data={"sha256": "0" * 64})
+    assert wrong.status_code == 409
+    assert "not the one that was checked" in wrong.get_data(as_text=True)
+    # The stored file changed after its dry run: refused as well.
+    [stored] = import_folder.glob("*/upload")
+    stored.write_bytes(stored.read_bytes().replace(b"Rangamati", b"Somewhere"))
+    changed = editor_client.post(form["action"], data={"sha256": form["sha256"]})
+    assert changed.status_code == 409
+    assert counts(app)["incidents"] == 0
+
+
+def test_errors_block_the_import_unless_the_valid_rows_only_are_chosen(
+    app: Flask, editor_client: FlaskClient, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        (FIXTURES / "ucdp_ged.csv").read_text(encoding="utf-8").replace("22.643168", "999"), encoding="utf-8"
+    )
+    page = editor_client.get(upload(editor_client, bad)).get_data(as_text=True)
+    assert '<tr class="problem-error"><td>3</td><td>latitude</td>' in page
+    assert "Must be between -90 and 90 degrees." in page
+    form = confirm_form(page)
+    refused = editor_client.post(form["action"], data={"sha256": form["sha256"]})
+    assert refused.status_code == 422
+    assert counts(app)["incidents"] == 0
+    response = editor_client.post(form["action"], data={"sha256": form["sha256"], "skip_invalid": "yes"})
+    assert response.status_code == 302
+    assert counts(app)["incidents"] == 4
+
+
+def test_a_mapping_file_on_the_page(app: Flask, editor_client: FlaskClient) -> None:
+    mapping = (io.BytesIO((FIXTURES / "generic_mapping.json").read_bytes()), "mapping.json")
+    data = {
+        "file": (io.BytesIO((FIXTURES / "generic_mapped.csv").read_bytes()), "cases.csv"),
+        "mapping": mapping,
+    }
+    response = editor_client.post("/import/", data=data)
+    page = editor_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "3 incident(s) would be created" in page
+    bad = editor_client.post(
+        "/import/",
+        data={"file": (io.BytesIO(b"date\n"), "x.csv"), "mapping": (io.BytesIO(b"{not json"), "m.json")},
+    )
+    assert bad.status_code == 400
+    assert "The mapping file is not UTF-8 JSON" in bad.get_data(as_text=True)
+
+
+def test_a_missing_file_is_asked_for(editor_client: FlaskClient) -> None:
+    response = editor_client.post("/import/", data={"format": "auto"})
+    assert response.status_code == 400
+    assert "Choose a file to import." in response.get_data(as_text=True)
+
+
+def test_the_uploaded_name_is_only_shown_as_text(editor_client: FlaskClient, import_folder: Path) -> None:
+    name = "../../<script>alert(1)</script>.csv"
+    page = editor_client.get(upload(editor_client, FIXTURES / "acled.csv", name)).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    # Stored under a random name inside the import folder, nowhere else.
+    stored = [p.relative_to(import_folder) for p in import_folder.rglob("*") if p.is_file()]
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}/(upload|job\.json)", str(p)) for p in stored), stored
+
+
+def test_another_editors_upload_is_not_found(
+    app: Flask, editor_client: FlaskClient, make_user: Callable[..., User]
+) -> None:
+    job_url = upload(editor_client, FIXTURES / "acled.csv")
+    other = app.test_client()
+    make_user("second@example.org", Role.EDITOR)
+    login(other, "second@example.org")
+    assert other.get(job_url).status_code == 404
+    assert other.get(job_url + "/progress").status_code == 404
+    assert other.post(job_url + "/confirm", data={"sha256": "0" * 64}).status_code == 404
+    assert editor_client.get("/import/" + "A" * 32).status_code == 404
+    assert editor_client.get("/import/../../etc").status_code == 404
+
+
+def test_logged_out_visitors_are_sent_to_log_in(client: FlaskClient) -> None:
+    response = client.get("/import/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_the_upload_form_needs_a_csrf_token(app: Flask, editor_client: FlaskClient) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = editor_client.post("/import/", data={"file": (io.BytesIO(b"x"), "x.csv")})
+    assert response.status_code == 400
+    assert counts(app)["incidents"] == 0
+
+
+def test_large_files_run_in_the_background_with_progress(app: Flask, editor_client: FlaskClient) -> None:
+    app.config["IMPORT_BACKGROUND_BYTES"] = 0  # every upload counts as large
+    job_url = upload(editor_client, FIXTURES / "ucdp_ged.csv")
+    token = job_url.rstrip("/").rsplit("/", 1)[-1]
+    jobs.wait(token)
+    progress = editor_client.get(job_url + "/progress").get_json()
+    assert progress["stage"] == "dry_run" and progress["state"] == "done"
+    form = confirm_form(editor_client.get(job_url).get_data(as_text=True))
+    assert editor_client.post(form["action"], data={"sha256": form["sha256"]}).status_code == 302
+    jobs.wait(token)
+    assert editor_client.get(job_url + "/progress").get_json()["state"] == "done"
+    assert "<h2>Imported</h2>" in editor_client.get(job_url).get_data(as_text=True)
+    assert counts(app)["incidents"] == 5
+
+
+def test_a_running_job_shows_a_progress_bar(app: Flask, editor_client: FlaskClient) -> None:
+    job_url = upload(editor_client, FIXTURES / "acled.csv")
+    token = job_url.rstrip("/").rsplit("/", 1)[-1]
+    with app.test_request_context():
+        job = jobs.load(token)
+        job.state, job.done, job.total = "running", 300, 1200
+        jobs.save(job)
+    page = editor_client.get(job_url).get_data(as_text=True)
+    assert '<progress id="import-bar" max="100" value="25">' in page
+    assert "js/import-progress.js" in page
+    assert editor_client.get(job_url + "/progress").get_json()["percent"] == 25

@@ -1,0 +1,196 @@
+"""UCDP GED imports: CSV with its HXL row and multi-line fields, GeoJSON, and the real Bangladesh sample."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from incidents.extensions import db
+from incidents.models import Incident, Source
+from incidents.vocabulary import (
+    DatePrecision,
+    LocationMethod,
+    LocationPrecision,
+    PublicationStatus,
+    VerificationGrade,
+)
+from tests.import_fixtures import FIXTURES, UCDP_SAMPLE, counts, incident, run_import
+
+UCDP = FIXTURES / "ucdp_ged.csv"
+
+
+def test_ucdp_csv_imports_every_event_with_dates_place_figures_and_source(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    result = run_import(runner, UCDP)
+    assert result.exit_code == 0, result.output
+    assert "5 rows read (ucdp)." in result.output
+    assert "5 incident(s) created, 4 new source(s)." in result.output
+    assert counts(app)["incidents"] == 5
+
+    rangamati = incident(app, "73855")
+    assert rangamati.external_source == "ucdp"
+    assert rangamati.status == PublicationStatus.DRAFT
+    assert rangamati.start_date == dt.date(1989, 9, 30) and rangamati.end_date is None
+    assert rangamati.date_precision == DatePrecision.DAY
+    assert rangamati.location_precision == LocationPrecision.NEAR  # where_prec 2
+    assert (rangamati.place_name, rangamati.admin1, rangamati.admin2) == (
+        "Rangamati town",
+        "Chittagong Division",
+        "Rangamati District",
+    )
+    assert rangamati.country == "BD"
+    assert (rangamati.latitude, rangamati.longitude) == (22.643168, 92.191859)
+    assert [t.slug for t in rangamati.types] == ["killing"]
+    assert (rangamati.perpetrators, rangamati.victims) == ("JSS/SB", "Civilians")  # one-sided violence
+    assert rangamati.verification_grade == VerificationGrade.FAIR  # two sources, clear event
+    [citation] = rangamati.citations
+    assert citation.source.title == "Separatist rebels kill six people in southern Bangladesh"
+    assert citation.source.publisher == "Reuters"
+    assert citation.source.publication_date == dt.date(1989, 10, 1)
+    assert [(c.category.value, c.low, c.high) for c in citation.claims] == [("killed", 6, 8)]
+    assert [(e.category.value, e.best) for e in rangamati.estimates] == [("killed", 6)]
+    assert (rangamati.killed_low, rangamati.killed_high) == (6, 8)
+    # The deaths per side are kept, not added as claims that would widen the range.
+    assert "civilians 6" in rangamati.narrative and "low 6, best 6, high 8" in rangamati.narrative
+
+
+def test_multiline_source_and_span_precision(app: Flask, runner: FlaskCliRunner) -> None:
+    assert run_import(runner, UCDP).exit_code == 0
+    clashes = incident(app, "71663")
+    assert clashes.date_precision == DatePrecision.SPAN
+    assert (clashes.start_date, clashes.end_date) == (dt.date(2013, 12, 13), dt.date(2013, 12, 14))
+    assert clashes.location_precision == LocationPrecision.EXACT
+    # Both lines of the quoted field are one source's title and are kept whole in the narrative.
+    title = clashes.citations[0].source.title
+    assert title.startswith("SATP (Incidents involving NLFT") and "Seven killed in clashes" in title
+    assert "BBC Monitoring Newsfile,2013-12-14" in clashes.narrative
+    assert (
+        clashes.perpetrators == "Supporters of Awami League; Supporters of BNP"
+    )  # two sides, no victim side
+    assert clashes.verification_grade == VerificationGrade.WEAK
+
+
+def test_the_same_article_is_one_source(app: Flask, runner: FlaskCliRunner) -> None:
+    assert run_import(runner, UCDP).exit_code == 0
+    with app.app_context():
+        reuters = db.session.scalars(
+            sa.select(Source).where(
+                Source.title == "Separatist rebels kill six people in southern Bangladesh"
+            )
+        ).all()
+        assert len(reuters) == 1
+        assert len(reuters[0].citations) == 2
+
+
+def test_month_year_and_water_precision_are_not_made_finer(app: Flask, runner: FlaskCliRunner) -> None:
+    assert run_import(runner, UCDP).exit_code == 0
+    month = incident(app, "73893")
+    assert month.date_precision == DatePrecision.MONTH
+    assert (month.start_date, month.end_date) == (dt.date(1989, 9, 1), dt.date(1989, 9, 30))
+    assert month.location_precision == LocationPrecision.ADMIN1  # where_prec 4
+    assert month.admin2 == ""  # nothing filled below the level UCDP gives
+    sea = incident(app, "51122")
+    assert sea.date_precision == DatePrecision.YEAR
+    # where_prec 7 (water or airspace) has no level of its own: the country, and the narrative says so.
+    assert sea.location_precision == LocationPrecision.COUNTRY
+    assert sea.admin1 == "" and sea.location_method == LocationMethod.RECORDED
+    assert "where_prec 7: in water or international airspace" in sea.narrative
+    # No source columns at all: the event is cited to the data set that coded it.
+    assert sea.citations[0].source.title == "UCDP Georeferenced Event Dataset (GED)"
+
+
+def test_a_point_without_admin_regions_is_reverse_geocoded(app: Flask, runner: FlaskCliRunner) -> None:
+    result = run_import(runner, UCDP)
+    assert "1 given admin regions from their coordinates" in result.output
+    dhaka = incident(app, "90001")
+    assert dhaka.location_method == LocationMethod.REVERSE_GEOCODED
+    assert dhaka.admin1 == "Dhaka"
+    assert (dhaka.latitude, dhaka.longitude) == (23.723056, 90.408611)  # the point itself is kept
+    assert dhaka.location_precision == LocationPrecision.EXACT
+
+
+def test_importing_the_same_file_twice_creates_nothing_new(app: Flask, runner: FlaskCliRunner) -> None:
+    assert run_import(runner, UCDP).exit_code == 0
+    before = counts(app)
+    again = run_import(runner, UCDP)
+    assert again.exit_code == 0, again.output
+    assert "0 incident(s) created, 0 new source(s)." in again.output
+    assert "5 already imported before: nothing new for them." in again.output
+    assert counts(app) == before
+
+
+def test_dry_run_reports_and_writes_nothing(app: Flask, runner: FlaskCliRunner) -> None:
+    before = counts(app)
+    result = run_import(runner, UCDP, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Dry run: nothing was written." in result.output
+    assert "5 incident(s) would be created, 4 new source(s)." in result.output
+    assert counts(app) == before
+
+
+def test_publish_option(app: Flask, runner: FlaskCliRunner, client: FlaskClient) -> None:
+    assert run_import(runner, UCDP, "--publish").exit_code == 0
+    with app.app_context():
+        statuses = set(db.session.scalars(sa.select(Incident.status)))
+        rangamati_id = db.session.scalar(sa.select(Incident.id).where(Incident.external_id == "73855"))
+    assert statuses == {PublicationStatus.PUBLISHED}
+    page = client.get(f"/incidents/{rangamati_id}").get_data(as_text=True)
+    assert "Killed: 6–8 (1 source, best estimate 6)" in page
+
+
+def test_imported_incidents_are_on_the_map_rollup(app: Flask, runner: FlaskCliRunner) -> None:
+    assert run_import(runner, UCDP, "--publish").exit_code == 0
+    with app.app_context():
+        from incidents.models import MapCell
+
+        total = db.session.scalars(sa.select(MapCell).where(MapCell.level == 0)).one()
+    assert total.incident_count == 5
+    assert total.killed_high == 8 + 1 + 3 + 3 + 2
+
+
+def test_ucdp_geojson(app: Flask, runner: FlaskCliRunner) -> None:
+    result = run_import(runner, FIXTURES / "ucdp_ged.geojson")
+    assert result.exit_code == 0, result.output
+    assert "2 features read (ucdp)." in result.output
+    rangamati = incident(app, "73855")
+    assert (rangamati.latitude, rangamati.longitude) == (22.643168, 92.191859)  # [lon, lat] in GeoJSON
+    assert [(c.low, c.high) for c in rangamati.citations[0].claims] == [(6, 8)]
+    # The same events from the CSV afterwards are recognised by their UCDP ids.
+    again = run_import(runner, UCDP)
+    assert "3 incident(s) created" in again.output and "2 already imported before" in again.output
+
+
+def _sample_events() -> list[dict[str, str]]:
+    with UCDP_SAMPLE.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [row for row in rows if not row["id"].startswith("#") and row["id"]]
+
+
+@pytest.mark.skipif(not UCDP_SAMPLE.exists(), reason=f"the real UCDP sample is not at {UCDP_SAMPLE}")
+def test_the_real_ucdp_bangladesh_sample_imports_completely(app: Flask, runner: FlaskCliRunner) -> None:
+    events = _sample_events()
+    result = run_import(runner, UCDP_SAMPLE)
+    assert result.exit_code == 0, result.output
+    assert f"{len(events)} rows read (ucdp)." in result.output
+    with app.app_context():
+        stored = {i.external_id: i for i in db.session.scalars(sa.select(Incident))}
+        assert len(stored) == len(events)
+        codes = {"1": "day", "2": "span", "3": "week", "4": "month", "5": "year"}
+        for event in events:
+            found = stored[event["id"]]
+            assert found.start_date.isoformat() == event["date_start"]
+            assert (found.end_date or found.start_date).isoformat() == event["date_end"]
+            assert found.date_precision.value == codes[event["date_prec"]]
+            assert found.citations, event["id"]
+            [claim] = found.citations[0].claims
+            low, best, high = int(event["low"]), int(event["best"]), int(event["high"])
+            # UCDP's own figures; where its best lies outside low–high the range takes it in (and says so).
+            assert (claim.low, claim.high) == (min(low, best), max(high, best))
+            assert [e.best for e in found.estimates] == [best]
+            assert f"low {low}, best {best}, high {high}" in found.narrative
