@@ -113,6 +113,9 @@ class Role(Labelled):
     EDITOR = "editor", "editor"
 
 
+# What an incident type's slug may look like (it appears in URLs, exports and imports).
+SLUG_PATTERN = r"^[a-z0-9]+(?:_[a-z0-9]+)*$"
+
 # The incident types every database starts with (slug, label). Admins may add more.
 SEED_INCIDENT_TYPES: list[tuple[str, str]] = [
     ("raid", "raid"),

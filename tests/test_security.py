@@ -103,3 +103,30 @@ def test_forms_refuse_requests_without_csrf_token(app: Flask, make_user: object)
     response = client.post("/login", data={"email": "a@example.org", "password": "x" * 12})
     assert response.status_code == 400
     assert b"CSRF" in response.data
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/incidents/?type=%00",
+        "/?type=%00",
+        "/map/data.geojson?type=%00",
+        "/timeline?type=%00",
+        "/export.csv?type=%00",
+        "/export.json?type=Killing%20spree",
+        "/api/v1/incidents?type=%00",
+    ],
+)
+def test_malformed_type_filter_is_a_400_everywhere(client: FlaskClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "Not an incident type" in text or "NUL characters are not allowed" in text
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/incidents/99999999999999999999", "/incidents/0", "/api/v1/incidents/99999999999999999999"],
+)
+def test_ids_beyond_the_database_range_are_not_found(client: FlaskClient, url: str) -> None:
+    assert client.get(url).status_code == 404

@@ -158,7 +158,7 @@ def incident_create() -> Response:
     return response
 
 
-@blueprint.get("/incidents/<int:incident_id>")
+@blueprint.get("/incidents/<id:incident_id>")
 def incident_get(incident_id: int) -> Response:
     record = None
     if incident_id <= MAX_INT:
@@ -166,7 +166,7 @@ def incident_get(incident_id: int) -> Response:
     return _json(record) if record is not None else _not_found("incident")
 
 
-@blueprint.put("/incidents/<int:incident_id>")
+@blueprint.put("/incidents/<id:incident_id>")
 def incident_replace(incident_id: int) -> Response:
     """Replace the incident with the body; its version must be the one the client read (else 409)."""
     incident = db.session.get(Incident, incident_id) if incident_id <= MAX_INT else None
@@ -198,7 +198,7 @@ def incident_replace(incident_id: int) -> Response:
     return _json(record)
 
 
-@blueprint.delete("/incidents/<int:incident_id>")
+@blueprint.delete("/incidents/<id:incident_id>")
 def incident_retract(incident_id: int) -> Response:
     """Retract the incident (a soft delete): it leaves public view, and stays in the database."""
     incident = db.session.get(Incident, incident_id) if incident_id <= MAX_INT else None
@@ -220,7 +220,7 @@ def source_list() -> Response:
     return _json({"sources": found, "next_cursor": encode_cursor(next_after), "limit": limit})
 
 
-@blueprint.get("/sources/<int:source_id>")
+@blueprint.get("/sources/<id:source_id>")
 def source_get(source_id: int) -> Response:
     record = records.source_by_id(source_id, staff=_staff()) if source_id <= MAX_INT else None
     return _json(record) if record is not None else _not_found("source")

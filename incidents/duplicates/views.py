@@ -14,7 +14,7 @@ from incidents.security import require_editor
 blueprint = Blueprint("duplicates", __name__, url_prefix="/incidents")
 
 
-@blueprint.post("/<int:incident_id>/duplicates/<int:flag_id>/distinct")
+@blueprint.post("/<id:incident_id>/duplicates/<id:flag_id>/distinct")
 def distinct(incident_id: int, flag_id: int) -> Response:
     require_editor()
     flag = _flag(incident_id, flag_id)
@@ -29,7 +29,7 @@ def distinct(incident_id: int, flag_id: int) -> Response:
     return redirect(url_for("researcher.incident_detail", incident_id=incident_id))
 
 
-@blueprint.post("/<int:incident_id>/duplicates/<int:flag_id>/merge")
+@blueprint.post("/<id:incident_id>/duplicates/<id:flag_id>/merge")
 def merge_into(incident_id: int, flag_id: int) -> Response:
     """Keep this incident; copy the other's citations onto it and retract the other."""
     require_editor()

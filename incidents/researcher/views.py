@@ -65,7 +65,7 @@ def incident_list() -> str | tuple[str, int]:
     )
 
 
-@blueprint.get("/<int:incident_id>")
+@blueprint.get("/<id:incident_id>")
 def incident_detail(incident_id: int) -> str:
     incident = _visible_incident(incident_id)
     return render_template(
@@ -86,7 +86,7 @@ def incident_new() -> Response | str | tuple[str, int]:
     return _handle_post(incident=None)
 
 
-@blueprint.route("/<int:incident_id>/edit", methods=["GET", "POST"])
+@blueprint.route("/<id:incident_id>/edit", methods=["GET", "POST"])
 def incident_edit(incident_id: int) -> Response | str | tuple[str, int]:
     require_editor()
     incident = db.get_or_404(Incident, incident_id)

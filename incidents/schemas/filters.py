@@ -9,7 +9,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from incidents.schemas.fields import MAX_INT, Count, CountryCode, Text
-from incidents.vocabulary import PublicationStatus, VerificationGrade
+from incidents.vocabulary import SLUG_PATTERN, PublicationStatus, VerificationGrade
 
 # The deepest map zoom a client may ask for (Leaflet's and OpenStreetMap's practical limit is 19).
 MAX_ZOOM = 22
@@ -74,7 +74,14 @@ class IncidentFilterSchema(Schema):
         unknown = EXCLUDE
 
     q = Text(200)
-    type = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list)
+    type = fields.List(
+        fields.String(
+            validate=validate.Regexp(
+                SLUG_PATTERN, error="Not an incident type (lower-case slug, e.g. killing)."
+            )
+        ),
+        load_default=list,
+    )
     date_from = fields.Date(load_default=None)
     date_to = fields.Date(load_default=None)
     country = CountryCode(load_default=None)

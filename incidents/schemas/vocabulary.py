@@ -10,8 +10,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from incidents.extensions import db
 from incidents.models import IncidentType
 from incidents.schemas.fields import Text
-
-SLUG_PATTERN = r"^[a-z0-9]+(?:_[a-z0-9]+)*$"
+from incidents.vocabulary import SLUG_PATTERN
 
 
 def slug_from_label(label: str) -> str:
