@@ -6,6 +6,8 @@ configured tile server that the browser never reaches: Playwright answers those 
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import threading
@@ -162,3 +164,29 @@ def test_hostile_text_is_shown_as_text_on_the_map_popup_and_timeline(
     page.goto(f"{browsing.base}/incidents/{incident}")
     assert page.inner_text("main").count(HOSTILE) >= 3  # title, place, source
     page.wait_for_timeout(300)  # give any injected handler its chance to fire
+
+
+def test_export_links_give_exactly_the_incidents_shown(browsing: Browsing, demo: None) -> None:
+    page = browsing.page
+    page.goto(browsing.base + "/?type=killing")
+    shown = int(_map_loaded(page).split(" ")[0])
+    assert shown == 4
+    selected = page.locator("#export-links a").first.get_attribute("href")
+    in_view = page.locator("#in-view-export a").first.get_attribute("href")
+    assert selected is not None and in_view is not None and "bbox=" in in_view
+    for href in (selected, in_view):
+        exported = page.request.get(browsing.base + href).json()
+        assert exported["header"]["count"] == shown
+        assert all(any(t["slug"] == "killing" for t in i["types"]) for i in exported["incidents"])
+
+    # After the slider narrows the map to one week, the in-view export follows it.
+    page.locator("#time-step").evaluate(
+        "(input) => { input.value = '5'; input.dispatchEvent(new Event('input')); }"
+    )
+    expect(page.locator("#in-view")).to_contain_text("week of 9 January 2023")
+    now_shown = int(page.inner_text("#in-view").split(" ")[0])
+    href = page.locator("#in-view-export a", has_text="CSV").get_attribute("href")
+    assert href is not None and "date_from=" in href
+    rows = list(csv.DictReader(io.StringIO(page.request.get(browsing.base + href).text())))
+    assert len(rows) == now_shown
+    assert [row["title"] for row in rows] == ["Juliaca: police fire on protesters near the airport"]

@@ -175,7 +175,20 @@
     inView.textContent = text + ".";
     inViewTotals.textContent = "";
     casualtyItems(inViewTotals, collection.casualties);
+    exportInView(collection);
     element.dataset.loaded = String(n);
+  }
+
+  // The exports of exactly what the map shows: the filters, the period played, and the visible area.
+  function exportInView(collection) {
+    var links = document.getElementById("in-view-export");
+    if (!links) { return; }
+    var params = new URLSearchParams(query());
+    params.delete("zoom");
+    links.querySelectorAll("a[data-export-base]").forEach(function (link) {
+      link.href = link.dataset.exportBase + "?" + params.toString();
+    });
+    links.hidden = collection.count === 0;
   }
 
   function load() {
