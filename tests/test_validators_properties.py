@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from incidents.schemas import CasualtyClaimSchema, SourceInputSchema
-from incidents.schemas.fields import Text
+from incidents.schemas.fields import MIN_DATE, Text
 from incidents.schemas.filters import IncidentFilterSchema
 
+LATEST = dt.date.today() + dt.timedelta(days=366)
 anything = st.one_of(
     st.none(),
     st.booleans(),
@@ -64,10 +65,16 @@ def test_filter_date_ranges(start: dt.date, end: dt.date) -> None:
     try:
         loaded = IncidentFilterSchema().load({"date_from": start.isoformat(), "date_to": end.isoformat()})
     except ValidationError as error:
-        assert end < start
-        assert "date_to" in error.messages_dict
+        out_of_range = {
+            name for name, day in (("date_from", start), ("date_to", end)) if not MIN_DATE <= day <= LATEST
+        }
+        if out_of_range:
+            assert set(error.messages_dict) == out_of_range
+        else:
+            assert end < start
+            assert set(error.messages_dict) == {"date_to"}
         return
-    assert loaded["date_from"] <= loaded["date_to"]
+    assert MIN_DATE <= loaded["date_from"] <= loaded["date_to"] <= LATEST
 
 
 @given(value=st.text(max_size=30))

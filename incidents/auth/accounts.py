@@ -36,7 +36,11 @@ def create_user(email: str, password: str, role: Role) -> User:
 
 def authenticate(email: str, password: str) -> User | None:
     """The active user with this email and password; None otherwise, in about the same time either way."""
-    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    email = normalise_email(email)
+    if "\x00" in email or len(email) > 254:
+        verify_password(None, password)  # the same time as any other failure
+        return None
+    user = db.session.scalar(sa.select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         return None

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from incidents.extensions import db
 from incidents.models import CasualtyClaim, CasualtyEstimate, Citation, Incident, IncidentType, Source, User
+from incidents.models.columns import utcnow
 from incidents.vocabulary import CasualtyCategory, LocationMethod
 
 
@@ -31,8 +32,8 @@ def create_incident(data: dict[str, Any], user: User | None) -> Incident:
 
 def update_incident(incident: Incident, data: dict[str, Any], user: User | None) -> Incident:
     """Replace the incident's content with data; refuse if it was based on an older version."""
-    expected = data.get("version")
-    if expected is not None and expected != incident.version:
+    # A save must say which version it started from; without one it could overwrite anything.
+    if data.get("version") != incident.version:
         raise EditConflict(incident)
     _apply(incident, data, user)
     db.session.flush()
@@ -82,6 +83,9 @@ def _apply_fields(incident: Incident, data: dict[str, Any], user: User | None) -
     for name in _SCALAR_FIELDS:
         setattr(incident, name, data[name])
     incident.updated_by = user
+    # Always write the incident row, so that its version moves even when only citations, claims, types or
+    # estimates changed: otherwise a colleague's stale save would silently undo those changes.
+    incident.updated_at = utcnow()
     slugs = data["types"]
     incident.types = list(db.session.scalars(sa.select(IncidentType).where(IncidentType.slug.in_(slugs))))
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from incidents.domain.casualties import casualty_ranges
@@ -20,7 +22,7 @@ from incidents.models import Incident, IncidentType, Source
 from incidents.researcher import forms
 from incidents.researcher.geocode import geocode_json, geocoder
 from incidents.schemas import IncidentInputSchema
-from incidents.schemas.filters import filters_from_args
+from incidents.schemas.filters import filter_query_args, filters_from_args
 from incidents.security import require_editor
 from incidents.vocabulary import PublicationStatus
 
@@ -46,6 +48,7 @@ def incident_list() -> str | tuple[str, int]:
                 incident_types=_incident_types(),
                 page=1,
                 pages=1,
+                filter_query=urlencode(filter_query_args(request.args)),
             ),
             400,
         )
@@ -61,6 +64,7 @@ def incident_list() -> str | tuple[str, int]:
         incident_types=_incident_types(),
         page=page.page,
         pages=page.pages or 1,
+        filter_query=urlencode(filter_query_args(request.args)),
         ranges={incident.id: casualty_ranges(incident) for incident in page.items},
     )
 
@@ -115,9 +119,11 @@ def _handle_post(incident: Incident | None) -> Response | str | tuple[str, int]:
         db.session.rollback()
         errors = forms.flat_errors(error.messages_dict, typed)
         return _render_form(typed, errors, incident=incident), 422
-    except EditConflict as conflict:
+    except (EditConflict, StaleDataError):
         db.session.rollback()
-        current = conflict.incident
+        assert incident is not None  # a new incident cannot conflict
+        current = db.session.get(Incident, incident.id, populate_existing=True)
+        assert current is not None
         message = (
             f"Someone else saved this incident (now version {current.version}) after you opened it. "
             "Your text is kept below; compare it with the saved record, then save again."

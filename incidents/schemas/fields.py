@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -13,8 +14,8 @@ MAX_INT = 2**31 - 1
 
 # Control characters that corrupt records: all below 32 but tab (and newline in multi-line text), and DEL.
 # A regular expression, not a loop over characters: importers check hundreds of thousands of fields.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class Text(fields.String):
@@ -41,7 +42,7 @@ class Text(fields.String):
 
 
 class Count(fields.Integer):
-    """A number of people: a whole number from 0."""
+    """A number of people: a whole number from 0. "12" and 12 are read; 2.9 is refused, never cut to 2."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
@@ -49,6 +50,26 @@ class Count(fields.Integer):
             validate=validate.Range(min=0, max=MAX_INT, error="Must be a whole number from 0 to {max}."),
             **kwargs,
         )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise self.make_error("invalid")
+        result: int = super()._deserialize(value, attr, data, **kwargs)
+        return result
+
+
+# Dates of incidents and sources: from 1800 (historical archives) to a year from now. Anything outside is
+# a typing mistake, and would break date arithmetic (timelines, duplicate windows) at the calendar's ends.
+MIN_DATE = dt.date(1800, 1, 1)
+
+
+class RecordDate(fields.Date):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        day: dt.date = super()._deserialize(value, attr, data, **kwargs)
+        latest = dt.date.today() + dt.timedelta(days=366)
+        if not MIN_DATE <= day <= latest:
+            raise ValidationError(f"Must be between {MIN_DATE.isoformat()} and {latest.isoformat()}.")
+        return day
 
 
 class RecordId(fields.Integer):

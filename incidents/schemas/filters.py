@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from incidents.schemas.fields import MAX_INT, Count, CountryCode, Text
+from incidents.schemas.fields import MAX_INT, Count, CountryCode, RecordDate, Text
 from incidents.vocabulary import SLUG_PATTERN, PublicationStatus, VerificationGrade
 
 # The deepest map zoom a client may ask for (Leaflet's and OpenStreetMap's practical limit is 19).
@@ -82,8 +82,8 @@ class IncidentFilterSchema(Schema):
         ),
         load_default=list,
     )
-    date_from = fields.Date(load_default=None)
-    date_to = fields.Date(load_default=None)
+    date_from = RecordDate(load_default=None)
+    date_to = RecordDate(load_default=None)
     country = CountryCode(load_default=None)
     admin1 = Text(120)
     perpetrator = Text(200)

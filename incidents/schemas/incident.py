@@ -7,9 +7,10 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from incidents.extensions import db
 from incidents.models import IncidentType, Source
-from incidents.schemas.fields import MAX_INT, Count, CountryCode, RecordId, Text
+from incidents.schemas.fields import MAX_INT, Count, CountryCode, RecordDate, RecordId, Text
 from incidents.schemas.source import SourceInputSchema
 from incidents.vocabulary import (
+    SLUG_PATTERN,
     CasualtyCategory,
     DatePrecision,
     LocationPrecision,
@@ -71,12 +72,12 @@ class IncidentInputSchema(Schema):
     title = Text(300, required=True)
     narrative = Text(20000, multiline=True)
     types = fields.List(
-        fields.String(validate=validate.Length(max=64)),
+        fields.String(validate=validate.Regexp(SLUG_PATTERN, error="Not an incident type.")),
         required=True,
         validate=validate.Length(min=1, error="Choose at least one incident type."),
     )
-    start_date = fields.Date(required=True)
-    end_date = fields.Date(allow_none=True, load_default=None)
+    start_date = RecordDate(required=True)
+    end_date = RecordDate(allow_none=True, load_default=None)
     date_precision = fields.Enum(DatePrecision, by_value=True, required=True)
     place_name = Text(200)
     admin1 = Text(120)

@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from incidents.schemas.fields import Text, Url
+from incidents.schemas.fields import RecordDate, Text, Url
 from incidents.vocabulary import ReliabilityGrade, SourceKind
 
 
@@ -15,9 +15,9 @@ class SourceInputSchema(Schema):
     kind = fields.Enum(SourceKind, by_value=True, required=True)
     publisher = Text(300)
     author = Text(300)
-    publication_date = fields.Date(allow_none=True, load_default=None)
+    publication_date = RecordDate(allow_none=True, load_default=None)
     url = Url()
-    accessed_date = fields.Date(allow_none=True, load_default=None)
+    accessed_date = RecordDate(allow_none=True, load_default=None)
     archive_url = Url()
     language = Text(35)
     reliability = fields.Enum(ReliabilityGrade, by_value=True, load_default=ReliabilityGrade.F)
