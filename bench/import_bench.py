@@ -248,7 +248,9 @@ def machine() -> str:
     except (OSError, ValueError, IndexError):
         pass
     system = f"{platform.system()} {platform.release()}; Python {platform.python_version()}"
-    return f"{cpu}, {os.cpu_count()} CPUs{memory}; {system}"
+    # Shared machines: the load when the run began says how far the figures can be trusted.
+    load = f"; load average {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else ""
+    return f"{cpu}, {os.cpu_count()} CPUs{memory}; {system}{load}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -262,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(run_import(Path(args.child[0]), args.child[1])))
         return
+    described = machine()  # before the run, so that the load average is the one it met
     with tempfile.TemporaryDirectory() as folder:
         csv_path = Path(folder) / "ucdp.csv"
         began = time.perf_counter()
@@ -290,17 +293,19 @@ def main(argv: list[str] | None = None) -> None:
     ]
     print("\n".join(lines))
     if args.write_results:
-        _write_results(args, backend, rate, measured)
+        _write_results(args, backend, rate, measured, described)
 
 
-def _write_results(args: argparse.Namespace, backend: str, rate: float, measured: dict[str, object]) -> None:
+def _write_results(
+    args: argparse.Namespace, backend: str, rate: float, measured: dict[str, object], described: str
+) -> None:
     path = Path(__file__).resolve().parent / "results" / "import.md"
     command = "python -m bench.import_bench --rows {} --seed {}{}".format(
         args.rows, args.seed, " --database-url …" if args.database_url else ""
     )
     entry = (
         f"\n## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {backend}\n\n"
-        f"- machine: {machine()}\n"
+        f"- machine: {described}\n"
         f"- command: `{command}`\n"
         f"- rows: {args.rows} UCDP GED rows (generated, seed {args.seed}), `flask --app incidents import`\n"
         f"- time: {measured['seconds']} s: **{rate:,.0f} rows per second** (target: at least 10,000)\n"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from incidents.duplicates.finding import Footprint, FootprintIndex
 from incidents.extensions import db
 from incidents.models import DuplicateFlag, Incident
 from incidents.vocabulary import DuplicateStatus, PublicationStatus
@@ -142,3 +144,26 @@ def test_a_dry_run_names_possible_duplicates_and_flags_nothing(
     assert f"May be the same event as incident {manual}" in result.output
     assert "1 possible duplicate(s) would be flagged for an editor." in result.output
     assert flags(app) == []
+
+
+def test_the_index_finds_neighbours_within_10_km_across_cells_and_the_antimeridian() -> None:
+    day = dt.date(2023, 1, 9)
+    points = {1: (0.0, 179.99), 2: (0.0, -179.99), 3: (0.05, 179.95), 4: (60.0, 10.0), 5: (60.0, 10.17)}
+    points |= {6: (60.0, 10.2), 7: (60.0, 10.4)}
+    index = FootprintIndex()
+    for key, (latitude, longitude) in points.items():
+        index.add(Footprint.make(key, day, None, latitude, longitude, "", "XX", [1]))
+
+    def near(key: int) -> dict[int, float | None]:
+        footprint = Footprint.make(key, day, None, *points[key], "", "XX", [1])
+        return {m.other.key: m.distance_km for m in index.matches(footprint)}
+
+    assert near(1) == {2: 2.226, 3: 7.099}  # 2 lies across the 180th meridian
+    assert near(5) == {4: 9.486, 6: 1.674}  # 10.17 km east at 60° north is 9.5 km
+    assert near(7) == {}  # 11.1 km from 6
+    # A day more than 3 apart, or another type, is no match.
+    assert (
+        list(index.matches(Footprint.make(9, day + dt.timedelta(days=4), None, 0.0, 179.99, "", "XX", [1])))
+        == []
+    )
+    assert list(index.matches(Footprint.make(9, day, None, 0.0, 179.99, "", "XX", [2]))) == []

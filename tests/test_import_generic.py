@@ -5,9 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from incidents.domain.incidents import incident_input, update_incident
+from incidents.extensions import db
+from incidents.models import Incident
+from incidents.schemas import IncidentInputSchema
 from incidents.vocabulary import DatePrecision, LocationMethod, LocationPrecision
 from tests.import_fixtures import FIXTURES, counts, incident, run_import, write
 
@@ -63,11 +68,6 @@ def test_an_ambiguous_name_without_a_country_cannot_be_imported(
     result = run_import(runner, path, "--skip-invalid")
     assert result.exit_code == 0, result.output
     with app.app_context():
-        import sqlalchemy as sa
-
-        from incidents.extensions import db
-        from incidents.models import Incident
-
         juliaca = db.session.scalars(sa.select(Incident)).one()
         assert (juliaca.place_name, juliaca.admin1, juliaca.country) == ("Juliaca", "Puno", "PE")
         assert juliaca.location_method == LocationMethod.GEOCODED
@@ -87,11 +87,6 @@ def test_hxl_hashtags_find_the_columns(app: Flask, runner: FlaskCliRunner) -> No
     assert "3 rows read (csv)." in result.output
     assert counts(app)["incidents"] == 3
     with app.app_context():
-        import sqlalchemy as sa
-
-        from incidents.extensions import db
-        from incidents.models import Incident
-
         rows = {i.place_name: i for i in db.session.scalars(sa.select(Incident))}
         airport = rows["near the airport"]
         assert airport.killed_low == 17 and airport.citations[0].source.title == "EFE"
@@ -128,29 +123,11 @@ def test_column_and_default_options(app: Flask, runner: FlaskCliRunner, tmp_path
     missing = run_import(runner, path)
     assert missing.exit_code == 1
     assert "file, row 1: Required columns are missing: start_date" in missing.output
-    result = run_import(
-        runner,
-        path,
-        "--column",
-        "start_date=Cuando",
-        "--column",
-        "place_name=Donde",
-        "--column",
-        "killed=Cuantos",
-        "--default",
-        "types=killing",
-        "--default",
-        "country=PE",
-        "--dataset",
-        "notes",
-    )
+    options = ["--column", "start_date=Cuando", "--column", "place_name=Donde", "--column", "killed=Cuantos"]
+    options += ["--default", "types=killing", "--default", "country=PE", "--dataset", "notes"]
+    result = run_import(runner, path, *options)
     assert result.exit_code == 0, result.output
     with app.app_context():
-        import sqlalchemy as sa
-
-        from incidents.extensions import db
-        from incidents.models import Incident
-
         found = db.session.scalars(sa.select(Incident)).one()
         assert found.external_source == "csv:notes"
         assert found.killed_high == 17
@@ -158,22 +135,7 @@ def test_column_and_default_options(app: Flask, runner: FlaskCliRunner, tmp_path
         assert found.citations[0].source.title == "notes (imported file)"
         assert found.title == "killing, Juliaca, 2023-01-09"
     # A row without an id is known by its content: the same file again adds nothing.
-    again = run_import(
-        runner,
-        path,
-        "--column",
-        "start_date=Cuando",
-        "--column",
-        "place_name=Donde",
-        "--column",
-        "killed=Cuantos",
-        "--default",
-        "types=killing",
-        "--default",
-        "country=PE",
-        "--dataset",
-        "notes",
-    )
+    again = run_import(runner, path, *options)
     assert "1 already imported before" in again.output
 
 
@@ -198,11 +160,6 @@ def test_dates_that_could_be_day_first_or_month_first_are_refused(
     mapping = write(tmp_path, "map.json", '{"date_format": "%d/%m/%Y"}')
     assert run_import(runner, path, "--mapping", str(mapping)).exit_code == 0
     with app.app_context():
-        import sqlalchemy as sa
-
-        from incidents.extensions import db
-        from incidents.models import Incident
-
         assert db.session.scalars(sa.select(Incident.start_date)).one() == dt.date(2023, 2, 1)
 
 
@@ -217,11 +174,6 @@ def test_a_location_changed_by_hand_is_no_longer_marked_geocoded(
     form = editor_client.get(f"/incidents/{macusani.id}/edit").get_data(as_text=True)
     assert 'name="latitude"' in form
     with app.app_context():
-        from incidents.domain.incidents import incident_input, update_incident
-        from incidents.extensions import db
-        from incidents.models import Incident
-        from incidents.schemas import IncidentInputSchema
-
         stored = db.session.get(Incident, macusani.id)
         assert stored is not None
         data = incident_input(stored)

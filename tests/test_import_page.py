@@ -20,11 +20,10 @@ from tests.conftest import login
 from tests.import_fixtures import FIXTURES, counts
 
 
-@pytest.fixture(autouse=True)
-def import_folder(app: Flask, tmp_path: Path) -> Path:
-    folder = tmp_path / "imports"
-    app.config["IMPORT_FOLDER"] = str(folder)
-    return folder
+@pytest.fixture
+def import_folder(app: Flask) -> Path:
+    """Where this test's uploads wait (tests/conftest.py gives each test its own)."""
+    return Path(app.config["IMPORT_FOLDER"])
 
 
 def upload(client: FlaskClient, path: Path, name: str | None = None, **form: str) -> str:

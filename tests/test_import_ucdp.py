@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from incidents.extensions import db
+from incidents.importing import writing
 from incidents.models import Incident, Source
 from incidents.vocabulary import (
     DatePrecision,
@@ -144,7 +145,12 @@ def test_publish_option(app: Flask, runner: FlaskCliRunner, client: FlaskClient)
     assert "Killed: 6–8 (1 source, best estimate 6)" in page
 
 
-def test_imported_incidents_are_on_the_map_rollup(app: Flask, runner: FlaskCliRunner) -> None:
+@pytest.mark.parametrize("rebuild_after", [1000, 1], ids=["added", "rebuilt"])
+def test_imported_incidents_are_on_the_map_rollup(
+    app: Flask, runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch, rebuild_after: int
+) -> None:
+    """Small imports add their incidents to the rollup; large ones (here: more than 1) rebuild it."""
+    monkeypatch.setattr(writing, "MAP_REBUILD_AFTER", rebuild_after)
     assert run_import(runner, UCDP, "--publish").exit_code == 0
     with app.app_context():
         from incidents.models import MapCell

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,9 +23,12 @@ from incidents.vocabulary import PublicationStatus
 DAYS = 3
 KILOMETRES = 10.0
 _KM_PER_DEGREE = 111.32
-_CELL = 0.1  # degrees: a grid cell of the batch index, about 11 km
+_CELL = 0.2  # degrees: a grid cell of the batch index, about 22 km north to south
 # Incidents spanning more days than this are indexed once per cell, not once per day.
 _LONG_SPAN = 31
+
+
+_TYPE_SETS: dict[frozenset[int], frozenset[int]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ class Footprint:
     place: str  # folded place name
     country: str
     types: frozenset[int]
+    row: int = 0  # the row of the file it was imported from; 0 for one already stored
 
     @classmethod
     def of(cls, incident: Incident) -> Footprint:
@@ -64,16 +69,20 @@ class Footprint:
         place: str,
         country: str,
         types: Iterable[int],
+        row: int = 0,
     ) -> Footprint:
+        # An import makes a footprint per row: the few sets of types and place names are shared, not copied.
+        type_set = frozenset(types)
         return cls(
             key,
             start.toordinal(),
             (end or start).toordinal(),
             latitude,
             longitude,
-            fold(place or ""),
+            sys.intern(fold(place or "")),
             country,
-            frozenset(types),
+            _TYPE_SETS.setdefault(type_set, type_set),
+            row,
         )
 
     @property
@@ -83,7 +92,7 @@ class Footprint:
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    other: int  # the other incident's key
+    other: Footprint
     distance_km: float | None  # None: matched by place name
     days_apart: int
 
@@ -102,9 +111,9 @@ def compare(a: Footprint, b: Footprint) -> Match | None:
         if _haversine_km(a.latitude, a.longitude, b.latitude, b.longitude) > KILOMETRES * 1.006:
             return None
         km = geodesic((a.latitude, a.longitude), (b.latitude, b.longitude)).km
-        return Match(b.key, round(km, 3), days) if km <= KILOMETRES else None
+        return Match(b, round(km, 3), days) if km <= KILOMETRES else None
     if not a.has_point and not b.has_point and a.place and a.place == b.place and a.country == b.country:
-        return Match(b.key, None, days)
+        return Match(b, None, days)
     return None
 
 
@@ -112,18 +121,20 @@ class FootprintIndex:
     """Footprints by day and grid cell (or place name), to find each one's neighbours without a scan."""
 
     def __init__(self) -> None:
-        self._points: dict[tuple[int, int, int], list[Footprint]] = defaultdict(list)
-        self._long: dict[tuple[int, int], list[Footprint]] = defaultdict(list)
+        # Keyed by one int for day and cell (day * _CELLS + cell code): lighter than tuples, and quick.
+        self._points: dict[int, list[Footprint]] = defaultdict(list)
+        self._long: dict[int, list[Footprint]] = defaultdict(list)
         self._places: dict[tuple[str, str], list[Footprint]] = defaultdict(list)
 
     def add(self, footprint: Footprint) -> None:
         if footprint.has_point:
-            cell = _cell(footprint)
+            assert footprint.latitude is not None and footprint.longitude is not None
+            cell = _code(_cell_of(footprint.latitude), _cell_of(footprint.longitude))
             if footprint.end - footprint.start > _LONG_SPAN:
                 self._long[cell].append(footprint)
             else:
                 for day in range(footprint.start, footprint.end + 1):
-                    self._points[(day, *cell)].append(footprint)
+                    self._points[day * _CELLS + cell].append(footprint)
         elif footprint.place:
             self._places[(footprint.country, footprint.place)].append(footprint)
 
@@ -142,31 +153,44 @@ class FootprintIndex:
         if not footprint.has_point:
             yield from self._places.get((footprint.country, footprint.place), [])
             return
-        assert footprint.latitude is not None
-        cell_lat, cell_lon = _cell(footprint)
-        lat_cells = math.ceil(KILOMETRES / (_KM_PER_DEGREE * _CELL))
-        shrink = max(math.cos(math.radians(min(abs(footprint.latitude) + _CELL * lat_cells, 89.9))), 1e-6)
-        lon_cells = min(math.ceil(KILOMETRES / (_KM_PER_DEGREE * _CELL * shrink)), int(180 / _CELL))
-        cells = [
-            (cell_lat + dy, _wrap(cell_lon + dx))
-            for dy in range(-lat_cells, lat_cells + 1)
-            for dx in range(-lon_cells, lon_cells + 1)
-        ]
+        assert footprint.latitude is not None and footprint.longitude is not None
+        # The cells a box of KILOMETRES around the point touches: one to four, away from the poles.
+        span = KILOMETRES / _KM_PER_DEGREE * 1.01
+        latitude, longitude = footprint.latitude, footprint.longitude
+        shrink = math.cos(math.radians(min(abs(latitude) + span, 89.9)))
+        lon_span = min(span / shrink, 180.0)
+        rows = range(_cell_of(latitude - span), _cell_of(latitude + span) + 1)
+        columns = {_cell_of(longitude + d) for d in _steps(-lon_span, lon_span)}
+        cells = [_code(row, column) for row in rows for column in columns]
         for cell in cells:
             yield from self._long.get(cell, [])
+        points = self._points
         for day in range(footprint.start - DAYS, footprint.end + DAYS + 1):
+            base = day * _CELLS
             for cell in cells:
-                yield from self._points.get((day, *cell), [])
+                found = points.get(base + cell)
+                if found:
+                    yield from found
 
 
-def _cell(footprint: Footprint) -> tuple[int, int]:
-    assert footprint.latitude is not None and footprint.longitude is not None
-    return math.floor(footprint.latitude / _CELL), _wrap(math.floor(footprint.longitude / _CELL))
+_ROWS = int(180 / _CELL) + 2
+_COLUMNS = int(360 / _CELL)
+_CELLS = _ROWS * _COLUMNS
 
 
-def _wrap(cell_lon: int) -> int:
-    cells = int(360 / _CELL)
-    return (cell_lon + cells // 2) % cells - cells // 2
+def _cell_of(degrees: float) -> int:
+    return math.floor(degrees / _CELL)
+
+
+def _code(row: int, column: int) -> int:
+    """One int for a cell: rows from the south pole up, columns around the world (wrapping at 180°)."""
+    return (row + _ROWS // 2) * _COLUMNS + column % _COLUMNS
+
+
+def _steps(low: float, high: float) -> list[float]:
+    """Offsets from low to high, one cell apart, with both ends: every column the span touches."""
+    count = max(1, math.ceil((high - low) / _CELL))
+    return [low + (high - low) * i / count for i in range(count + 1)]
 
 
 def find_duplicates(incident: Incident) -> list[tuple[Incident, Match]]:
@@ -287,8 +311,11 @@ def _footprint(row: sa.Row[Any], types: list[int]) -> Footprint:
     )
 
 
-def add_flags(connection: sa.Connection, pairs: Iterable[tuple[int, int, Match]]) -> int:
-    """Insert open flags for (incident id, other id, match) pairs not flagged before; returns how many."""
+def insert_flags(connection: sa.Connection, pairs: Iterable[tuple[int, int, Match]]) -> int:
+    """Insert open flags for (incident id, other id, match) pairs; returns how many.
+
+    For the pairs batch_matches finds after an import: each has a new incident, which no flag names yet.
+    """
     rows = {}
     for a, b, match in pairs:
         later, earlier = max(a, b), min(a, b)
@@ -298,20 +325,10 @@ def add_flags(connection: sa.Connection, pairs: Iterable[tuple[int, int, Match]]
             "distance_km": match.distance_km,
             "days_apart": match.days_apart,
         }
-    if not rows:
-        return 0
-    table = cast(sa.Table, DuplicateFlag.__table__)
-    flagged: set[tuple[int, int]] = set()
-    keys = list(rows)
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        query = sa.select(table.c.incident_id, table.c.candidate_id).where(
-            table.c.incident_id.in_([later for later, _ in chunk]),
-            table.c.candidate_id.in_([earlier for _, earlier in chunk]),
-        )
-        flagged.update((later, earlier) for later, earlier in connection.execute(query))
-    fresh = [row for key, row in rows.items() if key not in flagged]
-    if fresh:
+    if rows:
         now = dt.datetime.now(dt.UTC)
-        connection.execute(sa.insert(table), [row | {"status": "open", "created_at": now} for row in fresh])
-    return len(fresh)
+        table = cast(sa.Table, DuplicateFlag.__table__)
+        connection.execute(
+            sa.insert(table), [row | {"status": "open", "created_at": now} for row in rows.values()]
+        )
+    return len(rows)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from incidents.duplicates.finding import Footprint, add_flags, batch_matches
+from incidents.duplicates.finding import Footprint, batch_matches, insert_flags
 from incidents.extensions import db
 from incidents.geocoding import Geocoder
 from incidents.importing.formats import open_reader
@@ -25,7 +25,7 @@ from incidents.importing.report import ImportReport, Problem, Severity
 from incidents.importing.validation import RecordValidator
 from incidents.importing.writing import BulkWriter, Pending
 from incidents.models import IncidentType
-from incidents.vocabulary import PublicationStatus
+from incidents.vocabulary import LocationMethod, PublicationStatus
 
 CHUNK = 1000
 
@@ -122,7 +122,6 @@ class _Importer:
         )
         self.first_row: dict[str, int] = {}  # external id → the row it was first seen in
         self.footprints: list[Footprint] = []
-        self.rows_of: dict[int, int] = {}  # footprint key → row, for the report
 
     def run(self, progress: Progress | None) -> None:
         records = self.reader.records()
@@ -172,9 +171,9 @@ class _Importer:
                 if self.options.skip_invalid:
                     report.skipped += 1
                 continue
-            if method == "geocoded":
+            if method == LocationMethod.GEOCODED:
                 report.geocoded += 1
-            elif method == "reverse_geocoded":
+            elif method == LocationMethod.REVERSE_GEOCODED:
                 report.reverse_geocoded += 1
             pending.append(
                 (record, Pending(external_id, loaded, method, record.preferred_id, record.source_ids))
@@ -196,28 +195,28 @@ class _Importer:
                     loaded["place_name"],
                     loaded["country"],
                     (self.types[slug] for slug in loaded["types"]),
+                    record.row,
                 )
             )
-            self.rows_of[key] = record.row
 
     def _flag_duplicates(self) -> None:
         report = self.report
         matches = batch_matches(self.writer.connection, self.footprints)
         label = report.row_label
         for footprint, match in matches:
-            if match.other in self.rows_of:
-                other = f"{label} {self.rows_of[match.other]}"
+            if match.other.row:  # a row of this file
+                other = f"{label} {match.other.row}"
                 if not self.options.dry_run:
-                    other += f" (incident {match.other})"
+                    other += f" (incident {match.other.key})"
             else:
-                other = f"incident {match.other}"
+                other = f"incident {match.other.key}"
             apart = f"{match.days_apart} day(s)"
             distance = (
                 f"{match.distance_km:.1f} km" if match.distance_km is not None else "the same place name"
             )
             report.add(
                 Problem(
-                    self.rows_of[footprint.key],
+                    footprint.row,
                     "",
                     f"May be the same event as {other}: same type, {distance}, {apart} apart; "
                     + ("would be flagged" if self.options.dry_run else "flagged")
@@ -228,6 +227,6 @@ class _Importer:
         if self.options.dry_run:
             report.duplicates_flagged = len(matches)
         else:
-            report.duplicates_flagged = add_flags(
-                self.writer.connection, ((f.key, m.other, m) for f, m in matches)
+            report.duplicates_flagged = insert_flags(
+                self.writer.connection, ((f.key, m.other.key, m) for f, m in matches)
             )

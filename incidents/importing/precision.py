@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from incidents.importing.report import Problem
 from incidents.vocabulary import DatePrecision, LocationPrecision
 
 UCDP_DATE_PRECISION = {
@@ -74,6 +75,16 @@ _LOCATION_ORDER = [
 def coarser(a: LocationPrecision, b: LocationPrecision) -> LocationPrecision:
     """The less precise of two location precisions."""
     return a if _LOCATION_ORDER.index(a) <= _LOCATION_ORDER.index(b) else b
+
+
+def read_code(
+    text: str, table: Mapping[int, object], what: str, row: int, column: str, problems: list[Problem]
+) -> int | None:
+    """code(), with a problem added for the row when the text is none of the table's codes."""
+    number = code(text, table)
+    if number is None:
+        problems.append(Problem(row, column, f"{text!r} is not {what} ({min(table)}–{max(table)})."))
+    return number
 
 
 def code(text: str, table: Mapping[int, object]) -> int | None:

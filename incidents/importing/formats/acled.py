@@ -8,19 +8,18 @@ sub_event_type (and fatalities) → our incident type, see importing.incident_ty
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 from incidents.importing.formats.base import (
+    CsvRecordReader,
     ImportRecord,
     country_code,
     cut,
     iso_date,
     month_span,
-    width_problems,
 )
 from incidents.importing.incident_types import acled_type
-from incidents.importing.precision import ACLED_GEO_PRECISION, ACLED_TIME_PRECISION, code
+from incidents.importing.precision import ACLED_GEO_PRECISION, ACLED_TIME_PRECISION, read_code
 from incidents.importing.reading import CsvTable, FileError
 from incidents.importing.report import Problem
 from incidents.vocabulary import DatePrecision, SourceKind
@@ -64,31 +63,19 @@ COLUMNS: dict[str, str] = {
 }
 
 
-class AcledReader:
+class AcledReader(CsvRecordReader):
     format = FORMAT
     dataset = DATASET
-    row_label = "row"
 
     def __init__(self, table: CsvTable, type_overrides: dict[str, str] | None = None) -> None:
         missing = [name for name in REQUIRED if name not in table.header]
         if missing:
             raise FileError(f"This ACLED file lacks the column(s) {', '.join(missing)}.", row=1)
-        self._table = table
+        super().__init__(table)
         self._types = type_overrides or {}
 
-    def records(self) -> Iterator[ImportRecord]:
-        header = self._table.header
-        for row, cells in self._table.rows():
-            record = acled_record(row, dict(zip(header, cells, strict=False)), self._types)
-            record.problems += width_problems(row, cells, header)
-            yield record
-
-    @property
-    def progress(self) -> tuple[int, int]:
-        return self._table.progress
-
-    def close(self) -> None:
-        self._table.close()
+    def record(self, row: int, cells: list[str]) -> ImportRecord:
+        return acled_record(row, self.values(cells), self._types)
 
 
 def _event_date(text: str) -> str:
@@ -110,16 +97,17 @@ def acled_record(row: int, values: dict[str, str], type_overrides: dict[str, str
     event_id = get("event_id_cnty")
     if not event_id:
         problems.append(Problem(row, "event_id_cnty", "Empty: every ACLED event has an id."))
-    time_code = code(get("time_precision"), ACLED_TIME_PRECISION)
-    if time_code is None:
-        problems.append(
-            Problem(row, "time_precision", f"{get('time_precision')!r} is not an ACLED time precision (1–3).")
-        )
-    geo_code = code(get("geo_precision"), ACLED_GEO_PRECISION)
-    if geo_code is None:
-        problems.append(
-            Problem(row, "geo_precision", f"{get('geo_precision')!r} is not an ACLED geo precision (1–3).")
-        )
+    time_code = read_code(
+        get("time_precision"),
+        ACLED_TIME_PRECISION,
+        "an ACLED time precision",
+        row,
+        "time_precision",
+        problems,
+    )
+    geo_code = read_code(
+        get("geo_precision"), ACLED_GEO_PRECISION, "an ACLED geo precision", row, "geo_precision", problems
+    )
     date_precision = ACLED_TIME_PRECISION.get(time_code or 1, DatePrecision.DAY)
     start: str = _event_date(get("event_date"))
     end: str | None = None

@@ -13,7 +13,12 @@ from typing import Any, Protocol
 
 import pycountry
 
+from incidents.importing.reading import CsvTable
 from incidents.importing.report import Problem
+from incidents.schemas import SourceInputSchema
+
+# The fields of a source, as the schema loads them (and the sources table stores them).
+SOURCE_FIELDS = tuple(SourceInputSchema().fields)
 
 
 @dataclass(slots=True)
@@ -46,6 +51,38 @@ class RecordReader(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class CsvRecordReader:
+    """A reader over a CSV table: one record per data row, and a row with more cells than columns named."""
+
+    format = ""
+    dataset = ""
+    row_label = "row"
+
+    def __init__(self, table: CsvTable) -> None:
+        self._table = table
+
+    def record(self, row: int, cells: list[str]) -> ImportRecord:
+        raise NotImplementedError
+
+    def records(self) -> Iterator[ImportRecord]:
+        header = self._table.header
+        for row, cells in self._table.rows():
+            record = self.record(row, cells)
+            record.problems += width_problems(row, cells, header)
+            yield record
+
+    def values(self, cells: list[str]) -> dict[str, str]:
+        """The row's cells by column name."""
+        return dict(zip(self._table.header, cells, strict=False))
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        return self._table.progress
+
+    def close(self) -> None:
+        self._table.close()
 
 
 def width_problems(row: int, cells: list[str], header: list[str]) -> list[Problem]:

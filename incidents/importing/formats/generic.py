@@ -10,16 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from incidents.importing.formats.base import (
+    CsvRecordReader,
     ImportRecord,
     country_code,
     cut,
     iso_date,
     month_span,
-    width_problems,
 )
 from incidents.importing.mapping import CASUALTY_FIELDS, FIELDS, ColumnMapping
 from incidents.importing.reading import CsvTable, FileError
@@ -41,9 +41,8 @@ def dataset_name(text: str) -> str:
     return f"csv:{slug or 'file'}"
 
 
-class GenericCsvReader:
+class GenericCsvReader(CsvRecordReader):
     format = FORMAT
-    row_label = "row"
 
     def __init__(
         self, table: CsvTable, mapping: ColumnMapping, dataset: str, type_slugs: Mapping[str, str]
@@ -65,24 +64,11 @@ class GenericCsvReader:
                 "FIELD=HEADER or a mapping file, or give a --default.",
                 row=1,
             )
-        self._table = table
+        super().__init__(table)
         self._mapping = mapping
         self.dataset = dataset
         self._indexes = {name: table.header.index(header) for name, header in mapping.columns.items()}
         self._types = type_slugs
-
-    def records(self) -> Iterator[ImportRecord]:
-        for row, cells in self._table.rows():
-            record = self._record(row, cells)
-            record.problems += width_problems(row, cells, self._table.header)
-            yield record
-
-    @property
-    def progress(self) -> tuple[int, int]:
-        return self._table.progress
-
-    def close(self) -> None:
-        self._table.close()
 
     def _value(self, cells: list[str], name: str) -> str:
         index = self._indexes.get(name)
@@ -98,7 +84,7 @@ class GenericCsvReader:
         folded = {key.casefold(): our for key, our in table.items()}
         return folded.get(value.casefold(), value)
 
-    def _record(self, row: int, cells: list[str]) -> ImportRecord:
+    def record(self, row: int, cells: list[str]) -> ImportRecord:
         get = self._value
         columns = self._mapping.columns
         problems: list[Problem] = []

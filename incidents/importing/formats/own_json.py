@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from incidents.exports.formats import FORMAT_NAME, canonical_json
-from incidents.importing.formats.base import ImportRecord
+from incidents.importing.formats.base import SOURCE_FIELDS, ImportRecord
 from incidents.importing.reading import FileError
 from incidents.importing.report import Problem
 
@@ -34,18 +34,6 @@ COLUMNS = {
     "location_precision": "location.precision",
     "estimates": "casualties",
 }
-_SOURCE_FIELDS = (
-    "title",
-    "kind",
-    "publisher",
-    "author",
-    "publication_date",
-    "url",
-    "accessed_date",
-    "archive_url",
-    "language",
-    "reliability",
-)
 
 
 def is_export(document: Any) -> bool:
@@ -125,7 +113,7 @@ def export_record(number: int, item: Any) -> ImportRecord:
         source = citation["source"]
         citations.append(
             {
-                "source": {name: source.get(name) for name in _SOURCE_FIELDS if name in source},
+                "source": {name: source.get(name) for name in SOURCE_FIELDS if name in source},
                 "locator": citation.get("locator", ""),
                 "quote": citation.get("quote", ""),
                 "claims": citation.get("claims", []),

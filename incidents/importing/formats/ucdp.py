@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from incidents.importing.formats.base import ImportRecord, country_code, cut, iso_date, width_problems
+from incidents.importing.formats.base import CsvRecordReader, ImportRecord, country_code, cut, iso_date
 from incidents.importing.incident_types import UCDP_TYPE, UCDP_TYPE_OF_VIOLENCE
 from incidents.importing.precision import (
     UCDP_DATE_MEANING,
     UCDP_DATE_PRECISION,
     UCDP_WHERE_MEANING,
     UCDP_WHERE_PRECISION,
-    code,
+    read_code,
 )
 from incidents.importing.reading import CsvTable, FileError
 from incidents.importing.report import Problem, Severity
@@ -73,30 +73,18 @@ def missing_columns(header: list[str]) -> list[str]:
     return missing
 
 
-class UcdpCsvReader:
+class UcdpCsvReader(CsvRecordReader):
     format = FORMAT
     dataset = DATASET
-    row_label = "row"
 
     def __init__(self, table: CsvTable) -> None:
         missing = missing_columns(table.header)
         if missing:
             raise FileError(f"This UCDP GED file lacks the column(s) {', '.join(missing)}.", row=1)
-        self._table = table
+        super().__init__(table)
 
-    def records(self) -> Iterator[ImportRecord]:
-        header = self._table.header
-        for row, cells in self._table.rows():
-            record = ucdp_record(row, dict(zip(header, cells, strict=False)))
-            record.problems += width_problems(row, cells, header)
-            yield record
-
-    @property
-    def progress(self) -> tuple[int, int]:
-        return self._table.progress
-
-    def close(self) -> None:
-        self._table.close()
+    def record(self, row: int, cells: list[str]) -> ImportRecord:
+        return ucdp_record(row, self.values(cells))
 
 
 class UcdpGeoJsonReader:
@@ -162,16 +150,12 @@ def ucdp_record(row: int, values: Mapping[str, str]) -> ImportRecord:
     if not event_id:
         problems.append(Problem(row, "id", "Empty: every UCDP event has an id."))
 
-    date_code = code(get("date_prec"), UCDP_DATE_PRECISION)
-    if date_code is None:
-        problems.append(
-            Problem(row, "date_prec", f"{get('date_prec')!r} is not a UCDP date precision (1–5).")
-        )
-    where_code = code(get("where_prec"), UCDP_WHERE_PRECISION)
-    if where_code is None:
-        problems.append(
-            Problem(row, "where_prec", f"{get('where_prec')!r} is not a UCDP location precision (1–7).")
-        )
+    date_code = read_code(
+        get("date_prec"), UCDP_DATE_PRECISION, "a UCDP date precision", row, "date_prec", problems
+    )
+    where_code = read_code(
+        get("where_prec"), UCDP_WHERE_PRECISION, "a UCDP location precision", row, "where_prec", problems
+    )
     date_precision = UCDP_DATE_PRECISION.get(date_code or 0, DatePrecision.DAY)
     location_precision = UCDP_WHERE_PRECISION.get(where_code or 0, LocationPrecision.COUNTRY)
 
