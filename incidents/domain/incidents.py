@@ -46,7 +46,7 @@ def create_source(data: dict[str, Any], user: User | None) -> Source:
     return source
 
 
-_SCALAR_FIELDS = (
+SCALAR_FIELDS = (
     "title",
     "narrative",
     "start_date",
@@ -80,7 +80,7 @@ def _apply_fields(incident: Incident, data: dict[str, Any], user: User | None) -
     # A location changed by hand is no longer the geocoder's.
     if incident.id is not None and any(getattr(incident, n) != data[n] for n in _LOCATION_FIELDS):
         incident.location_method = LocationMethod.RECORDED
-    for name in _SCALAR_FIELDS:
+    for name in SCALAR_FIELDS:
         setattr(incident, name, data[name])
     incident.updated_by = user
     # Always write the incident row, so that its version moves even when only citations, claims, types or

@@ -17,7 +17,7 @@ from psycopg import sql as pg_sql
 from sqlalchemy.dialects import postgresql
 
 from incidents.domain import map_cells
-from incidents.domain.incidents import _SCALAR_FIELDS, range_columns
+from incidents.domain.incidents import SCALAR_FIELDS, range_columns
 from incidents.importing.formats.base import SOURCE_FIELDS
 from incidents.models import CasualtyClaim, CasualtyEstimate, Citation, Incident, Source, incident_type_links
 from incidents.vocabulary import PublicationStatus
@@ -178,7 +178,7 @@ class BulkWriter:
 
     def _incident_row(self, item: Pending, now: dt.datetime) -> dict[str, Any]:
         loaded = item.loaded
-        row = {name: loaded[name] for name in _SCALAR_FIELDS}
+        row = {name: loaded[name] for name in SCALAR_FIELDS}
         row.update(range_columns(loaded["citations"]))
         row.update(
             status=self._status,

@@ -11,28 +11,11 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from incidents.domain.incidents import SCALAR_FIELDS
 from incidents.vocabulary import CasualtyCategory
 
-INCIDENT_FIELDS = (
-    "title",
-    "narrative",
-    "start_date",
-    "end_date",
-    "date_precision",
-    "place_name",
-    "admin1",
-    "admin2",
-    "country",
-    "latitude",
-    "longitude",
-    "location_precision",
-    "perpetrators",
-    "victims",
-    "verification_grade",
-    "status",
-    "confidential_notes",
-    "version",
-)
+# The incident's own fields as the domain layer writes them, and the version the editor started from.
+INCIDENT_FIELDS = (*SCALAR_FIELDS, "version")
 SOURCE_FIELDS = (
     "title",
     "kind",
