@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import time
 import sqlalchemy as sa
 
 from bench.generate import generate
+from bench.machine import describe as describe_machine
 
 _CHILD = """
 import json, resource, sys, time, tracemalloc
@@ -79,9 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         began = time.perf_counter()
         generate(args.database, args.count - int(have or 0), seed=1)
         print(f"generated {args.count - int(have or 0)} incidents in {time.perf_counter() - began:.0f} s")
-    print(
-        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}"
-    )
+    print(f"machine: {describe_machine()}")
     print(
         "| format | incidents | seconds | incidents/s | MB written | peak RSS (MB) | peak Python heap (MB) |"
     )

@@ -15,14 +15,14 @@ import argparse
 import csv
 import datetime as dt
 import json
-import os
-import platform
 import random
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.machine import describe as describe_machine
 
 # The columns of the UCDP GED CSV, in its order.
 HEADER = [
@@ -232,27 +232,6 @@ def run_import(csv_path: Path, database_url: str) -> dict[str, float | int | str
     }
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    system = f"{platform.system()} {platform.release()}; Python {platform.python_version()}"
-    # Shared machines: the load when the run began says how far the figures can be trusted.
-    load = f"; load average {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else ""
-    return f"{cpu}, {os.cpu_count()} CPUs{memory}; {system}{load}"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -264,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(run_import(Path(args.child[0]), args.child[1])))
         return
-    described = machine()  # before the run, so that the load average is the one it met
+    described = describe_machine()  # before the run, so that the load average is the one it met
     with tempfile.TemporaryDirectory() as folder:
         csv_path = Path(folder) / "ucdp.csv"
         began = time.perf_counter()

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import statistics
 import sys
 import time
@@ -24,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.generate import generate
+from bench.machine import describe as describe_machine
 from incidents import create_app
 from incidents.config import normalise_database_url
 from incidents.domain.map_cells import rebuild_map_cells
@@ -45,29 +44,6 @@ PAGES = [
     ("map page / (count and totals)", "/"),
     ("timeline, killings in January 2010", "/timeline?type=killing&date_from=2010-01-01&date_to=2010-01-31"),
 ]
-
-
-def _machine() -> str:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kib / 2**20:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"{cpu or platform.processor()}, {os.cpu_count()} cores{memory}, "
-        f"{platform.system()} {platform.machine()}, Python {platform.python_version()}, "
-        f"load average {load:.1f} at the start"
-    )
 
 
 def prepare(url: str, count: int, seed: int) -> int:
@@ -135,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "map.md"))
     args = parser.parse_args(argv)
     url = normalise_database_url(args.database)
-    machine = _machine()
+    machine = describe_machine()
     total = prepare(url, args.count, args.seed)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "bench", "TILE_URL": ""})
     client = app.test_client()
