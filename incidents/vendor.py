@@ -16,13 +16,17 @@ PACKAGES = {
 
 def _directory(spec: str) -> str:
     import importlib
+    import importlib.util
     from pathlib import Path
 
     module_name, _, folder = spec.partition(":")
-    module = importlib.import_module(module_name)
     if not folder:
-        return str(module.BASE_DIR)
-    return str(Path(str(module.__file__)).parent / folder)
+        return str(importlib.import_module(module_name).BASE_DIR)
+    # Found without being imported: importing folium would load numpy into every process of the app.
+    found = importlib.util.find_spec(module_name)
+    if found is None or not found.submodule_search_locations:
+        raise RuntimeError(f"the package {module_name} is not installed")
+    return str(Path(next(iter(found.submodule_search_locations))) / folder)
 
 
 def init_app(app: Flask) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -9,8 +11,16 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified against when the account does not exist, so that an unknown address costs the same time.
-_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so that an unknown address costs the same time.
+
+    Made at the first login, not at import: hashing takes argon2's 64 MiB and a fifth of a second, which
+    every command (an export, an import) would otherwise pay without ever checking a password.
+    """
+    return _hasher.hash("not a real password, only for timing")
 
 
 def password_problem(password: str) -> str | None:
@@ -28,6 +38,6 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -16,11 +16,13 @@ from incidents.domain.map_view import area_view, located_extent, selection_summa
 from incidents.domain.queries import incident_selection
 from incidents.extensions import db
 from incidents.maps import geojson
-from incidents.maps.folium_map import IncidentMap, build_map
 from incidents.maps.style import TYPE_PRECEDENCE, type_colour
 from incidents.models import Incident, IncidentType
 from incidents.schemas.filters import WORLD, filter_query_args, filters_from_args, map_request_from_args
 from incidents.vocabulary import LOCATION_UNCERTAINTY_M, LocationPrecision
+
+if TYPE_CHECKING:
+    from incidents.maps.folium_map import IncidentMap
 
 blueprint = Blueprint("maps", __name__)
 
@@ -32,6 +34,9 @@ def is_staff() -> bool:
 
 
 def incident_map() -> IncidentMap:
+    # folium, branca and numpy cost ~25 MB: loaded when a map is first drawn, not by every command.
+    from incidents.maps.folium_map import build_map
+
     return build_map(
         current_app.config.get("TILE_URL") or "", current_app.config.get("TILE_ATTRIBUTION") or ""
     )
