@@ -27,11 +27,11 @@ import json, resource, sys, time, tracemalloc
 from incidents import create_app
 from incidents.exports.build import make_export
 from incidents.exports.formats import WRITERS
-url, fmt, trace = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+url, fmt, trace, staff = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4] == "staff"
 app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 with app.app_context(), open("/dev/null", "wb") as sink:
-    export = make_export({}, staff=True, fmt=fmt, base_url="https://example.org/")
+    export = make_export({}, staff=staff, fmt=fmt, base_url="https://example.org/")
     count = export.reader.count()
     if trace:
         tracemalloc.start()
@@ -48,9 +48,9 @@ print(json.dumps({"count": count, "seconds": elapsed, "bytes": written, "heap_pe
 """
 
 
-def _run(url: str, fmt: str, trace: bool) -> dict[str, float]:
+def _run(url: str, fmt: str, trace: bool, audience: str) -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, url, fmt, "1" if trace else "0"],
+        [sys.executable, "-c", _CHILD, url, fmt, "1" if trace else "0", audience],
         capture_output=True,
         text=True,
         check=True,
@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--database", default="sqlite:////tmp/incidents-bench.sqlite3")
     parser.add_argument("--formats", default="json,geojson,csv")
+    parser.add_argument(
+        "--audiences", default="public,staff", help="public (published only) and/or staff (--include-drafts)"
+    )
     parser.add_argument("--no-tracemalloc", action="store_true", help="Skip the (slow) Python-heap runs")
     args = parser.parse_args(argv)
     engine = sa.create_engine(args.database)
@@ -81,19 +84,27 @@ def main(argv: list[str] | None = None) -> None:
         print(f"generated {args.count - int(have or 0)} incidents in {time.perf_counter() - began:.0f} s")
     print(f"machine: {describe_machine()}")
     print(
-        "| format | incidents | seconds | incidents/s | MB written | peak RSS (MB) | peak Python heap (MB) |"
+        "| format | audience | incidents | seconds | incidents/s | MB written | peak RSS (MB) "
+        "| peak Python heap (MB) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for fmt in args.formats.split(","):
-        timed = _run(args.database, fmt, trace=False)
-        heap = None if args.no_tracemalloc else _run(args.database, fmt, trace=True)["heap_peak"]
-        rate = timed["count"] / timed["seconds"]
-        heap_text = "-" if heap is None else f"{heap / 1e6:.0f}"
-        print(
-            f"| {fmt} | {timed['count']:,} | {timed['seconds']:.1f} | {rate:,.0f} | "
-            f"{timed['bytes'] / 1e6:,.0f} | {timed['rss_peak_kib'] / 1024:.0f} | {heap_text} |",
-            flush=True,
-        )
+        for audience in args.audiences.split(","):
+            _report(args, fmt, audience)
+
+
+def _report(args: argparse.Namespace, fmt: str, audience: str) -> None:
+    timed = _run(args.database, fmt, trace=False, audience=audience)
+    heap = (
+        None if args.no_tracemalloc else _run(args.database, fmt, trace=True, audience=audience)["heap_peak"]
+    )
+    rate = timed["count"] / timed["seconds"]
+    heap_text = "-" if heap is None else f"{heap / 1e6:.0f}"
+    print(
+        f"| {fmt} | {audience} | {timed['count']:,} | {timed['seconds']:.1f} | {rate:,.0f} | "
+        f"{timed['bytes'] / 1e6:,.0f} | {timed['rss_peak_kib'] / 1024:.0f} | {heap_text} |",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

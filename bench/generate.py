@@ -4,7 +4,8 @@
 
 Reusable: `generate(database_url, count, seed)`. Rows go in by Core bulk inserts in chunks, with explicit
 ids and the derived columns (ranges, source_count) computed here exactly as domain.incidents computes them,
-so every reader (exports, map, API) sees consistent records. The schema is created when missing; the
+so every reader (exports, map, API) sees consistent records; each incident's stored record (exports.stored) is
+built from the rows written, by the app's own code. The schema is created when missing; the
 incident types are seeded. The same seed and count give the same rows (apart from created_at).
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from incidents.config import normalise_database_url
+from incidents.exports import stored
 from incidents.extensions import db
 from incidents.models import (
     CasualtyClaim,
@@ -80,6 +82,9 @@ def generate(database_url: str, count: int, seed: int = 1) -> int:
             )
         with engine.begin() as connection:
             rows.insert(connection)
+            # Each incident's stored record, as the app keeps it (exports.stored): read back and built by
+            # the app's own code, so the JSON export streams what a save would have stored.
+            stored.refresh(connection, (row["id"] for row in rows.incidents))
     engine.dispose()
     return first_incident
 

@@ -17,6 +17,7 @@ from incidents import create_app
 from incidents.auth.accounts import create_user
 from incidents.config import normalise_database_url
 from incidents.domain.incidents import seed_incident_types
+from incidents.exports import stored
 from incidents.extensions import db, limiter
 from incidents.models import User
 from incidents.vocabulary import Role
@@ -86,7 +87,21 @@ def app(request: pytest.FixtureRequest, tmp_path: Path, postgresql_url: str | No
     yield app
     with app.app_context():
         db.session.remove()
+        _assert_stored_records_true()
+        db.session.remove()
         db.engine.dispose()
+
+
+def _assert_stored_records_true() -> None:
+    """After every test, whatever it did: each incident's stored record is what a fresh build gives.
+
+    The JSON export streams these records; one left stale by any road that writes (forms, API, imports,
+    merges, source or type edits) would put outdated facts into exports, so every test checks them all.
+    """
+    if not sa.inspect(db.engine).has_table("incident_records"):
+        return
+    wrong = stored.check(db.session.connection(), limit=10)
+    assert not wrong, f"stored records missing or out of date for incidents {wrong}"
 
 
 def _truncate_all() -> None:

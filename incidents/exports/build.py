@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from incidents.domain.queries import incident_selection
 from incidents.exports.formats import FORMAT_VERSION, Export, filters_description
 from incidents.exports.records import IncidentReader
+from incidents.exports.stored import StoredReader
 
 
 def make_export(
@@ -31,6 +32,7 @@ def make_export(
         query = f"{query}&hxl=1" if query else "hxl=1"
     export = Export(
         reader=IncidentReader(selection, staff=staff),
+        stored=StoredReader(selection, staff=staff),
         filters=filters,
         staff=staff,
         permalink_prefix=f"{base}/incidents/",

@@ -149,3 +149,38 @@ def revoke_token_command(prefix: str) -> None:
         revoke_token(record)
     db.session.commit()
     click.echo(f"Revoked {len(active)} token(s) starting with {prefix[:12]}.")
+
+
+@click.command("records")
+@click.option(
+    "--check", "mode", flag_value="check", default=True, help="Compare every stored record (default)."
+)
+@click.option("--rebuild", "mode", flag_value="rebuild", help="Write every stored record anew.")
+@with_appcontext
+def records_command(mode: str) -> None:
+    """Check or rebuild the stored public records the JSON export streams (see exports/stored.py)."""
+    from incidents.exports import stored
+
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stored.INCIDENTS)) or 0
+    if mode == "rebuild":
+        with click.progressbar(length=total, label="Rebuilding records", file=sys.stderr) as bar:
+            done = 0
+
+            def tick(now: int) -> None:
+                nonlocal done
+                bar.update(now - done)
+                done = now
+
+            written = stored.refresh_all(db.session.connection(), tick)
+        db.session.commit()
+        click.echo(f"Rebuilt {written} stored record(s).")
+        return
+    wrong = stored.check(db.session.connection())
+    db.session.rollback()
+    if wrong:
+        shown = ", ".join(map(str, wrong[:20])) + (" …" if len(wrong) > 20 else "")
+        raise click.ClickException(
+            f"{len(wrong)} of {total} stored record(s) are missing or out of date (incidents {shown}). "
+            "Run `flask --app incidents records --rebuild`."
+        )
+    click.echo(f"All {total} stored record(s) match their incidents.")

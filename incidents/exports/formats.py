@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 from incidents.exports.records import IncidentReader
-from incidents.exports.serialize import flat_columns, flat_row, incident_record
+from incidents.exports.serialize import flat_columns, flat_row
+from incidents.exports.stored import StoredReader
 
 FORMAT_NAME = "incidents-export"
 FORMAT_VERSION = "1.0"
@@ -38,7 +39,8 @@ MEDIA_TYPES = {
 class Export:
     """What to export, for whom, and how to name it."""
 
-    reader: IncidentReader
+    reader: IncidentReader  # rows, for the flat formats
+    stored: StoredReader  # canonical records, for JSON
     filters: dict[str, Any]
     staff: bool
     permalink_prefix: str  # the incident's id is appended: https://example.org/incidents/
@@ -52,23 +54,6 @@ class Export:
     @property
     def audience(self) -> str:
         return "staff" if self.staff else "public"
-
-
-def canonical_json(record: dict[str, Any]) -> bytes:
-    """The canonical form of an incident: what the checksum covers.
-
-    UTF-8 JSON with object keys sorted and no whitespace between tokens, exactly as Python's
-    json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) writes it. orjson writes
-    the same bytes faster, except for floats under 1e-4 (1e-7 rather than 1e-07): those take the slow road.
-    """
-    location = record["location"]
-    if _tiny(location["latitude"]) or _tiny(location["longitude"]):
-        return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-
-
-def _tiny(value: float | None) -> bool:
-    return value is not None and value != 0 and abs(value) < 1e-4
 
 
 def filters_description(filters: dict[str, Any]) -> dict[str, Any]:
@@ -134,17 +119,15 @@ def write_json(export: Export) -> Iterator[bytes]:
     digest = hashlib.sha256()
     count = 0
     prefix = export.permalink_prefix
-    staff = export.staff
     separator = b"\n"
-    for batch in export.reader.batches():
+    # The permalink leads the record; it is not part of the content the checksum covers.
+    url_start = b'{"url":' + orjson.dumps(prefix)[:-1]
+    for batch in export.stored.batches():
         lines = []
-        for incident in batch:
-            canonical = canonical_json(incident_record(incident, staff=staff))
-            digest.update(canonical)
-            digest.update(b"\n")
-            # The permalink leads the record; it is not part of the content the checksum covers.
-            url = orjson.dumps(prefix + str(incident.columns["id"]))
-            lines.append(b'{"url":' + url + b"," + canonical[1:])
+        for incident_id, canonical in batch:
+            lines.append(url_start + str(incident_id).encode() + b'",' + canonical[1:])
+        digest.update(b"\n".join([canonical for _, canonical in batch]))
+        digest.update(b"\n")
         count += len(batch)
         yield separator + b",\n".join(lines)
         separator = b",\n"

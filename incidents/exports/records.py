@@ -102,6 +102,11 @@ SOURCE_COLUMNS: dict[str, Any] = {
 }
 
 
+def type_order(slug_and_label: tuple[str, str]) -> tuple[str, str]:
+    """Types in a record: by label, then slug, in Python's order (a database's collation may differ)."""
+    return slug_and_label[1], slug_and_label[0]
+
+
 @dataclass
 class IncidentRows:
     """One incident as read: its columns, and its relations as plain values."""
@@ -118,8 +123,16 @@ class IncidentRows:
 class IncidentReader:
     """Reads the incidents of a selection (a SELECT of Incident with its WHERE clauses) in batches."""
 
-    def __init__(self, selection: sa.Select[Any], *, staff: bool, batch_size: int | None = None) -> None:
+    def __init__(
+        self,
+        selection: sa.Select[Any],
+        *,
+        staff: bool,
+        batch_size: int | None = None,
+        connection: sa.Connection | None = None,
+    ) -> None:
         self.selection = selection
+        self._given_connection = connection
         self.staff = staff
         self.batch_size = batch_size or BATCH_SIZE
         self._sources: dict[int, dict[str, Any]] = {}
@@ -173,7 +186,7 @@ class IncidentReader:
     @property
     def _connection(self) -> sa.Connection:
         # Core rows straight from the connection: the session's ORM layer costs more than the query.
-        return db.session.connection()
+        return self._given_connection or db.session.connection()
 
     def _relations(self, batch: list[IncidentRows]) -> None:
         by_id = {incident.columns["id"]: incident for incident in batch}
@@ -191,12 +204,14 @@ class IncidentReader:
             sa.select(incident_type_links.c.incident_id, IncidentType.slug, IncidentType.label)
             .join(IncidentType, IncidentType.id == incident_type_links.c.incident_type_id)
             .where(belongs(incident_type_links.c.incident_id))
-            .order_by(incident_type_links.c.incident_id, IncidentType.label)
         )
         for incident_id, slug, label in execute(types):
             incident = by_id.get(incident_id)
             if incident is not None:
                 incident.types.append((slug, label))
+        for incident in batch:
+            if len(incident.types) > 1:
+                incident.types.sort(key=type_order)
 
         claims: dict[int, list[tuple[str, int, int]]] = {}
         claim_query = (

@@ -8,8 +8,10 @@ else ever leaves: unpublished incidents are kept out by the query, confidential 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+import json
+from typing import TYPE_CHECKING, Any, cast
 
+import orjson
 import pycountry
 
 if TYPE_CHECKING:
@@ -72,10 +74,18 @@ def iso_date(value: Any) -> str | None:
 
 
 def iso_timestamp(value: dt.datetime | str | None) -> str | None:
+    """A UTC timestamp as 2024-01-31T08:15:00Z (microseconds only when there are some)."""
     if value is None:
         return None
-    if isinstance(value, str):  # SQLite, read without SQLAlchemy's conversion
-        value = dt.datetime.fromisoformat(value)
+    if value.__class__ is str:  # SQLite, read without SQLAlchemy's conversion
+        text = cast(str, value)
+        if len(text) == 26 and text[10] == " " and text[19] == ".":
+            # As SQLAlchemy stores them: "2024-01-31 08:15:00.000000", in UTC. Rewritten as text: the same
+            # result as the datetime road below, several times faster (a staff export writes two a record).
+            fraction = text[19:]
+            return text[:10] + "T" + text[11:19] + ("" if fraction == ".000000" else fraction) + "Z"
+        value = dt.datetime.fromisoformat(text)
+    assert isinstance(value, dt.datetime)
     if value.tzinfo is None:  # SQLite keeps no offset; every timestamp is written in UTC
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
@@ -257,3 +267,20 @@ def flat_row(incident: IncidentRows, permalink: str, *, staff: bool) -> dict[str
     if staff:
         row.update(_staff_values(incident))
     return row
+
+
+def canonical_json(record: dict[str, Any]) -> bytes:
+    """The canonical form of an incident: what the checksum covers.
+
+    UTF-8 JSON with object keys sorted and no whitespace between tokens, exactly as Python's
+    json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) writes it. orjson writes
+    the same bytes faster, except for floats under 1e-4 (1e-7 rather than 1e-07): those take the slow road.
+    """
+    location = record["location"]
+    if _tiny(location["latitude"]) or _tiny(location["longitude"]):
+        return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+
+
+def _tiny(value: float | None) -> bool:
+    return value is not None and value != 0 and abs(value) < 1e-4

@@ -13,13 +13,23 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import sqlalchemy as sa
-from psycopg import sql as pg_sql
 from sqlalchemy.dialects import postgresql
 
 from incidents.domain import map_cells
 from incidents.domain.incidents import SCALAR_FIELDS, range_columns
+from incidents.exports import stored
+from incidents.exports.records import SOURCE_COLUMNS, IncidentRows, type_order
+from incidents.exports.serialize import canonical_json, incident_record, source_record
 from incidents.importing.formats.base import SOURCE_FIELDS
-from incidents.models import CasualtyClaim, CasualtyEstimate, Citation, Incident, Source, incident_type_links
+from incidents.models import (
+    CasualtyClaim,
+    CasualtyEstimate,
+    Citation,
+    Incident,
+    IncidentType,
+    Source,
+    incident_type_links,
+)
 from incidents.vocabulary import PublicationStatus
 
 INCIDENTS = cast(sa.Table, Incident.__table__)
@@ -27,6 +37,7 @@ SOURCES = cast(sa.Table, Source.__table__)
 CITATIONS = cast(sa.Table, Citation.__table__)
 CLAIMS = cast(sa.Table, CasualtyClaim.__table__)
 ESTIMATES = cast(sa.Table, CasualtyEstimate.__table__)
+TYPES = cast(sa.Table, IncidentType.__table__)
 
 # Bind parameters per IN (…): well under SQLite's and PostgreSQL's limits.
 _IN_CHUNK = 500
@@ -66,6 +77,15 @@ class Pending:
             self.keys = [source_key(citation["source"]) for citation in self.loaded["citations"]]
 
 
+def _plain(value: Any) -> Any:
+    """A value as the database gives it back: enums by their value."""
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _source_record(source_id: int, row: dict[str, Any]) -> dict[str, Any]:
+    return source_record({name: _plain(row.get(name)) for name in SOURCE_COLUMNS} | {"id": source_id})
+
+
 class BulkWriter:
     """Writes batches of validated records; in a dry run it only reads, to count what it would write."""
 
@@ -86,6 +106,9 @@ class BulkWriter:
         self._type_ids = type_ids
         self._dry_run = dry_run
         self._sources: dict[SourceKey, int | None] = {}  # None: new, in a dry run
+        # What each cited source looks like in an incident's record, as stored (exports.stored).
+        self._source_records: dict[int, dict[str, Any]] = {}
+        self._type_labels = dict(connection.execute(sa.select(TYPES.c.slug, TYPES.c.label)).all())
         self.sources_created = 0
         self._on_map: list[tuple[Any, ...]] = []  # what the map's rollup needs of each new incident
         self._new = 0
@@ -126,9 +149,11 @@ class BulkWriter:
         ids = self._insert(INCIDENTS, incident_rows, [item.preferred_id for item in batch])
         links, citations, estimates = [], [], []
         claims_per_citation: list[list[dict[str, Any]]] = []
-        for incident_id, item in zip(ids, batch, strict=True):
+        records: dict[int, bytes] = {}
+        for incident_id, item, row in zip(ids, batch, incident_rows, strict=True):
             loaded = item.loaded
-            for slug in dict.fromkeys(loaded["types"]):
+            slugs = list(dict.fromkeys(loaded["types"]))
+            for slug in slugs:
                 links.append({"incident_id": incident_id, "incident_type_id": self._type_ids[slug]})
             for position, citation in enumerate(loaded["citations"]):
                 citations.append(
@@ -143,6 +168,7 @@ class BulkWriter:
                 claims_per_citation.append(citation["claims"])
             for estimate in loaded["estimates"]:
                 estimates.append({"incident_id": incident_id, **estimate})
+            records[incident_id] = self._record(incident_id, row, item, slugs)
         self._insert_rows(cast(sa.Table, incident_type_links), links)
         if citations:
             citation_ids = self._insert_returning_ids(CITATIONS, citations)
@@ -155,6 +181,7 @@ class BulkWriter:
                 self._insert_rows(CLAIMS, claims)
         if estimates:
             self._insert_rows(ESTIMATES, estimates)
+        stored.store(self._connection, records)
         self._new += len(ids)
         if not self._rebuilds_map:
             self._on_map.extend(tuple(row[name] for name in _MAP_COLUMNS) for row in incident_rows)
@@ -194,6 +221,23 @@ class BulkWriter:
         )
         return row
 
+    def _record(self, incident_id: int, row: dict[str, Any], item: Pending, slugs: list[str]) -> bytes:
+        """The incident's stored record, built from the values just written by the code every save uses
+        (exports.stored; tests compare it with a record built from the database after every import)."""
+        columns = {name: _plain(value) for name, value in row.items()}
+        columns["id"] = incident_id
+        incident = IncidentRows(columns)
+        incident.types = sorted(((slug, self._type_labels[slug]) for slug in slugs), key=type_order)
+        for key, citation in zip(item.keys, item.loaded["citations"], strict=True):
+            source_id = self._sources[key]
+            assert source_id is not None
+            claims = [(_plain(c["category"]), c["low"], c["high"]) for c in citation["claims"]]
+            incident.citations.append(
+                (citation["locator"], citation["quote"], self._source_records[source_id], claims)
+            )
+        incident.estimates = {_plain(e["category"]): e["best"] for e in item.loaded["estimates"]}
+        return canonical_json(incident_record(incident, staff=False))
+
     def _resolve_sources(self, batch: list[Pending]) -> None:
         """An id for every source the batch cites: one already known, one in the database, or a new one."""
         new: dict[SourceKey, dict[str, Any]] = {}
@@ -215,7 +259,10 @@ class BulkWriter:
             for source in new.values()
         ]
         preferred = [key[1] if key[0] == "id" else None for key in new]
-        self._sources.update(zip(new, self._insert(SOURCES, rows, preferred), strict=True))
+        source_ids = self._insert(SOURCES, rows, preferred)
+        self._sources.update(zip(new, source_ids, strict=True))
+        for source_id, row in zip(source_ids, rows, strict=True):
+            self._source_records[source_id] = _source_record(source_id, row)
 
     def _find_stored_sources(self, new: dict[SourceKey, dict[str, Any]]) -> None:
         """Move the sources the database has already from new to the known ones.
@@ -233,6 +280,7 @@ class BulkWriter:
                     key = ("id", row["id"]) if column is SOURCES.c.id else stored
                     if key in new and source_key(new[key]) == stored:
                         self._sources[key] = row["id"]
+                        self._source_records[row["id"]] = _source_record(row["id"], dict(row))
                         del new[key]
 
     def _insert(self, table: sa.Table, rows: list[dict[str, Any]], preferred: list[int | None]) -> list[int]:
@@ -274,6 +322,8 @@ class BulkWriter:
         if self._connection.dialect.name != "postgresql":
             self._connection.execute(sa.insert(table), rows)
             return
+        from psycopg import sql as pg_sql  # only on PostgreSQL; SQLite deployments need not load it
+
         columns = list(rows[0])
         statement = pg_sql.SQL("COPY {} ({}) FROM STDIN").format(
             pg_sql.Identifier(table.name), pg_sql.SQL(", ").join(map(pg_sql.Identifier, columns))

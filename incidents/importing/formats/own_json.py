@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from incidents.exports.formats import FORMAT_NAME, canonical_json
+from incidents.exports.formats import FORMAT_NAME
+from incidents.exports.serialize import canonical_json
 from incidents.importing.formats.base import SOURCE_FIELDS, ImportRecord
 from incidents.importing.reading import FileError
 from incidents.importing.report import Problem

@@ -1,0 +1,216 @@
+"""The stored public records the JSON export streams: written on every save, never stale, rebuilt on demand.
+
+(Every test of the suite also checks, when it ends, that each stored record is what a fresh build gives:
+see tests/conftest.py. These tests cover what that check alone cannot.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from incidents.exports import stored
+from incidents.exports.serialize import canonical_json, iso_timestamp
+from incidents.extensions import db
+from incidents.models import Incident, IncidentRecord, IncidentType, Source
+from tests.test_exports import export_json, load_demo
+
+
+def _stored_count() -> int:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(IncidentRecord)
+            .where(IncidentRecord.layout == stored.LAYOUT)
+        )
+        or 0
+    )
+
+
+def test_every_saved_incident_has_its_record(app: Flask, runner: FlaskCliRunner) -> None:
+    load_demo(runner)
+    with app.app_context():
+        assert _stored_count() == 11 == db.session.scalar(sa.select(sa.func.count(Incident.id)))
+        assert stored.check(db.session.connection()) == []
+
+
+def test_editing_a_source_rewrites_the_records_that_cite_it(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    load_demo(runner)
+    before = export_json(client)
+    with app.app_context():
+        source = db.session.scalars(sa.select(Source).order_by(Source.id)).first()
+        assert source is not None
+        source_id = source.id
+        source.title = "Renamed report <b>&</b>"
+        db.session.commit()
+    after = export_json(client)
+    citing = [i for i in after["incidents"] if any(c["source"]["id"] == source_id for c in i["citations"])]
+    assert citing, "the first source of the demo is cited"
+    for incident in citing:
+        titles = [c["source"]["title"] for c in incident["citations"] if c["source"]["id"] == source_id]
+        assert titles and set(titles) == {"Renamed report <b>&</b>"}
+    assert after["header"]["checksum"] != before["header"]["checksum"]
+
+
+def test_renaming_an_incident_type_rewrites_the_records_of_that_type(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    load_demo(runner)
+    with app.app_context():
+        killing = db.session.scalars(sa.select(IncidentType).where(IncidentType.slug == "killing")).one()
+        killing.label = "Unlawful killing"
+        db.session.commit()
+    labels = {
+        t["label"] for i in export_json(client)["incidents"] for t in i["types"] if t["slug"] == "killing"
+    }
+    assert labels == {"Unlawful killing"}
+
+
+def test_a_rolled_back_change_leaves_the_record_as_it_was(app: Flask, runner: FlaskCliRunner) -> None:
+    load_demo(runner)
+    with app.app_context():
+        first = db.session.scalars(sa.select(Incident).order_by(Incident.id)).first()
+        assert first is not None
+        first.title = "Never saved"
+        db.session.flush()
+        db.session.rollback()
+        content = db.session.scalar(
+            sa.select(IncidentRecord.content).where(IncidentRecord.incident_id == first.id)
+        )
+        assert content is not None and b"Never saved" not in content
+
+
+def test_exports_are_right_without_stored_records_and_the_command_rebuilds_them(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    load_demo(runner)
+    expected = export_json(client)
+    with app.app_context():
+        # As after an upgrade that changed the record code, or a record lost: one stale, the rest missing.
+        db.session.execute(
+            sa.update(IncidentRecord).where(IncidentRecord.incident_id == 1).values(layout="old")
+        )
+        db.session.execute(sa.delete(IncidentRecord).where(IncidentRecord.incident_id != 1))
+        db.session.commit()
+    rebuilt_on_the_fly = export_json(client)
+    assert rebuilt_on_the_fly["incidents"] == expected["incidents"]
+    assert rebuilt_on_the_fly["header"]["checksum"] == expected["header"]["checksum"]
+
+    checked = runner.invoke(args=["records", "--check"])
+    assert checked.exit_code == 1
+    assert "11 of 11 stored record(s) are missing or out of date" in checked.output
+    rebuilt = runner.invoke(args=["records", "--rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "Rebuilt 11 stored record(s)." in rebuilt.output
+    checked = runner.invoke(args=["records"])
+    assert checked.exit_code == 0 and "All 11 stored record(s) match their incidents." in checked.output
+    with app.app_context():
+        assert _stored_count() == 11
+
+
+def test_a_record_changed_behind_the_apps_back_is_found(app: Flask, runner: FlaskCliRunner) -> None:
+    load_demo(runner)
+    with app.app_context():
+        db.session.execute(
+            sa.update(IncidentRecord).where(IncidentRecord.incident_id == 3).values(content=b'{"id":3}')
+        )
+        db.session.commit()
+        assert stored.check(db.session.connection()) == [3]
+    result = runner.invoke(args=["records", "--check"])
+    assert result.exit_code == 1 and "incidents 3)" in result.output
+    assert runner.invoke(args=["records", "--rebuild"]).exit_code == 0
+
+
+def test_the_staff_export_adds_the_staff_fields_to_the_stored_record(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, make_user: Any
+) -> None:
+    load_demo(runner)
+    make_user("editor@example.org")
+    client.post("/login", data={"email": "editor@example.org", "password": "correct horse battery staple"})
+    document = export_json(client)
+    assert document["header"]["audience"] == "staff"
+    for incident in document["incidents"]:
+        assert {"status", "confidential_notes", "created_at", "version"} <= set(incident)
+        assert incident["created_at"].endswith("Z")
+        content = {key: value for key, value in incident.items() if key != "url"}
+        assert list(content) == sorted(content), "canonical: keys in order"
+
+
+# -- the two fast roads give what the slow ones give ---------------------------------------------------------
+
+_hostile_text = st.text(
+    alphabet=st.sampled_from(list(',"\\:{}[]titledaversion_gcfnbu ') + ["é", "\u2028", "\x00", "\n"]),
+    max_size=30,
+)
+
+
+def _record(texts: list[str], numbers: list[int]) -> dict[str, Any]:
+    t = iter(texts)
+    return {
+        "casualties": [{"best": None, "category": "killed", "high": numbers[0], "low": 0, "source_count": 1}],
+        "citations": [
+            {
+                "claims": [{"category": "killed", "high": numbers[0], "low": 0}],
+                "locator": next(t),
+                "quote": next(t),
+                "source": {"id": 1, "title": next(t), "url": next(t), "publication_date": None},
+            }
+        ],
+        "date": {"end": None, "precision": "day", "start": "2023-01-09", "ucdp_date_prec": 1},
+        "id": numbers[1],
+        "location": {"country": "PE", "latitude": -15.5, "longitude": -70.1, "place_name": next(t)},
+        "narrative": next(t),
+        "perpetrators": next(t),
+        "source_count": 1,
+        "title": next(t),
+        "types": [{"label": next(t), "slug": "killing"}],
+        "verification_grade": "fair",
+        "victims": next(t),
+    }
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    texts=st.lists(_hostile_text, min_size=10, max_size=10),
+    notes=_hostile_text,
+    who=st.one_of(st.none(), _hostile_text),
+    numbers=st.lists(st.integers(0, 2**31 - 1), min_size=2, max_size=2),
+)
+def test_staff_fields_are_put_where_a_full_rewrite_puts_them(
+    texts: list[str], notes: str, who: str | None, numbers: list[int]
+) -> None:
+    record = _record(texts, numbers)
+    staff = {
+        "confidential_notes": notes,
+        "created_at": "2023-01-09T10:00:00Z",
+        "created_by": who,
+        "status": "draft",
+        "updated_at": "2023-01-10T10:00:00.5Z",
+        "updated_by": who,
+        "version": numbers[0] + 1,
+    }
+    assert stored.with_staff_fields(canonical_json(record), staff) == canonical_json(record | staff)
+
+
+@given(st.datetimes(min_value=dt.datetime(1800, 1, 1), max_value=dt.datetime(9999, 12, 31)))
+def test_timestamps_as_sqlite_keeps_them_read_as_text_or_as_datetimes_agree(moment: dt.datetime) -> None:
+    as_stored = moment.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite format
+    assert iso_timestamp(as_stored) == iso_timestamp(moment.replace(tzinfo=dt.UTC))
+    assert iso_timestamp(as_stored) == moment.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_a_stored_record_is_the_public_record_only(app: Flask, runner: FlaskCliRunner) -> None:
+    load_demo(runner)
+    with app.app_context():
+        for content in db.session.scalars(sa.select(IncidentRecord.content)):
+            record = orjson.loads(content)
+            assert not {"status", "confidential_notes", "created_by", "updated_by", "version"} & set(record)
