@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from incidents.schemas import CasualtyClaimSchema, SourceInputSchema
-from incidents.schemas.fields import MIN_DATE, Text
+from incidents.schemas.fields import MIN_DATE, CountryCode, Text
 from incidents.schemas.filters import IncidentFilterSchema
 
 LATEST = dt.date.today() + dt.timedelta(days=366)
@@ -93,3 +93,15 @@ def test_source_urls_are_http_only(url: str) -> None:
         assert set(error.messages_dict) == {"url"}
         return
     assert loaded["url"] == "" or loaded["url"].startswith(("http://", "https://"))
+
+
+@pytest.mark.parametrize("typed", ["ß", "ﬅ", "pe\u0301"])
+def test_a_country_code_is_two_ascii_letters_as_typed_not_after_case_folding(typed: str) -> None:
+    # "ß".upper() is "SS" (South Sudan) and "ﬅ".upper() is "ST" (São Tomé): neither is what was typed.
+    with pytest.raises(ValidationError) as error:
+        CountryCode().deserialize(typed)
+    assert "ISO 3166-1 alpha-2" in str(error.value)
+
+
+def test_a_lower_case_country_code_is_read() -> None:
+    assert CountryCode().deserialize(" pe ") == "PE"

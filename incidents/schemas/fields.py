@@ -81,7 +81,9 @@ class CountryCode(fields.String):
     """An ISO 3166-1 alpha-2 country code, upper-cased."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        code = super()._deserialize(value, attr, data, **kwargs).strip().upper()
+        typed = super()._deserialize(value, attr, data, **kwargs).strip()
+        # ASCII checked before upper-casing: "ß".upper() is "SS" (South Sudan), which nobody typed.
+        code = typed.upper() if typed.isascii() else typed
         if len(code) != 2 or not code.isascii() or pycountry.countries.get(alpha_2=code) is None:
             raise ValidationError(f"{code!r} is not an ISO 3166-1 alpha-2 country code (for example PE).")
         return code
