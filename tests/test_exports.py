@@ -19,8 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from incidents.domain.queries import incident_selection
+from incidents.exports.flat import FLAT_COLUMNS
 from incidents.exports.schema import schema_path
-from incidents.exports.serialize import FLAT_COLUMNS
 from incidents.extensions import db
 from incidents.models import Incident
 from incidents.schemas.filters import filters_from_args

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from incidents.domain.queries import incident_selection
 from incidents.exports.formats import FORMAT_VERSION, Export, filters_description
-from incidents.exports.records import IncidentReader
 from incidents.exports.stored import StoredReader
 
 
@@ -31,7 +30,6 @@ def make_export(
     if hxl and fmt == "csv":
         query = f"{query}&hxl=1" if query else "hxl=1"
     export = Export(
-        reader=IncidentReader(selection, staff=staff),
         stored=StoredReader(selection, staff=staff),
         filters=filters,
         staff=staff,

@@ -77,7 +77,7 @@ def _export_command(**options: Any) -> None:
         _write(WRITERS[fmt](export), sys.stdout.buffer)
         return
     with open(output, "wb") as target:
-        total = export.reader.count()
+        total = export.stored.count()
         with click.progressbar(length=total, label=f"Exporting {total} incidents", file=sys.stderr) as bar:
             done = 0
 

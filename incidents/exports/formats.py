@@ -19,8 +19,7 @@ from typing import Any
 
 import orjson
 
-from incidents.exports.records import IncidentReader
-from incidents.exports.serialize import flat_columns, flat_row
+from incidents.exports.flat import flat_columns, flat_row
 from incidents.exports.stored import StoredReader
 
 FORMAT_NAME = "incidents-export"
@@ -39,8 +38,7 @@ MEDIA_TYPES = {
 class Export:
     """What to export, for whom, and how to name it."""
 
-    reader: IncidentReader  # rows, for the flat formats
-    stored: StoredReader  # canonical records, for JSON
+    stored: StoredReader  # the canonical records of the selection, in id order
     filters: dict[str, Any]
     staff: bool
     permalink_prefix: str  # the incident's id is appended: https://example.org/incidents/
@@ -144,19 +142,20 @@ def write_geojson(export: Export) -> Iterator[bytes]:
     prefix = export.permalink_prefix
     staff = export.staff
     separator = b"\n"
-    for batch in export.reader.batches():
+    for batch in export.stored.batches():
         features = []
-        for incident in batch:
-            c = incident.columns
+        for incident_id, canonical in batch:
+            record = orjson.loads(canonical)
+            location = record["location"]
             geometry = (
                 None
-                if c["latitude"] is None
-                else {"type": "Point", "coordinates": [c["longitude"], c["latitude"]]}
+                if location["latitude"] is None
+                else {"type": "Point", "coordinates": [location["longitude"], location["latitude"]]}
             )
-            properties = flat_row(incident, prefix + str(c["id"]), staff=staff)
+            properties = flat_row(record, prefix + str(incident_id), staff=staff)
             features.append(
                 orjson.dumps(
-                    {"type": "Feature", "id": c["id"], "geometry": geometry, "properties": properties}
+                    {"type": "Feature", "id": incident_id, "geometry": geometry, "properties": properties}
                 )
             )
         count += len(batch)
@@ -190,9 +189,9 @@ def write_csv(export: Export) -> Iterator[bytes]:
     count = 0
     prefix = export.permalink_prefix
     staff = export.staff
-    for batch in export.reader.batches():
-        for incident in batch:
-            row = flat_row(incident, prefix + str(incident.columns["id"]), staff=staff)
+    for batch in export.stored.batches():
+        for incident_id, canonical in batch:
+            row = flat_row(orjson.loads(canonical), prefix + str(incident_id), staff=staff)
             writer.writerow([_cell(row[name]) for name in names])
         count += len(batch)
         yield buffer.getvalue().encode("utf-8")

@@ -179,6 +179,10 @@ class StoredReader:
         self.batch_size = batch_size or BATCH_SIZE
         self._users: dict[int, str] = {}
 
+    def count(self) -> int:
+        query = self.selection.with_only_columns(sa.func.count(Incident.id)).order_by(None)
+        return int(db.session.scalar(query) or 0)
+
     def batches(self) -> Iterator[list[tuple[int, bytes]]]:
         connection = db.session.connection()
         joined = sa.outerjoin(
