@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -75,6 +76,10 @@ class Pending:
             self.keys = [("id", source_id) for source_id in self.source_ids]
         else:
             self.keys = [source_key(citation["source"]) for citation in self.loaded["citations"]]
+
+
+# The incident's columns a record reads that hold enums (as the database gives them back: by value).
+_ENUM_COLUMNS = ("date_precision", "location_precision", "verification_grade")
 
 
 def _plain(value: Any) -> Any:
@@ -181,7 +186,14 @@ class BulkWriter:
                 self._insert_rows(CLAIMS, claims)
         if estimates:
             self._insert_rows(ESTIMATES, estimates)
-        stored.store(self._connection, records)
+        # The incidents are new: their records are inserted, not upserted (exports.stored.store).
+        self._insert_rows(
+            stored.RECORDS,
+            [
+                {"incident_id": i, "layout": stored.LAYOUT, "content": content}
+                for i, content in records.items()
+            ],
+        )
         self._new += len(ids)
         if not self._rebuilds_map:
             self._on_map.extend(tuple(row[name] for name in _MAP_COLUMNS) for row in incident_rows)
@@ -224,8 +236,9 @@ class BulkWriter:
     def _record(self, incident_id: int, row: dict[str, Any], item: Pending, slugs: list[str]) -> bytes:
         """The incident's stored record, built from the values just written by the code every save uses
         (exports.stored; tests compare it with a record built from the database after every import)."""
-        columns = {name: _plain(value) for name, value in row.items()}
-        columns["id"] = incident_id
+        columns = dict(row, id=incident_id)
+        for name in _ENUM_COLUMNS:
+            columns[name] = _plain(columns[name])
         incident = IncidentRows(columns)
         incident.types = sorted(((slug, self._type_labels[slug]) for slug in slugs), key=type_order)
         for key, citation in zip(item.keys, item.loaded["citations"], strict=True):
@@ -319,6 +332,9 @@ class BulkWriter:
         """
         if not rows:
             return
+        if self._connection.dialect.name == "sqlite":
+            self._sqlite_executemany(table, rows)
+            return
         if self._connection.dialect.name != "postgresql":
             self._connection.execute(sa.insert(table), rows)
             return
@@ -336,6 +352,41 @@ class BulkWriter:
                 copy.write_row(
                     [v.value if isinstance(v, enum.Enum) else v for v in map(row.__getitem__, columns)]
                 )
+
+    def _sqlite_executemany(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """The rows as tuples, straight to the driver's executemany, each value through the bind processor
+        SQLAlchemy itself would apply to its column (dates and timestamps as text, enums by value): the same
+        stored values, without SQLAlchemy's per-row bookkeeping (which costs more than SQLite's insert)."""
+        columns = list(rows[0])
+        if any(c.default is not None and c.name not in rows[0] for c in table.columns):
+            # A Python-side default to fill in: SQLAlchemy's own executemany does that.
+            self._connection.execute(sa.insert(table), rows)
+            return
+        dialect = self._connection.dialect
+        quote = dialect.identifier_preparer.quote
+        statement = "INSERT INTO {} ({}) VALUES ({})".format(
+            quote(table.name), ", ".join(map(quote, columns)), ", ".join("?" * len(columns))
+        )
+        processors = [
+            (i, processor)
+            for i, name in enumerate(columns)
+            if (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
+        ]
+        getter = operator.itemgetter(*columns)
+        if len(columns) == 1:
+            values = [[getter(row)] for row in rows]
+        else:
+            values = [list(getter(row)) for row in rows]
+        for i, processor in processors:
+            for row_values in values:
+                row_values[i] = processor(row_values[i])
+        driver = self._connection.connection.driver_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(statement, values)
+        finally:
+            cursor.close()
 
     def _insert_returning_ids(self, table: sa.Table, rows: list[dict[str, Any]]) -> list[int]:
         if not rows:
@@ -360,7 +411,5 @@ class BulkWriter:
         assert first is not None
         ids = list(range(first, first + len(rows)))
         if len(rows) > 1:
-            self._connection.execute(
-                sa.insert(table), [row | {"id": i} for row, i in zip(rows[1:], ids[1:], strict=True)]
-            )
+            self._insert_rows(table, [row | {"id": i} for row, i in zip(rows[1:], ids[1:], strict=True)])
         return ids
