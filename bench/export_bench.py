@@ -4,7 +4,8 @@
 
 Fills the database with bench.generate when it holds fewer than N incidents, then runs each format in a
 fresh process (so that one format's memory does not count against the next) as
-`flask --app incidents export --format F --include-drafts -o /dev/null` would, and reports incidents per
+`flask --app incidents export --format F [--include-drafts] -o /dev/null` would, for the public (published
+only) and the staff audience (--include-drafts: every status, staff fields), and reports incidents per
 second and peak memory: the process's resident-set high-water mark (ru_maxrss, includes the interpreter and
 libraries) and, in a second run, the Python heap peak (tracemalloc, which slows the run, so not timed).
 """
@@ -32,7 +33,7 @@ app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 with app.app_context(), open("/dev/null", "wb") as sink:
     export = make_export({}, staff=staff, fmt=fmt, base_url="https://example.org/")
-    count = export.reader.count()
+    count = export.stored.count()
     if trace:
         tracemalloc.start()
     began = time.perf_counter()
