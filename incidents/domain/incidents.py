@@ -138,10 +138,13 @@ def range_columns(citations: list[dict[str, Any]]) -> dict[str, int | None]:
             lows[category] = min(lows.get(category, claim["low"]), claim["low"])
             highs[category] = max(highs.get(category, claim["high"]), claim["high"])
     columns: dict[str, int | None] = {}
-    for category in CasualtyCategory:
-        columns[f"{category.value}_low"] = lows.get(category)
-        columns[f"{category.value}_high"] = highs.get(category)
+    for category, low, high in _RANGE_NAMES:
+        columns[low] = lows.get(category)
+        columns[high] = highs.get(category)
     return columns
+
+
+_RANGE_NAMES = [(c, f"{c.value}_low", f"{c.value}_high") for c in CasualtyCategory]
 
 
 def incident_input(incident: Incident) -> dict[str, Any]:

@@ -51,12 +51,29 @@ _MAP_COLUMNS = ("status", "latitude", "longitude", *map_cells.CASUALTY_COLUMNS)
 SourceKey = tuple[Any, ...]
 
 
+_source_fields = operator.itemgetter(*SOURCE_FIELDS)
+# Files cite the same few sources row after row: their keys are remembered, by their values as given.
+_source_keys: dict[tuple[Any, ...], SourceKey] = {}
+_SOURCE_KEYS_KEPT = 10_000
+
+
 def source_key(source: dict[str, Any]) -> SourceKey:
     """Two sources are one when every field is the same, ignoring case and runs of spaces in text."""
-    return tuple(
-        " ".join(value.split()).casefold() if isinstance(value, str) else value
-        for value in (source.get(name) for name in SOURCE_FIELDS)
-    )
+    values = _source_fields(source) if len(source) == len(SOURCE_FIELDS) else None
+    try:
+        key = _source_keys.get(values) if values is not None else None
+    except TypeError:  # an unhashable value: not remembered
+        key = values = None
+    if key is None:
+        key = tuple(
+            " ".join(value.split()).casefold() if isinstance(value, str) else value
+            for value in (source.get(name) for name in SOURCE_FIELDS)
+        )
+        if values is not None:
+            if len(_source_keys) >= _SOURCE_KEYS_KEPT:
+                _source_keys.clear()
+            _source_keys[values] = key
+    return key
 
 
 @dataclass(slots=True)
@@ -84,7 +101,7 @@ _ENUM_COLUMNS = ("date_precision", "location_precision", "verification_grade")
 
 def _plain(value: Any) -> Any:
     """A value as the database gives it back: enums by their value."""
-    return value.value if isinstance(value, enum.Enum) else value
+    return value._value_ if isinstance(value, enum.Enum) else value  # _value_: a plain attribute, fast
 
 
 def _source_record(source_id: int, row: dict[str, Any]) -> dict[str, Any]:
@@ -372,11 +389,9 @@ class BulkWriter:
             for i, name in enumerate(columns)
             if (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
         ]
-        getter = operator.itemgetter(*columns)
-        if len(columns) == 1:
-            values = [[getter(row)] for row in rows]
-        else:
-            values = [list(getter(row)) for row in rows]
+        # One column: itemgetter gives the value itself, not a tuple of one.
+        getter = operator.itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+        values = [list(getter(row)) for row in rows]
         for i, processor in processors:
             for row_values in values:
                 row_values[i] = processor(row_values[i])
