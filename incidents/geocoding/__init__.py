@@ -6,6 +6,7 @@ The default is the offline gazetteer (no network); Nominatim is chosen with GEOC
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from incidents.geocoding.base import Geocoder, GeocoderError, PlaceCandidate
@@ -22,14 +23,15 @@ __all__ = [
 ]
 
 
-def make_geocoder(config: Mapping[str, Any]) -> Geocoder:
+def make_geocoder(config: Mapping[str, Any], *, cache_folder: Path | None = None) -> Geocoder:
     """The geocoder config["GEOCODER"] names: "gazetteer" (the default) or "nominatim".
 
     Nominatim needs GEOCODER_USER_AGENT and takes GEOCODER_NOMINATIM_DOMAIN. ValueError for anything else.
+    The gazetteer keeps its index in cache_folder (the app's instance folder) for the next process, if given.
     """
     kind = str(config.get("GEOCODER") or "gazetteer").strip().lower()
     if kind == "gazetteer":
-        return GazetteerGeocoder()
+        return GazetteerGeocoder(cache_folder=cache_folder)
     if kind == "nominatim":
         user_agent = str(config.get("GEOCODER_USER_AGENT") or "").strip()
         if not user_agent:

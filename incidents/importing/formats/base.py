@@ -68,9 +68,11 @@ class CsvRecordReader:
 
     def records(self) -> Iterator[ImportRecord]:
         header = self._table.header
+        width = len(header)
         for row, cells in self._table.rows():
             record = self.record(row, cells)
-            record.problems += width_problems(row, cells, header)
+            if len(cells) > width:
+                record.problems += width_problems(row, cells, header)
             yield record
 
     def values(self, cells: list[str]) -> dict[str, str]:
@@ -122,6 +124,7 @@ def cut(text: str, length: int) -> str:
 _ISO_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})(?:[ T][0-9:.+Z-]*)?\s*$")
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_date(text: str) -> str:
     """ "2013-12-13" from "2013-12-13", "2013-12-13 00:00:00.000" or "2013-12-13T00:00:00Z"; otherwise the
     text itself, for the schema to refuse with its own message.

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -82,9 +84,18 @@ class UcdpCsvReader(CsvRecordReader):
         if missing:
             raise FileError(f"This UCDP GED file lacks the column(s) {', '.join(missing)}.", row=1)
         super().__init__(table)
+        # Where each column read is in a row (the last of a repeated name, as values() has it); the absent
+        # ones are empty. There are always more than one: the required ones.
+        last = {name: i for i, name in enumerate(table.header)}
+        self._present = [name for name in _READ if name in last]
+        self._cells = operator.itemgetter(*(last[name] for name in self._present))
+        self._absent = {name: "" for name in _READ if name not in last}
 
     def record(self, row: int, cells: list[str]) -> ImportRecord:
-        return ucdp_record(row, self.values(cells))
+        values = dict(zip(self._present, map(str.strip, self._cells(cells)), strict=True))
+        if self._absent:
+            values.update(self._absent)
+        return _record(row, values)
 
 
 class UcdpGeoJsonReader:
@@ -139,41 +150,59 @@ def _feature_values(feature: Any) -> tuple[dict[str, str], str]:
     return values, ""
 
 
+# The columns an event is read from.
+_READ = (
+    "id", "date_prec", "where_prec", "date_start", "date_end", "iso3", "country", "side_a", "side_b",
+    "type_of_violence", "where_coordinates", "dyad_name", "best", "low", "high", "source_article",
+    "source_office", "source_date", "source_headline", "conflict_name", "deaths_a", "deaths_b",
+    "deaths_civilians", "deaths_unknown", "adm_1", "adm_2", "latitude", "longitude", "number_of_sources",
+    "event_clarity",
+)  # fmt: skip
+# The codes as a file gives them, and the values of what they stand for: most rows need no more.
+_DATE_CODES = {str(code): code for code in UCDP_DATE_PRECISION}
+_WHERE_CODES = {str(code): code for code in UCDP_WHERE_PRECISION}
+_DATE_VALUES = {code: precision.value for code, precision in UCDP_DATE_PRECISION.items()}
+_WHERE_VALUES = {code: precision.value for code, precision in UCDP_WHERE_PRECISION.items()}
+_DAY = DatePrecision.DAY.value
+_COUNTRY = LocationPrecision.COUNTRY.value
+
+
 def ucdp_record(row: int, values: Mapping[str, str]) -> ImportRecord:
     """One GED event as incident input."""
+    return _record(row, {name: (values.get(name) or "").strip() for name in _READ})
 
-    def get(name: str) -> str:
-        return (values.get(name) or "").strip()
 
+def _record(row: int, event: dict[str, str]) -> ImportRecord:
+    """ucdp_record, from the columns it reads (_READ), stripped."""
     problems: list[Problem] = []
-    event_id = get("id")
+    event_id = event["id"]
     if not event_id:
         problems.append(Problem(row, "id", "Empty: every UCDP event has an id."))
 
-    date_code = read_code(
-        get("date_prec"), UCDP_DATE_PRECISION, "a UCDP date precision", row, "date_prec", problems
+    date_code = _DATE_CODES.get(event["date_prec"]) or read_code(
+        event["date_prec"], UCDP_DATE_PRECISION, "a UCDP date precision", row, "date_prec", problems
     )
-    where_code = read_code(
-        get("where_prec"), UCDP_WHERE_PRECISION, "a UCDP location precision", row, "where_prec", problems
+    where_code = _WHERE_CODES.get(event["where_prec"]) or read_code(
+        event["where_prec"], UCDP_WHERE_PRECISION, "a UCDP location precision", row, "where_prec", problems
     )
-    date_precision = UCDP_DATE_PRECISION.get(date_code or 0, DatePrecision.DAY)
-    location_precision = UCDP_WHERE_PRECISION.get(where_code or 0, LocationPrecision.COUNTRY)
+    date_precision = _DATE_VALUES.get(date_code or 0, _DAY)
+    location_precision = _WHERE_VALUES.get(where_code or 0, _COUNTRY)
 
-    start, end = iso_date(get("date_start")), iso_date(get("date_end"))
-    country = country_code(get("iso3")) or country_code(get("country"))
+    start, end = iso_date(event["date_start"]), iso_date(event["date_end"])
+    country = country_code(event["iso3"]) or country_code(event["country"])
     if country is None:
-        shown = get("iso3") or get("country")
+        shown = event["iso3"] or event["country"]
         problems.append(Problem(row, "country", f"{shown!r} names no country we know (ISO 3166-1)."))
 
-    side_a, side_b = get("side_a"), get("side_b")
-    violence = UCDP_TYPE_OF_VIOLENCE.get(get("type_of_violence"), "")
-    one_sided = get("type_of_violence") == "3"
-    place = get("where_coordinates")
-    dyad = get("dyad_name") or " – ".join(part for part in (side_a, side_b) if part)
-    best = get("best")
+    side_a, side_b = event["side_a"], event["side_b"]
+    violence = UCDP_TYPE_OF_VIOLENCE.get(event["type_of_violence"], "")
+    one_sided = event["type_of_violence"] == "3"
+    place = event["where_coordinates"]
+    dyad = event["dyad_name"] or _joined(" – ", side_a, side_b)
+    best = event["best"]
     title = f"{dyad or 'UCDP event ' + event_id}: {best} killed" + (f", {place}" if place else "")
 
-    low, high = get("low"), get("high")
+    low, high = event["low"], event["high"]
     figures = _figures(low, best, high)
     if figures is not None and (figures[0], figures[1]) != (low, high):
         problems.append(
@@ -187,16 +216,17 @@ def ucdp_record(row: int, values: Mapping[str, str]) -> ImportRecord:
         )
         low, high = figures
 
-    sources_text = get("source_article")
+    sources_text = event["source_article"]
+    conflict = event["conflict_name"]
     narrative = [
         f"UCDP GED event {event_id}"
         + (f", {violence}" if violence else "")
-        + (f" ({get('conflict_name')})" if get("conflict_name") else "")
+        + (f" ({conflict})" if conflict else "")
         + ".",
         f"Side A: {side_a or 'not given'}. Side B: {side_b or 'not given'}.",
-        f"Deaths as coded by UCDP: side A {get('deaths_a') or '?'}, side B {get('deaths_b') or '?'}, "
-        f"civilians {get('deaths_civilians') or '?'}, unknown {get('deaths_unknown') or '?'}; "
-        f"low {get('low') or '?'}, best {best or '?'}, high {get('high') or '?'}.",
+        f"Deaths as coded by UCDP: side A {event['deaths_a'] or '?'}, side B {event['deaths_b'] or '?'}, "
+        f"civilians {event['deaths_civilians'] or '?'}, unknown {event['deaths_unknown'] or '?'}; "
+        f"low {event['low'] or '?'}, best {best or '?'}, high {event['high'] or '?'}.",
     ]
     if where_code is not None:
         narrative.append(
@@ -215,22 +245,28 @@ def ucdp_record(row: int, values: Mapping[str, str]) -> ImportRecord:
         "types": [UCDP_TYPE],
         "start_date": start,
         # UCDP repeats the day as date_end for a one-day event: no end date then.
-        "end_date": None if (end == start and date_precision == DatePrecision.DAY) or not end else end,
-        "date_precision": date_precision.value,
+        "end_date": None if (end == start and date_precision == _DAY) or not end else end,
+        "date_precision": date_precision,
         "place_name": place,
-        "admin1": get("adm_1"),
-        "admin2": get("adm_2"),
-        "country": country or get("iso3") or get("country"),
-        "latitude": get("latitude") or None,
-        "longitude": get("longitude") or None,
-        "location_precision": location_precision.value,
-        "perpetrators": side_a if one_sided else "; ".join(part for part in (side_a, side_b) if part),
+        "admin1": event["adm_1"],
+        "admin2": event["adm_2"],
+        "country": country or event["iso3"] or event["country"],
+        "latitude": event["latitude"] or None,
+        "longitude": event["longitude"] or None,
+        "location_precision": location_precision,
+        "perpetrators": side_a if one_sided else _joined("; ", side_a, side_b),
         "victims": side_b if one_sided else "",
-        "verification_grade": _grade(get("number_of_sources"), get("event_clarity")),
+        "verification_grade": _grade(event["number_of_sources"], event["event_clarity"]),
         "citations": [
             {
-                "source": _source(
-                    get("source_article"), get("source_office"), get("source_date"), get("source_headline")
+                # A copy: the same text makes the same source, and each record's data is its own.
+                "source": dict(
+                    _source(
+                        event["source_article"],
+                        event["source_office"],
+                        event["source_date"],
+                        event["source_headline"],
+                    )
                 ),
                 "claims": [{"category": "killed", "low": low, "high": high}],
             }
@@ -238,6 +274,11 @@ def ucdp_record(row: int, values: Mapping[str, str]) -> ImportRecord:
         "estimates": [{"category": "killed", "best": best}],
     }
     return ImportRecord(row, event_id, data, COLUMNS, problems)
+
+
+def _joined(separator: str, first: str, second: str) -> str:
+    """The two, or the one given, or ""."""
+    return f"{first}{separator}{second}" if first and second else first or second
 
 
 def _figures(low: str, best: str, high: str) -> tuple[str, str] | None:
@@ -263,6 +304,7 @@ def _grade(number_of_sources: str, event_clarity: str) -> str:
     return "fair" if sources >= 2 and event_clarity.strip() == "1" else "weak"
 
 
+@functools.lru_cache(maxsize=4096)
 def _source(article: str, office: str, date: str, headline: str) -> dict[str, Any]:
     if not (article or office or headline):
         return dict(GED_SOURCE)
