@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from incidents.auth.accounts import change_password
+from incidents.auth.passwords import DUMMY_HASH, _hasher, hash_password, verify_password
 from incidents.extensions import db
 from incidents.models import User
 from incidents.vocabulary import Role
@@ -155,3 +156,10 @@ def test_create_user_refuses_unknown_role(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["create-user", "f@example.org", "--role", "god", "--password", PASSWORD])
     assert result.exit_code == 2
     assert "'god' is not one of" in result.output
+
+
+def test_the_unknown_account_hash_costs_what_a_real_one_costs() -> None:
+    """Logging in as nobody verifies against DUMMY_HASH: it must have the parameters real hashes get."""
+    assert not _hasher.check_needs_rehash(DUMMY_HASH)
+    assert _hasher.check_needs_rehash(hash_password("x" * 12)) is False
+    assert verify_password(None, "not a real password, only for timing") is False

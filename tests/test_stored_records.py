@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 import orjson
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -17,9 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incidents.exports import stored
-from incidents.exports.serialize import canonical_json, iso_timestamp
+from incidents.exports.records import IncidentReader
+from incidents.exports.serialize import canonical_json, incident_record, iso_timestamp
 from incidents.extensions import db
-from incidents.models import Incident, IncidentRecord, IncidentType, Source
+from incidents.models import Citation, Incident, IncidentRecord, IncidentType, Source
+from incidents.vocabulary import PublicationStatus, Role
+from tests.conftest import PASSWORD
+from tests.import_fixtures import run_import, write
 from tests.test_exports import export_json, load_demo
 
 
@@ -75,18 +80,87 @@ def test_renaming_an_incident_type_rewrites_the_records_of_that_type(
     assert labels == {"Unlawful killing"}
 
 
-def test_a_rolled_back_change_leaves_the_record_as_it_was(app: Flask, runner: FlaskCliRunner) -> None:
+def test_a_change_flushed_before_a_failed_savepoint_is_still_written(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
     load_demo(runner)
     with app.app_context():
         first = db.session.scalars(sa.select(Incident).order_by(Incident.id)).first()
         assert first is not None
-        first.title = "Never saved"
+        first.title = "Renamed before the savepoint"
         db.session.flush()
-        db.session.rollback()
+        try:
+            with db.session.begin_nested():
+                source = db.session.scalars(sa.select(Source)).first()
+                assert source is not None
+                source.title = "x" * 600  # refused by the database: the savepoint is rolled back
+                db.session.flush()
+                db.session.execute(sa.text("SELECT 1/0")) if db.engine.dialect.name == "postgresql" else None
+                raise RuntimeError("give up the savepoint")
+        except (RuntimeError, sa.exc.DBAPIError):
+            pass
+        db.session.commit()
+        assert stored.check(db.session.connection()) == []
         content = db.session.scalar(
             sa.select(IncidentRecord.content).where(IncidentRecord.incident_id == first.id)
         )
-        assert content is not None and b"Never saved" not in content
+        assert content is not None and b"Renamed before the savepoint" in content
+
+
+def test_a_commit_retried_after_the_rebuild_failed_still_rebuilds(
+    app: Flask, runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_demo(runner)
+    real = stored.refresh
+    calls = []
+
+    def failing_once(connection: sa.Connection, ids: Any) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the rebuild failed")
+        return real(connection, ids)
+
+    monkeypatch.setattr(stored, "refresh", failing_once)
+    with app.app_context():
+        first = db.session.scalars(sa.select(Incident).order_by(Incident.id)).first()
+        assert first is not None
+        first.title = "Saved on the second try"
+        with pytest.raises(RuntimeError):
+            db.session.commit()
+        db.session.commit()
+        assert len(calls) == 2
+        assert stored.check(db.session.connection()) == []
+
+
+def test_citing_a_shared_source_rebuilds_only_the_incident_saved(
+    app: Flask, runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_demo(runner)
+    rebuilt: list[int] = []
+    real = stored.refresh
+
+    def recording(connection: sa.Connection, ids: Any) -> int:
+        ids = sorted(ids)
+        rebuilt.extend(ids)
+        return real(connection, ids)
+
+    monkeypatch.setattr(stored, "refresh", recording)
+    with app.app_context():
+        source = db.session.scalars(sa.select(Source).order_by(Source.id)).first()
+        assert source is not None
+        citing = set(
+            db.session.scalars(sa.select(Citation.incident_id).where(Citation.source_id == source.id))
+        )
+        assert citing
+        incident = db.session.scalars(
+            sa.select(Incident).where(Incident.id.not_in(citing)).order_by(Incident.id)
+        ).first()
+        assert incident is not None
+        incident.citations.append(Citation(source=source, position=len(incident.citations), locator="p. 2"))
+        saved = incident.id
+        db.session.commit()
+    # The source's list of citations changed, the source did not: no other record is rewritten.
+    assert rebuilt == [saved]
 
 
 def test_exports_are_right_without_stored_records_and_the_command_rebuilds_them(
@@ -130,19 +204,37 @@ def test_a_record_changed_behind_the_apps_back_is_found(app: Flask, runner: Flas
     assert runner.invoke(args=["records", "--rebuild"]).exit_code == 0
 
 
-def test_the_staff_export_adds_the_staff_fields_to_the_stored_record(
+def test_the_staff_export_is_what_a_full_build_gives(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner, make_user: Any
 ) -> None:
     load_demo(runner)
-    make_user("editor@example.org")
-    client.post("/login", data={"email": "editor@example.org", "password": "correct horse battery staple"})
+    editor = make_user("editor@example.org")
+    other = make_user("admin@example.org", Role.ADMIN)
+    with app.app_context():
+        # Different people created and last changed them, with notes: each staff field must be its own.
+        for number, incident in enumerate(db.session.scalars(sa.select(Incident).order_by(Incident.id))):
+            incident.created_by_id = editor.id
+            incident.updated_by_id = other.id if number % 2 else None
+            incident.confidential_notes = f'note {number} "quoted"'
+            incident.status = PublicationStatus.DRAFT if number % 3 == 0 else PublicationStatus.PUBLISHED
+        db.session.commit()
+        expected = [
+            canonical_json(incident_record(rows, staff=True))
+            for batch in IncidentReader(sa.select(Incident), staff=True).batches()
+            for rows in batch
+        ]
+    client.post("/login", data={"email": "editor@example.org", "password": PASSWORD})
     document = export_json(client)
     assert document["header"]["audience"] == "staff"
-    for incident in document["incidents"]:
-        assert {"status", "confidential_notes", "created_at", "version"} <= set(incident)
-        assert incident["created_at"].endswith("Z")
-        content = {key: value for key, value in incident.items() if key != "url"}
-        assert list(content) == sorted(content), "canonical: keys in order"
+    exported = [
+        canonical_json({key: value for key, value in incident.items() if key != "url"})
+        for incident in document["incidents"]
+    ]
+    assert exported == expected
+    assert any(
+        b'"created_by":"editor@example.org"' in line and b'"updated_by":"admin@example.org"' in line
+        for line in exported
+    )
 
 
 # -- the two fast roads give what the slow ones give ---------------------------------------------------------
@@ -201,6 +293,23 @@ def test_staff_fields_are_put_where_a_full_rewrite_puts_them(
     assert stored.with_staff_fields(canonical_json(record), staff) == canonical_json(record | staff)
 
 
+def test_a_record_of_another_shape_takes_the_slow_road_to_the_same_bytes() -> None:
+    staff = {
+        "confidential_notes": "n",
+        "created_at": None,
+        "created_by": None,
+        "status": "draft",
+        "updated_at": None,
+        "updated_by": None,
+        "version": 1,
+    }
+    for missing in ("title", "date", "verification_grade", "victims"):
+        record = _record(["t"] * 10, [1, 2])
+        del record[missing]
+        record["location"]["longitude"] = record["location"]["latitude"] = None
+        assert stored.with_staff_fields(canonical_json(record), staff) == canonical_json(record | staff)
+
+
 @given(st.datetimes(min_value=dt.datetime(1800, 1, 1), max_value=dt.datetime(9999, 12, 31)))
 def test_timestamps_as_sqlite_keeps_them_read_as_text_or_as_datetimes_agree(moment: dt.datetime) -> None:
     as_stored = moment.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite format
@@ -214,3 +323,20 @@ def test_a_stored_record_is_the_public_record_only(app: Flask, runner: FlaskCliR
         for content in db.session.scalars(sa.select(IncidentRecord.content)):
             record = orjson.loads(content)
             assert not {"status", "confidential_notes", "created_by", "updated_by", "version"} & set(record)
+
+
+def test_an_import_at_minus_zero_stores_the_record_the_database_gives(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Any
+) -> None:
+    path = write(
+        tmp_path,
+        "zero.csv",
+        "id,date,place,country,type,killed,source,latitude,longitude\n"
+        "Z-1,2023-01-09,Null Island,GH,killing,1,A report,-0.0,-0.0\n",
+    )
+    result = run_import(runner, path)
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert stored.check(db.session.connection()) == []
+        incident = db.session.scalars(sa.select(Incident)).one()
+        assert (incident.latitude, incident.longitude) == (0.0, 0.0)

@@ -171,8 +171,7 @@ def records_command(mode: str) -> None:
                 bar.update(now - done)
                 done = now
 
-            written = stored.refresh_all(db.session.connection(), tick)
-        db.session.commit()
+            written = stored.refresh_all(db.session.connection, db.session.commit, tick)
         click.echo(f"Rebuilt {written} stored record(s).")
         return
     wrong = stored.check(db.session.connection())

@@ -1,8 +1,9 @@
 """The export formats, each a generator of bytes: JSON (incidents-export 1.0), GeoJSON and CSV.
 
 The JSON document is written as it is read, so its header comes last: it carries the count and the checksum
-of what came before. The checksum covers the incidents only, each in its canonical form (see canonical_json),
-so the same data gives the same checksum whenever, wherever and by whomever it is exported.
+of what came before. The checksum covers the incidents only, each in its canonical form (see
+serialize.canonical_json), so the same data gives the same checksum whenever, wherever and by whomever it
+is exported.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The serializers for each audience: what the public sees of an incident, and what staff see besides.
 
-Two shapes of the same content: the nested record (JSON export and the API) and the flat row (CSV columns
-and GeoJSON properties). The public fields are listed once here; staff output adds STAFF_FIELDS. Nothing
-else ever leaves: unpublished incidents are kept out by the query, confidential fields by these functions.
+The nested record (JSON export, API, and the stored record of each incident: see stored.py) and its
+canonical bytes; the flat row of CSV and GeoJSON is made from this record (flat.py). The public fields are
+listed once here; staff output adds STAFF_FIELDS. Nothing else ever leaves: unpublished incidents are kept
+out by the query, confidential fields by these functions.
 """
 
 from __future__ import annotations

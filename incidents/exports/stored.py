@@ -2,25 +2,30 @@
 
 Assembling a record reads six tables (the incident, its types, citations, sources, claims and estimates);
 that caps an export near 10,000 incidents a second. So the canonical public record of each incident (see
-formats.canonical_json: what the export's checksum covers) is kept in incident_records, and an export
-streams those bytes. A stored record is derived data and must never be stale:
+serialize.canonical_json: what the export's checksum covers) is kept in incident_records, and exports are
+made from those bytes. A stored record is derived data and must never be stale:
 
-- Every ORM flush that touches an incident, citation, claim, estimate, source or incident type notes which
-  incidents it affects (after_flush); before the transaction commits, their records are rebuilt from what
-  the database then holds (before_commit), by the very code that builds them for the API. The rows are
-  locked first on PostgreSQL, so two transactions cannot leave a record older than what they committed.
-- Bulk imports write incidents around the ORM; they pass the records they built from the same values to
-  `store`, and tests compare every stored record with a fresh build after every test (tests/conftest.py).
-- `layout` is a fingerprint of the code that writes records: after an upgrade that changes it, stored rows
-  are ignored (the export builds those records itself, slower but right) until
-  `flask --app incidents records --rebuild` writes them anew. `records --check` compares them all.
+- Every ORM flush that touches an incident, citation, claim or estimate, or changes a column of a source or
+  an incident type, notes which incidents it affects (after_flush); before the transaction commits, their
+  records are rebuilt from what the database then holds (before_commit), by the very code that builds them
+  for the API. On PostgreSQL the incidents' rows are locked first: two transactions saving the same
+  incident cannot leave its record older than what they committed.
+- Bulk imports write incidents around the ORM; they insert the records they built from the same values,
+  and tests compare every stored record with a fresh build after every test (tests/conftest.py).
+- `layout` is a fingerprint of the code and data that decide a record's bytes: after an upgrade that
+  changes it, stored rows are ignored (the export builds those records itself, slower but right, and logs
+  a warning) until `flask --app incidents records --rebuild` writes them anew. `records --check` compares
+  them all.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import inspect
 import itertools
+import logging
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -28,8 +33,9 @@ from typing import Any, cast
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
+from incidents import vocabulary as _vocabulary_module
 from incidents.exports import records as _records_module
 from incidents.exports import serialize as _serialize_module
 from incidents.exports.records import BATCH_SIZE, IncidentReader
@@ -47,19 +53,24 @@ from incidents.models import (
     incident_type_links,
 )
 
+log = logging.getLogger(__name__)
+
 RECORDS = cast(sa.Table, IncidentRecord.__table__)
 INCIDENTS = cast(sa.Table, Incident.__table__)
 _IN_CHUNK = 500
 
 
 def _layout() -> str:
-    """A fingerprint of the code that decides a record's bytes: the reader and the serializer."""
+    """A fingerprint of what decides a record's bytes: the reader, the serializer and the vocabulary's
+    source, and the versions of pycountry (country names) and orjson (the bytes written)."""
     digest = hashlib.sha256()
-    for part in (_records_module, _serialize_module):
+    for part in (_records_module, _serialize_module, _vocabulary_module):
         try:
             digest.update(inspect.getsource(part).encode("utf-8"))
-        except (OSError, TypeError):  # no source at hand (a frozen build): records are then always rebuilt
-            digest.update(repr(part).encode("utf-8"))
+        except (OSError, TypeError):  # no source at hand: a fingerprint no stored row can match
+            digest.update(os.urandom(16))
+    for package in ("pycountry", "orjson"):
+        digest.update(f"{package} {importlib.metadata.version(package)}".encode())
     return digest.hexdigest()[:32]
 
 
@@ -117,24 +128,29 @@ def refresh(connection: sa.Connection, incident_ids: Iterable[int]) -> int:
     return done
 
 
-def _id_batches(connection: sa.Connection) -> Iterator[list[int]]:
-    """Every incident id, in batches, in order."""
-    last = 0
-    while ids := list(
-        connection.scalars(
-            sa.select(INCIDENTS.c.id).where(INCIDENTS.c.id > last).order_by(INCIDENTS.c.id).limit(BATCH_SIZE)
-        )
-    ):
-        yield ids
-        last = ids[-1]
+def _ids_after(connection: sa.Connection, last: int) -> list[int]:
+    """The next batch of incident ids after last, in order."""
+    query = sa.select(INCIDENTS.c.id).where(INCIDENTS.c.id > last).order_by(INCIDENTS.c.id).limit(BATCH_SIZE)
+    return list(connection.scalars(query))
 
 
-def refresh_all(connection: sa.Connection, progress: Callable[[int], None] | None = None) -> int:
-    """Rebuild every stored record (after an upgrade, or SQL written by hand); how many were written."""
-    done = 0
-    for ids in _id_batches(connection):
-        store(connection, build(ids, connection))
+def refresh_all(
+    connection: Callable[[], sa.Connection],
+    commit: Callable[[], None],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Rebuild every stored record (after an upgrade, or SQL written by hand); how many were written.
+
+    Batch by batch through refresh (rows locked on PostgreSQL), each batch committed: saves made meanwhile
+    wait for, or are waited for by, the batch that holds their incident, so none is overwritten by an older
+    build. connection gives the connection to use after each commit.
+    """
+    done = last = 0
+    while ids := _ids_after(connection(), last):
+        refresh(connection(), ids)
+        commit()
         done += len(ids)
+        last = ids[-1]
         if progress is not None:
             progress(done)
     return done
@@ -144,7 +160,9 @@ def check(connection: sa.Connection, limit: int | None = None) -> list[int]:
     """The ids of incidents whose stored record is missing, of another layout, or not what a fresh build
     gives (at most limit of them); stored records of incidents that no longer exist count too."""
     wrong: list[int] = []
-    for ids in _id_batches(connection):
+    last = 0
+    while ids := _ids_after(connection, last):
+        last = ids[-1]
         stored = dict(
             connection.execute(
                 sa.select(RECORDS.c.incident_id, RECORDS.c.content).where(
@@ -194,6 +212,7 @@ class StoredReader:
         if self.staff:
             columns += [sa.type_coerce(INCIDENTS.c.status, sa.String), *_STAFF_COLUMNS]
         last_id = 0
+        warned = False
         while True:
             query = (
                 self.selection.with_only_columns(*columns, maintain_column_froms=False)
@@ -213,6 +232,13 @@ class StoredReader:
                 return
             missing = [row[0] for row in rows if row[1] is None]
             built = build(missing, connection) if missing else {}
+            if missing and not warned:
+                warned = True
+                log.warning(
+                    "Some incidents have no stored record of this code's layout (the first: %s); the export "
+                    "builds them, more slowly. Run `flask --app incidents records --rebuild`.",
+                    missing[0],
+                )
             if self.staff:
                 yield self._staff(connection, rows, built)
             else:
@@ -275,10 +301,10 @@ def with_staff_fields(public: bytes, staff: dict[str, Any]) -> bytes:
     shape, the slow road is taken. tests/test_stored_records.py compares both on hostile text.
     """
     victims = public.rfind(b',"victims":')
-    grade = public.rfind(b',"verification_grade":', 0, victims)
-    title = public.rfind(b',"title":', 0, grade)
-    date = public.rfind(b',"date":{', 0, title)
-    if date < 0:  # not the shape expected (any rfind that failed makes the ones before it fail too)
+    grade = public.rfind(b',"verification_grade":', 0, victims) if victims > 0 else -1
+    title = public.rfind(b',"title":', 0, grade) if grade > 0 else -1
+    date = public.rfind(b',"date":{', 0, title) if title > 0 else -1
+    if date < 0:  # not the shape expected
         record = orjson.loads(public)
         record.update(staff)
         return canonical_json(record)
@@ -351,6 +377,13 @@ def _values(obj: Any, name: str) -> Iterator[Any]:
     yield from history.deleted or ()
 
 
+def _columns_changed(obj: Any) -> bool:
+    """Whether this flush changes one of the object's columns (not only a collection of its relations:
+    adding a citation of a source makes the source "dirty" without changing it)."""
+    state = sa.inspect(obj)
+    return any(state.attrs[column.key].history.has_changes() for column in state.mapper.column_attrs)
+
+
 def _after_flush(session: Session, _context: Any) -> None:
     stale: _Stale | None = None
     for obj in itertools.chain(session.new, session.dirty, session.deleted):
@@ -362,10 +395,11 @@ def _after_flush(session: Session, _context: Any) -> None:
             target, values = "citations", list(_values(obj, "citation_id"))
         elif isinstance(obj, CasualtyEstimate):
             target, values = "incidents", list(_values(obj, "incident_id"))
-        elif isinstance(obj, Source):
-            target, values = "sources", [obj.id]
-        elif isinstance(obj, IncidentType):
-            target, values = "types", [obj.id]
+        elif isinstance(obj, Source | IncidentType):
+            # New: nothing cites it yet but new citations (noted above). Deleted: its citations went first.
+            if obj in session.new or obj in session.deleted or not _columns_changed(obj):
+                continue
+            target, values = ("sources" if isinstance(obj, Source) else "types"), [obj.id]
         else:
             continue
         if stale is None:
@@ -375,15 +409,20 @@ def _after_flush(session: Session, _context: Any) -> None:
 
 def _before_commit(session: Session) -> None:
     session.flush()  # what the commit would flush next: its changes must be in the records too
-    stale: _Stale | None = session.info.pop(_INFO_KEY, None)
+    stale: _Stale | None = session.info.get(_INFO_KEY)
     if stale is None:
         return
     connection = session.connection()
     refresh(connection, stale.incident_ids(connection))
-
-
-def _forget(session: Session, *_: Any) -> None:
+    # Only once written: should the rebuild fail, a retried commit rebuilds again.
     session.info.pop(_INFO_KEY, None)
+
+
+def _transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # The outermost transaction ended (committed: already written; rolled back: nothing to write). A
+    # savepoint rolled back keeps the list: changes flushed before it are still to be written.
+    if transaction.parent is None:
+        session.info.pop(_INFO_KEY, None)
 
 
 def track(session_class: type[Session] = Session) -> None:
@@ -391,7 +430,7 @@ def track(session_class: type[Session] = Session) -> None:
     for name, listener in (
         ("after_flush", _after_flush),
         ("before_commit", _before_commit),
-        ("after_rollback", _forget),
+        ("after_transaction_end", _transaction_end),
     ):
         if not sa.event.contains(session_class, name, listener):
             sa.event.listen(session_class, name, listener)

@@ -235,6 +235,10 @@ class BulkWriter:
     def _incident_row(self, item: Pending, now: dt.datetime) -> dict[str, Any]:
         loaded = item.loaded
         row = {name: loaded[name] for name in SCALAR_FIELDS}
+        if row["latitude"] is not None:
+            # -0.0 is 0.0: SQLite would store it so, and the record built here must be what is stored.
+            row["latitude"] += 0.0
+            row["longitude"] += 0.0
         row.update(range_columns(loaded["citations"]))
         row.update(
             status=self._status,
