@@ -122,14 +122,15 @@ def write_json(export: Export) -> Iterator[bytes]:
     # The permalink leads the record; it is not part of the content the checksum covers.
     url_start = b'{"url":' + orjson.dumps(prefix)[:-1]
     for batch in export.stored.batches():
-        lines = []
+        # One join a batch; the record's bytes after its "{" are a view, not a copy.
+        parts: list[bytes | memoryview] = []
         for incident_id, canonical in batch:
-            lines.append(url_start + str(incident_id).encode() + b'",' + canonical[1:])
+            parts += (separator, url_start, str(incident_id).encode(), b'",', memoryview(canonical)[1:])
+            separator = b",\n"
         digest.update(b"\n".join([canonical for _, canonical in batch]))
         digest.update(b"\n")
         count += len(batch)
-        yield separator + b",\n".join(lines)
-        separator = b",\n"
+        yield b"".join(parts)
         _tick(export, count)
     header = _header(export, count, digest.hexdigest())
     yield b'\n],\n"header":' + orjson.dumps(header, option=orjson.OPT_INDENT_2) + b"}\n"

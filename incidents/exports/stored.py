@@ -257,6 +257,8 @@ class StoredReader:
             query = sa.select(User.id, User.email).where(User.id.in_(wanted))
             self._users.update(connection.execute(query).all())
         users = self._users
+        # Timestamps repeat (an import gives all its incidents one): each distinct one converted once a batch.
+        times: dict[Any, str | None] = {}
         out = []
         for (
             incident_id,
@@ -269,12 +271,18 @@ class StoredReader:
             updated_by,
             version,
         ) in rows:
+            created = times.get(created_at)
+            if created is None:
+                created = times[created_at] = iso_timestamp(created_at)
+            updated = times.get(updated_at)
+            if updated is None:
+                updated = times[updated_at] = iso_timestamp(updated_at)
             staff = {
                 "confidential_notes": notes,
-                "created_at": iso_timestamp(created_at),
+                "created_at": created,
                 "created_by": users.get(created_by) if created_by is not None else None,
                 "status": status,
-                "updated_at": iso_timestamp(updated_at),
+                "updated_at": updated,
                 "updated_by": users.get(updated_by) if updated_by is not None else None,
                 "version": version,
             }
@@ -308,27 +316,28 @@ def with_staff_fields(public: bytes, staff: dict[str, Any]) -> bytes:
         record = orjson.loads(public)
         record.update(staff)
         return canonical_json(record)
+    view = memoryview(public)  # slices of a view are not copies: the record is copied once, by the join
     return b"".join(
         (
-            public[:date],
+            view[:date],
             b',"confidential_notes":',
             _dumps(staff["confidential_notes"]),
             b',"created_at":',
             _dumps(staff["created_at"]),
             b',"created_by":',
             _dumps(staff["created_by"]),
-            public[date:title],
+            view[date:title],
             b',"status":',
             _dumps(staff["status"]),
-            public[title:grade],
+            view[title:grade],
             b',"updated_at":',
             _dumps(staff["updated_at"]),
             b',"updated_by":',
             _dumps(staff["updated_by"]),
-            public[grade:victims],
+            view[grade:victims],
             b',"version":',
             _dumps(staff["version"]),
-            public[victims:],
+            view[victims:],
         )
     )
 
