@@ -102,6 +102,19 @@ SOURCE_COLUMNS: dict[str, Any] = {
 }
 
 
+def fetch_raw(connection: sa.Connection, query: sa.Select[Any] | Any) -> list[Any]:
+    """The rows as the database driver gives them: plain tuples, none of SQLAlchemy's per-row work.
+
+    Every column read this way is stored as it is written out (strings, numbers, bytes; dates as ISO text
+    on SQLite and date objects on PostgreSQL, which serialize.iso_date and iso_timestamp accept).
+    """
+    result = connection.execute(query)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
 def type_order(slug_and_label: tuple[str, str]) -> tuple[str, str]:
     """Types in a record: by label, then slug, in Python's order (a database's collation may differ)."""
     return slug_and_label[1], slug_and_label[0]
@@ -141,10 +154,6 @@ class IncidentReader:
         self._names = list(columns)
         self._columns = [column.label(name) for name, column in columns.items()]
 
-    def count(self) -> int:
-        query = self.selection.with_only_columns(sa.func.count(Incident.id)).order_by(None)
-        return int(db.session.scalar(query) or 0)
-
     def batches(self, *, after_id: int = 0, limit: int | None = None) -> Iterator[list[IncidentRows]]:
         """Batches of incidents in ascending id order, starting after after_id, at most limit in all."""
         remaining = limit
@@ -172,16 +181,7 @@ class IncidentReader:
                 return
 
     def _fetch(self, query: sa.Select[Any] | Any) -> list[Any]:
-        """The rows as the database driver gives them: plain tuples, none of SQLAlchemy's per-row work.
-
-        Every column read here is stored as it is written out (strings, numbers; dates as ISO text on
-        SQLite and date objects on PostgreSQL, which serialize.iso_date and iso_timestamp accept).
-        """
-        result = self._connection.execute(query)
-        try:
-            return list(result.cursor.fetchall())
-        finally:
-            result.close()
+        return fetch_raw(self._connection, query)
 
     @property
     def _connection(self) -> sa.Connection:

@@ -2,8 +2,8 @@
 
 The nested record (JSON export, API, and the stored record of each incident: see stored.py) and its
 canonical bytes; the flat row of CSV and GeoJSON is made from this record (flat.py). The public fields are
-listed once here; staff output adds STAFF_FIELDS. Nothing else ever leaves: unpublished incidents are kept
-out by the query, confidential fields by these functions.
+listed once, in incident_record; staff output adds _staff_values. Nothing else ever leaves: unpublished
+incidents are kept out by the query, confidential fields by these functions.
 """
 
 from __future__ import annotations
@@ -31,30 +31,6 @@ UCDP_WHERE_PREC = {
 CATEGORIES = [category.value for category in CasualtyCategory]
 
 _RANGE_COLUMNS = [(category, f"{category}_low", f"{category}_high") for category in CATEGORIES]
-
-PUBLIC_FIELDS = (
-    "id",
-    "title",
-    "narrative",
-    "types",
-    "date",
-    "location",
-    "perpetrators",
-    "victims",
-    "verification_grade",
-    "casualties",
-    "source_count",
-    "citations",
-)
-STAFF_FIELDS = (
-    "status",
-    "confidential_notes",
-    "created_at",
-    "created_by",
-    "updated_at",
-    "updated_by",
-    "version",
-)
 
 _country_names: dict[str, str] = {}
 

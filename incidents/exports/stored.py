@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from incidents import vocabulary as _vocabulary_module
 from incidents.exports import records as _records_module
 from incidents.exports import serialize as _serialize_module
-from incidents.exports.records import BATCH_SIZE, IncidentReader
+from incidents.exports.records import BATCH_SIZE, IncidentReader, fetch_raw
 from incidents.exports.serialize import canonical_json, incident_record, iso_timestamp
 from incidents.extensions import db
 from incidents.models import (
@@ -223,11 +223,7 @@ class StoredReader:
                 .limit(self.batch_size)
                 .with_hint(Incident, "NOT INDEXED", dialect_name="sqlite")
             )
-            result = connection.execute(query)
-            try:
-                rows = result.cursor.fetchall()
-            finally:
-                result.close()
+            rows = fetch_raw(connection, query)
             if not rows:
                 return
             missing = [row[0] for row in rows if row[1] is None]
