@@ -159,18 +159,7 @@ def _rollup_clusters(statuses: list[Any], bbox: BoundingBox, level: int) -> Area
         .where(*conditions)
         .group_by(table.c.cell_x, table.c.cell_y)
     )
-    view = AreaView(level=level)
-    for row in db.session.execute(query):
-        count = int(row.incident_count)
-        if count <= 0:
-            continue
-        ranges = _sums(row)
-        view.clusters.append(
-            _cluster(level, row.cell_x, row.cell_y, count, row.latitude_sum, row.longitude_sum, ranges)
-        )
-        view.count += count
-        _add_ranges(view.ranges, ranges)
-    return view
+    return _clustered(level, db.session.execute(query))
 
 
 def _lat_cells(bbox: BoundingBox, level: int) -> tuple[int, int]:
@@ -196,9 +185,16 @@ def _computed_clusters(conditions: list[sa.ColumnElement[bool]], level: int) -> 
         .where(*conditions)
         .group_by(x, y)
     )
+    return _clustered(level, db.session.execute(query))
+
+
+def _clustered(level: int, rows: Any) -> AreaView:
+    """A view of the cells' rows (cell_x, cell_y, incident_count, coordinate and casualty sums)."""
     view = AreaView(level=level)
-    for row in db.session.execute(query):
+    for row in rows:
         count = int(row.incident_count)
+        if count <= 0:  # a rollup cell emptied by deletions
+            continue
         ranges = _sums(row)
         view.clusters.append(
             _cluster(level, row.cell_x, row.cell_y, count, row.latitude_sum, row.longitude_sum, ranges)
