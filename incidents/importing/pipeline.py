@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from incidents.duplicates.finding import Footprint, batch_matches, insert_flags
+from incidents.duplicates.finding import Footprint, Match, batch_matches, insert_flags
 from incidents.extensions import db
 from incidents.geocoding import Geocoder
 from incidents.importing.formats import open_reader
@@ -87,12 +87,16 @@ def _run(
     except FileError as error:
         report.add(Problem(error.row, error.column, error.message, whole_file=True))
         return
+    importer = None
     try:
         report.format, report.dataset, report.row_label = reader.format, reader.dataset, reader.row_label
-        _Importer(reader, options, report, geocoder, types).run(progress)
+        importer = _Importer(reader, options, report, geocoder, types)
+        importer.run(progress)
     except FileError as error:
         report.add(Problem(error.row, error.column, error.message, whole_file=True))
     finally:
+        if importer is not None:
+            importer.writer.close()  # before the commit or rollback: no write may still be running
         reader.close()
 
 
@@ -139,8 +143,11 @@ class _Importer:
         self.report.sources_created = self.writer.sources_created
         if self.report.error_count and not self.options.skip_invalid:
             return
+        # Possible duplicates are found while the last writes run (on PostgreSQL): among the new incidents,
+        # kept in memory, and the stored ones, which the lookup connection reads.
+        matches = batch_matches(self.writer.lookup, self.footprints)
         self.writer.finish()
-        self._flag_duplicates()
+        self._flag_duplicates(matches)
 
     def _check(self, chunk: list[ImportRecord]) -> list[tuple[ImportRecord, Pending]]:
         report = self.report
@@ -199,9 +206,8 @@ class _Importer:
                 )
             )
 
-    def _flag_duplicates(self) -> None:
+    def _flag_duplicates(self, matches: list[tuple[Footprint, Match]]) -> None:
         report = self.report
-        matches = batch_matches(self.writer.connection, self.footprints)
         label = report.row_label
         for footprint, match in matches:
             if match.other.row:  # a row of this file

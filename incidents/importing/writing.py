@@ -21,6 +21,7 @@ from incidents.domain.incidents import SCALAR_FIELDS, range_columns
 from incidents.exports import stored
 from incidents.exports.records import SOURCE_COLUMNS, IncidentRows, type_order
 from incidents.exports.serialize import canonical_json, incident_record, source_record
+from incidents.importing.behind import WriteBehind
 from incidents.importing.formats.base import SOURCE_FIELDS
 from incidents.models import (
     CasualtyClaim,
@@ -109,7 +110,12 @@ def _source_record(source_id: int, row: dict[str, Any]) -> dict[str, Any]:
 
 
 class BulkWriter:
-    """Writes batches of validated records; in a dry run it only reads, to count what it would write."""
+    """Writes batches of validated records; in a dry run it only reads, to count what it would write.
+
+    `write` first reads what it must (sources, ids), then builds every row and queues the inserts. On
+    PostgreSQL they run behind (importing.behind), while the next batch is read and checked; every read of
+    the connection first waits for the writes queued before it. Call `close` at the end.
+    """
 
     def __init__(
         self,
@@ -122,6 +128,18 @@ class BulkWriter:
         dry_run: bool,
     ) -> None:
         self._connection = connection
+        self._sqlite = connection.dialect.name == "sqlite"
+        # Two batches queued at most (a batch is seven inserts): enough to keep the server busy, and the
+        # rows waiting are held in memory.
+        self._behind = WriteBehind(threaded=not self._sqlite, limit=14)
+        # On SQLite, the next free id of each table written: counted here rather than asked of the database
+        # (ids are known before the rows are built, and a batch's citations before its incidents are in).
+        self._next_ids: dict[str, int] = {}
+        # Where sources are looked up by title, ids drawn and stored incidents read for duplicate finding: on
+        # PostgreSQL a connection of its own, which need not wait for the writes queued. It sees what other
+        # transactions committed, as the import's own connection does (read committed); it does not see
+        # what this import adds, and needs not: the import keeps its own sources and rows in memory.
+        self._lookup = connection if self._sqlite or dry_run else connection.engine.connect()
         self._dataset = dataset
         self._status = status
         self._user_id = user_id
@@ -138,10 +156,31 @@ class BulkWriter:
         self._dataset_known = bool(
             connection.scalar(sa.select(sa.exists().where(INCIDENTS.c.external_source == dataset)))
         )
+        if self._sqlite and not dry_run:
+            # Take SQLite's write lock now (a write that changes nothing): until this import ends no other
+            # connection may write, so that the ids counted here stay free.
+            connection.execute(sa.text("DELETE FROM incidents WHERE 0"))
 
     @property
     def connection(self) -> sa.Connection:
+        """The import's connection, once every write queued so far is done."""
+        self._behind.wait()
         return self._connection
+
+    @property
+    def lookup(self) -> sa.Connection:
+        """A connection to read what other transactions committed, without waiting for the writes queued:
+        on PostgreSQL one of its own (it does not see this import's rows), on SQLite the import's."""
+        return self._lookup
+
+    def close(self) -> None:
+        """Stop the writing thread, after the writes queued (or at once after a failed one). The transaction
+        is left to the caller, to commit or roll back."""
+        try:
+            self._behind.close()
+        finally:
+            if self._lookup is not self._connection:
+                self._lookup.close()
 
     def existing_ids(self, external_ids: Iterable[str]) -> set[str]:
         """The ids among external_ids that an incident of this data set has already."""
@@ -157,7 +196,7 @@ class BulkWriter:
                 INCIDENTS.c.external_source == self._dataset,
                 self._among(INCIDENTS.c.external_id, wanted[start : start + _IN_CHUNK]),
             )
-            found.update(self._connection.scalars(query))
+            found.update(self.connection.scalars(query))
         return found
 
     def _among(self, column: sa.Column[Any], values: list[Any]) -> sa.ColumnElement[bool]:
@@ -170,24 +209,32 @@ class BulkWriter:
         return column.in_(values)
 
     def write(self, batch: list[Pending]) -> list[int]:
-        """Insert the batch's sources, incidents, type links, citations, claims and estimates; their ids."""
+        """Insert the batch's sources, incidents, type links, citations, claims, estimates and stored
+        records; return the incidents' ids. What is read (sources, ids) is read first, then the rows are
+        queued: on PostgreSQL a read after a queued insert would wait for it."""
         self._resolve_sources(batch)
         if self._dry_run or not batch:
             return []
         now = dt.datetime.now(dt.UTC)
         incident_rows = [self._incident_row(item, now) for item in batch]
-        ids = self._insert(INCIDENTS, incident_rows, [item.preferred_id for item in batch])
-        links, citations, estimates = [], [], []
-        claims_per_citation: list[list[dict[str, Any]]] = []
-        records: dict[int, bytes] = {}
+        ids = self._allocate(INCIDENTS, [item.preferred_id for item in batch])
+        citation_ids = iter(self._fresh_ids(CITATIONS, sum(len(item.loaded["citations"]) for item in batch)))
+        links: list[dict[str, Any]] = []
+        citations: list[dict[str, Any]] = []
+        claims: list[dict[str, Any]] = []
+        estimates: list[dict[str, Any]] = []
+        records: list[dict[str, Any]] = []
         for incident_id, item, row in zip(ids, batch, incident_rows, strict=True):
+            row["id"] = incident_id
             loaded = item.loaded
             slugs = list(dict.fromkeys(loaded["types"]))
             for slug in slugs:
                 links.append({"incident_id": incident_id, "incident_type_id": self._type_ids[slug]})
             for position, citation in enumerate(loaded["citations"]):
+                citation_id = next(citation_ids)
                 citations.append(
                     {
+                        "id": citation_id,
                         "incident_id": incident_id,
                         "source_id": self._sources[item.keys[position]],
                         "position": position,
@@ -195,30 +242,26 @@ class BulkWriter:
                         "quote": citation["quote"],
                     }
                 )
-                claims_per_citation.append(citation["claims"])
+                claims.extend({"citation_id": citation_id, **claim} for claim in citation["claims"])
             for estimate in loaded["estimates"]:
                 estimates.append({"incident_id": incident_id, **estimate})
-            records[incident_id] = self._record(incident_id, row, item, slugs)
-        self._insert_rows(cast(sa.Table, incident_type_links), links)
-        if citations:
-            citation_ids = self._insert_returning_ids(CITATIONS, citations)
-            claims = [
-                {"citation_id": citation_id, **claim}
-                for citation_id, claim_list in zip(citation_ids, claims_per_citation, strict=True)
-                for claim in claim_list
-            ]
-            if claims:
-                self._insert_rows(CLAIMS, claims)
-        if estimates:
-            self._insert_rows(ESTIMATES, estimates)
-        # The incidents are new: their records are inserted, not upserted (exports.stored.store).
-        self._insert_rows(
-            stored.RECORDS,
-            [
-                {"incident_id": i, "layout": stored.LAYOUT, "content": content}
-                for i, content in records.items()
-            ],
-        )
+            # The incidents are new: their records are inserted, not upserted (exports.stored.store).
+            records.append(
+                {
+                    "incident_id": incident_id,
+                    "layout": stored.LAYOUT,
+                    "content": self._record(incident_id, row, item, slugs),
+                }
+            )
+        for table, rows in (
+            (INCIDENTS, incident_rows),
+            (cast(sa.Table, incident_type_links), links),
+            (CITATIONS, citations),
+            (CLAIMS, claims),
+            (ESTIMATES, estimates),
+            (stored.RECORDS, records),
+        ):
+            self._insert_rows(table, rows)
         self._new += len(ids)
         if not self._rebuilds_map:
             self._on_map.extend(tuple(row[name] for name in _MAP_COLUMNS) for row in incident_rows)
@@ -234,10 +277,10 @@ class BulkWriter:
     def finish(self) -> None:
         """Tell the map's rollup (domain.map_cells) of the new incidents, as an ORM save would."""
         if self._rebuilds_map:
-            map_cells.rebuild_map_cells(self._connection)
+            map_cells.rebuild_map_cells(self.connection)
         elif self._on_map:
             rows = (dict(zip(_MAP_COLUMNS, values, strict=True)) for values in self._on_map)
-            map_cells.add_incident_rows(self._connection, rows)
+            map_cells.add_incident_rows(self.connection, rows)
         self._on_map = []
 
     def _incident_row(self, item: Pending, now: dt.datetime) -> dict[str, Any]:
@@ -301,7 +344,10 @@ class BulkWriter:
             for source in new.values()
         ]
         preferred = [key[1] if key[0] == "id" else None for key in new]
-        source_ids = self._insert(SOURCES, rows, preferred)
+        source_ids = self._allocate(SOURCES, preferred)
+        self._insert_rows(
+            SOURCES, [row | {"id": source_id} for row, source_id in zip(rows, source_ids, strict=True)]
+        )
         self._sources.update(zip(new, source_ids, strict=True))
         for source_id, row in zip(source_ids, rows, strict=True):
             self._source_records[source_id] = _source_record(source_id, row)
@@ -315,9 +361,13 @@ class BulkWriter:
         by_title = [source["title"] for key, source in new.items() if key[0] != "id"]
         by_id = [key[1] for key in new if key[0] == "id"]
         for column, values in ((SOURCES.c.title, list(set(by_title))), (SOURCES.c.id, by_id)):
+            if not values:
+                continue
+            # By id on the import's connection: the ids this import gave are taken too.
+            connection = self._lookup if column is SOURCES.c.title else self.connection
             for start in range(0, len(values), _IN_CHUNK):
                 query = sa.select(SOURCES).where(self._among(column, values[start : start + _IN_CHUNK]))
-                for row in self._connection.execute(query).mappings():
+                for row in connection.execute(query).mappings():
                     stored = source_key(dict(row))
                     key = ("id", row["id"]) if column is SOURCES.c.id else stored
                     if key in new and source_key(new[key]) == stored:
@@ -325,72 +375,85 @@ class BulkWriter:
                         self._source_records[row["id"]] = _source_record(row["id"], dict(row))
                         del new[key]
 
-    def _insert(self, table: sa.Table, rows: list[dict[str, Any]], preferred: list[int | None]) -> list[int]:
-        """Insert rows; their ids in order. A preferred id is kept when no row of the table has it."""
+    def _allocate(self, table: sa.Table, preferred: list[int | None]) -> list[int]:
+        """An id for each new row of table, in order: its preferred id when no row has it, a fresh one if not.
+
+        Only reads: the rows are inserted after, with these ids."""
         wanted = [i for i in preferred if i is not None]
         taken: set[int] = set()
         for start in range(0, len(wanted), _IN_CHUNK):
             chunk = wanted[start : start + _IN_CHUNK]
-            taken.update(
-                self._connection.scalars(sa.select(table.c.id).where(self._among(table.c.id, chunk)))
-            )
-        kept = [
-            row | {"id": wish}
-            for row, wish in zip(rows, preferred, strict=True)
-            if wish is not None and wish not in taken
-        ]
-        if kept:
-            self._insert_rows(table, kept)
-            if self._connection.dialect.name == "postgresql":
-                # Ids given by hand do not move the sequence: move it past them, or the next save collides.
-                self._connection.execute(
-                    sa.select(
-                        sa.func.setval(
-                            sa.func.pg_get_serial_sequence(table.name, "id"),
+            taken.update(self.connection.scalars(sa.select(table.c.id).where(self._among(table.c.id, chunk))))
+        kept = [wish for wish in wanted if wish not in taken]
+        if kept and not self._sqlite:
+            # Ids given by hand do not move the sequence: move it past them (never back), or the next save
+            # takes one of them.
+            sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+            self.connection.execute(
+                sa.select(
+                    sa.func.setval(
+                        sequence,
+                        sa.func.greatest(
+                            max(kept),
                             sa.select(sa.func.max(table.c.id)).scalar_subquery(),
-                        )
+                            sa.func.pg_sequence_last_value(sa.cast(sequence, postgresql.REGCLASS)),
+                        ),
                     )
                 )
-        fresh = [row for row, wish in zip(rows, preferred, strict=True) if wish is None or wish in taken]
-        fresh_ids = iter(self._insert_returning_ids(table, fresh))
-        return [wish if wish is not None and wish not in taken else next(fresh_ids) for wish in preferred]
+            )
+        fresh = iter(self._fresh_ids(table, len(preferred) - len(kept), after=max(kept, default=0)))
+        return [wish if wish is not None and wish not in taken else next(fresh) for wish in preferred]
+
+    def _fresh_ids(self, table: sa.Table, count: int, *, after: int = 0) -> list[int]:
+        """count ids that no row has, all above `after`, for rows this import inserts."""
+        if not count:
+            return []
+        if not self._sqlite:
+            # From the table's sequence (INSERT … RETURNING in order is slow on PostgreSQL), on the lookup
+            # connection: a sequence gives each value once, whatever the session and the transaction.
+            sequence = sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id"))
+            series = sa.func.generate_series(1, count)
+            return list(self._lookup.scalars(sa.select(sequence).select_from(series)))
+        # SQLite: this transaction holds the write lock (see __init__), so no other connection adds rows
+        # until it ends, and the ids past the largest are free.
+        first = self._next_ids.get(table.name)
+        if first is None:
+            first = (self.connection.scalar(sa.select(sa.func.max(table.c.id))) or 0) + 1
+        first = max(first, after + 1)
+        self._next_ids[table.name] = first + count
+        return list(range(first, first + count))
 
     def _insert_rows(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        """Insert rows (all with the same keys): one executemany, or on PostgreSQL one COPY, which takes
-        rows an order of magnitude faster than the driver takes a statement with thousands of parameters.
-        """
+        """Insert rows (all with the same keys, none changed after): one executemany, or on PostgreSQL one
+        COPY, which takes rows an order of magnitude faster than the driver takes a statement with
+        thousands of parameters. On PostgreSQL the COPY is queued, to run behind."""
         if not rows:
             return
-        if self._connection.dialect.name == "sqlite":
-            self._sqlite_executemany(table, rows)
+        columns = list(rows[0])
+        if any(c.default is not None and c.name not in columns for c in table.columns):
+            # A Python-side default to fill in: SQLAlchemy's own executemany does that (not behind).
+            self.connection.execute(sa.insert(table), rows)
             return
-        if self._connection.dialect.name != "postgresql":
-            self._connection.execute(sa.insert(table), rows)
+        driver = self._connection.connection.driver_connection
+        assert driver is not None
+        if self._sqlite:
+            insert, values = self._sqlite_values(table, columns, rows)
+            self._behind.submit(lambda: _sqlite_executemany(driver, insert, values))
             return
         from psycopg import sql as pg_sql  # only on PostgreSQL; SQLite deployments need not load it
 
-        columns = list(rows[0])
-        statement = pg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        copy = pg_sql.SQL("COPY {} ({}) FROM STDIN").format(
             pg_sql.Identifier(table.name), pg_sql.SQL(", ").join(map(pg_sql.Identifier, columns))
         )
-        driver = self._connection.connection.driver_connection
-        assert driver is not None
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                # Enums by value, as the models store them (the driver would write their names).
-                copy.write_row(
-                    [v.value if isinstance(v, enum.Enum) else v for v in map(row.__getitem__, columns)]
-                )
+        self._behind.submit(lambda: _copy(driver, copy, columns, rows))
 
-    def _sqlite_executemany(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        """The rows as tuples, straight to the driver's executemany, each value through the bind processor
-        SQLAlchemy itself would apply to its column (dates and timestamps as text, enums by value): the same
-        stored values, without SQLAlchemy's per-row bookkeeping (which costs more than SQLite's insert)."""
-        columns = list(rows[0])
-        if any(c.default is not None and c.name not in rows[0] for c in table.columns):
-            # A Python-side default to fill in: SQLAlchemy's own executemany does that.
-            self._connection.execute(sa.insert(table), rows)
-            return
+    def _sqlite_values(
+        self, table: sa.Table, columns: list[str], rows: list[dict[str, Any]]
+    ) -> tuple[str, list[list[Any]]]:
+        """The statement, and the rows as lists for the driver's executemany, each value through the bind
+        processor SQLAlchemy itself would apply to its column (dates and timestamps as text, enums by value):
+        the same stored values, without SQLAlchemy's per-row bookkeeping (which costs more than SQLite's
+        insert)."""
         dialect = self._connection.dialect
         quote = dialect.identifier_preparer.quote
         statement = "INSERT INTO {} ({}) VALUES ({})".format(
@@ -407,36 +470,24 @@ class BulkWriter:
         for i, processor in processors:
             for row_values in values:
                 row_values[i] = processor(row_values[i])
-        driver = self._connection.connection.driver_connection
-        assert driver is not None
-        cursor = driver.cursor()
-        try:
-            cursor.executemany(statement, values)
-        finally:
-            cursor.close()
+        return statement, values
 
-    def _insert_returning_ids(self, table: sa.Table, rows: list[dict[str, Any]]) -> list[int]:
-        if not rows:
-            return []
-        if self._connection.dialect.name == "postgresql":
-            # Ids from the table's sequence, then a plain insert: INSERT … RETURNING in order is slow there.
-            sequence = sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id"))
-            ids = list(
-                self._connection.scalars(
-                    sa.select(sequence).select_from(sa.func.generate_series(1, len(rows)))
-                )
+
+# The writes themselves (run behind on PostgreSQL): the driver's own calls, nothing of SQLAlchemy's.
+
+
+def _sqlite_executemany(driver: Any, statement: str, values: list[list[Any]]) -> None:
+    cursor = driver.cursor()
+    try:
+        cursor.executemany(statement, values)
+    finally:
+        cursor.close()
+
+
+def _copy(driver: Any, statement: Any, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            # Enums by value, as the models store them (the driver would write their names).
+            copy.write_row(
+                [v.value if isinstance(v, enum.Enum) else v for v in map(row.__getitem__, columns)]
             )
-            self._insert_rows(table, [row | {"id": i} for row, i in zip(rows, ids, strict=True)])
-            return ids
-        if self._connection.dialect.name != "sqlite":
-            insert = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-            return list(self._connection.scalars(insert, rows))
-        # SQLite returns ids in order only row by row. But once this transaction has written, no other
-        # connection may write until it commits, and SQLite numbers a new row one past the largest id: so
-        # the first row's id says every other's, and the rest go in as one batch.
-        first = self._connection.scalar(sa.insert(table).returning(table.c.id), rows[0])
-        assert first is not None
-        ids = list(range(first, first + len(rows)))
-        if len(rows) > 1:
-            self._insert_rows(table, [row | {"id": i} for row, i in zip(rows[1:], ids[1:], strict=True)])
-        return ids

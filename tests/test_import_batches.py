@@ -1,0 +1,176 @@
+"""Imports in several batches: ids, sources and duplicates carry over from batch to batch, the writes that
+run behind (on PostgreSQL) are all in before the commit, and a write that fails leaves nothing behind."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from incidents.extensions import db
+from incidents.importing import pipeline, writing
+from incidents.importing.behind import WriteBehind
+from tests.import_fixtures import FIXTURES, counts, run_import
+from tests.test_import_json import checksum, empty_the_database, export
+
+UCDP = FIXTURES / "ucdp_ged.csv"
+
+
+def _without_ids(value: Any) -> Any:
+    """A record without what differs between two imports of the same file: ids (and links) and times."""
+    if isinstance(value, dict):
+        return {
+            k: _without_ids(v) for k, v in value.items() if k not in ("id", "url", "created_at", "updated_at")
+        }
+    if isinstance(value, list):
+        return [_without_ids(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("chunk", [1, 2])
+def test_an_import_in_small_batches_gives_what_one_batch_gives(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    whole = run_import(runner, UCDP, "--publish")
+    assert whole.exit_code == 0, whole.output
+    expected = export(runner, tmp_path / "whole.json")
+    expected_counts = counts(app)
+    empty_the_database(app)
+
+    monkeypatch.setattr(pipeline, "CHUNK", chunk)
+    batched = run_import(runner, UCDP, "--publish")
+    assert batched.exit_code == 0, batched.output
+    # The same report (sources found again across batches, not added twice; the same duplicates) …
+    assert batched.output == whole.output
+    assert counts(app) == expected_counts
+    # … and the same incidents, sources, claims and estimates, in the same order.
+    got = export(runner, tmp_path / "batched.json")
+    assert _without_ids(got["incidents"]) == _without_ids(expected["incidents"])
+
+
+def test_kept_and_new_ids_across_batches(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    first = export(runner, tmp_path / "first.json")
+    monkeypatch.setattr(pipeline, "CHUNK", 3)
+
+    # Into the same database, in batches of 3: every id is taken, so each incident and source gets a new one.
+    taken = run_import(runner, tmp_path / "first.json")
+    assert taken.exit_code == 0, taken.output
+    assert counts(app)["incidents"] == 22
+
+    # Into an empty one (its sequences back at 1, on PostgreSQL): every id kept, across batches, and the
+    # records are the same bytes.
+    empty_the_database(app)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            for table in ("incidents", "sources", "citations"):
+                sequence = sa.func.pg_get_serial_sequence(table, "id")
+                db.session.execute(sa.select(sa.func.setval(sequence, 1, False)))
+            db.session.commit()
+    kept = run_import(runner, tmp_path / "first.json", "--publish")
+    assert kept.exit_code == 0, kept.output
+    second = export(runner, tmp_path / "second.json")
+    assert checksum(second) == checksum(first)
+    # Saves after it get ids past those kept.
+    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    assert counts(app)["incidents"] == 22
+
+
+def test_a_write_that_fails_mid_import_leaves_the_database_as_it_was(
+    app: Flask, runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write failing in the database (it cannot for valid rows; a lost connection can) stops the import:
+    its error is raised, nothing is committed, the writing thread is gone and the next import works."""
+    before = counts(app)
+    threads = threading.active_count()
+    name = "_sqlite_executemany" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else "_copy"
+    original = getattr(writing, name)
+    calls = 0
+
+    def failing(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 9:  # in the second batch
+            raise RuntimeError("the server went away")
+        original(*args)
+
+    monkeypatch.setattr(writing, name, failing)
+    monkeypatch.setattr(pipeline, "CHUNK", 2)
+    result = run_import(runner, UCDP)
+    assert isinstance(result.exception, RuntimeError), result.output
+    assert str(result.exception) == "the server went away"
+    assert calls == 9  # the rest was not written
+    assert counts(app) == before
+    assert threading.active_count() == threads
+
+    monkeypatch.setattr(writing, name, original)
+    again = run_import(runner, UCDP)
+    assert again.exit_code == 0, again.output
+    assert counts(app)["incidents"] == 5
+
+
+def test_write_behind_runs_jobs_in_order_and_raises_the_first_error() -> None:
+    behind = WriteBehind(threaded=True)
+    done: list[int] = []
+    for number in range(5):
+        behind.submit(lambda number=number: done.append(number))
+    behind.wait()
+    assert done == [0, 1, 2, 3, 4]
+
+    def fail() -> None:
+        raise ValueError("constraint")
+
+    behind.submit(fail)
+    behind.submit(lambda: done.append(5))  # after a failure: dropped, half a batch is not written
+    with pytest.raises(ValueError, match="constraint"):
+        behind.wait()
+    assert done == [0, 1, 2, 3, 4]
+    behind.close()
+
+
+def test_write_behind_close_raises_an_error_not_raised_yet() -> None:
+    behind = WriteBehind(threaded=True)
+
+    def fail() -> None:
+        raise ValueError("lost")
+
+    behind.submit(fail)
+    with pytest.raises(ValueError, match="lost"):
+        behind.close()
+
+
+def test_write_behind_holds_at_most_its_limit() -> None:
+    behind = WriteBehind(threaded=True, limit=2)
+    release = threading.Event()
+    behind.submit(release.wait)
+    behind.submit(lambda: None)
+    submitted = threading.Event()
+
+    def third() -> None:
+        behind.submit(lambda: None)
+        submitted.set()
+
+    thread = threading.Thread(target=third)
+    thread.start()
+    time.sleep(0.05)
+    assert not submitted.is_set()  # two queued: the third waits
+    release.set()
+    thread.join(timeout=5)
+    assert submitted.is_set()
+    behind.close()
+
+
+def test_write_behind_inline_runs_each_job_at_once() -> None:
+    behind = WriteBehind(threaded=False)
+    done: list[int] = []
+    behind.submit(lambda: done.append(1))
+    assert done == [1]
+    behind.close()
