@@ -1,19 +1,31 @@
 """Measure importing UCDP-format rows: rows per second and peak memory.
 
-    python -m bench.import_bench [--rows 100000] [--seed 1] [--database-url URL] [--write-results]
+    python -m bench.import_bench [--rows 100000] [--seed 1] [--database-url URL] [--stages] [--floor]
+                                 [--write-results]
 
 Generates the rows (seeded: the same file every time) into a temporary CSV with an HXL row, then runs
 `flask --app incidents import FILE` (the CLI's own code path, progress bar included) in a fresh process on a
 fresh SQLite database (or --database-url, emptied first). Peak memory is that process's resident set
 high-water mark (getrusage ru_maxrss): Python, the app, the gazetteer index when geocoding is needed, and
 everything the import holds; the file is streamed, not read whole.
+
+--stages times the import's stages (reading, geocoding, validation, writing, duplicates …) with timers around
+the pipeline's own methods, and reports microseconds per row for each (the timers cost a little themselves).
+
+--floor then measures the database's own share: the rows the import wrote (every table) are read back and
+inserted again into an emptied schema by the driver alone (executemany on SQLite, COPY on PostgreSQL), in
+batches of the import's size, without any of the importer's Python. What that takes per row is a floor no
+importer writing these tables through this driver can go under: 1,000,000 µs divided by it is a ceiling on
+rows per second.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import datetime as dt
+import functools
 import json
 import random
 import subprocess
@@ -21,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.machine import describe as describe_machine
 
@@ -201,7 +214,9 @@ def generate(path: Path, count: int, seed: int) -> None:
             writer.writerow([row.get(name, "") for name in HEADER])
 
 
-def run_import(csv_path: Path, database_url: str) -> dict[str, float | int | str]:
+def run_import(
+    csv_path: Path, database_url: str, *, stages: bool = False, floor: bool = False
+) -> dict[str, Any]:
     """In this (fresh) process: build the schema, run the import command, measure."""
     import resource
 
@@ -216,6 +231,7 @@ def run_import(csv_path: Path, database_url: str) -> dict[str, float | int | str
         seed_incident_types()
         db.session.commit()
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    timers = _stage_timers() if stages else None
     runner = app.test_cli_runner()
     began = time.perf_counter()
     result = runner.invoke(args=["import", str(csv_path)])
@@ -224,11 +240,161 @@ def run_import(csv_path: Path, database_url: str) -> dict[str, float | int | str
     if result.exit_code != 0:
         raise SystemExit(f"the import failed:\n{result.output[-3000:]}")
     summary = [line for line in result.output.splitlines() if not line.startswith(("row ", "Reading"))]
-    return {
+    measured: dict[str, Any] = {
         "seconds": round(elapsed, 2),
         "baseline_rss_mib": round(baseline / 1024, 1),
         "peak_rss_mib": round(peak / 1024, 1),
         "summary": " ".join(summary),
+    }
+    if timers is not None:
+        measured["stages"] = {name: round(seconds, 3) for name, seconds in timers.items()}
+    if floor:
+        with app.app_context():
+            measured["floor"] = _database_floor(db.engine)
+    return measured
+
+
+# The pipeline's methods timed by --stages, with their labels; an indented label is part of the one above.
+_STAGES = [
+    ("incidents.importing.formats.base:CsvRecordReader.records", "reading the file (rows to records)"),
+    ("incidents.importing.pipeline:_Importer._check", "checking rows"),
+    ("incidents.importing.geocoding:GeocodingStep.apply", "  geocoding"),
+    ("incidents.importing.validation:RecordValidator.load", "  validation"),
+    ("incidents.importing.writing:BulkWriter.write", "writing"),
+    ("incidents.importing.writing:BulkWriter._record", "  building stored records"),
+    ("incidents.importing.writing:BulkWriter._insert_rows", "  inserts (driver and database)"),
+    ("incidents.importing.pipeline:_Importer._remember", "keeping footprints"),
+    ("incidents.importing.writing:BulkWriter.finish", "map rollup"),
+    ("incidents.importing.pipeline:_Importer._flag_duplicates", "possible duplicates"),
+    ("incidents.duplicates.finding:geodesic_km", "  geodesic distances"),
+]
+
+
+def _stage_timers() -> collections.Counter[str]:
+    """Wrap the pipeline's methods in timers; seconds spent in each, by label (a generator's time is spent
+    in its next() calls, which are timed one by one)."""
+    import importlib
+    import inspect
+
+    spent: collections.Counter[str] = collections.Counter()
+    for target, label in _STAGES:
+        module_name, _, path = target.partition(":")
+        owner: Any = importlib.import_module(module_name)
+        *parents, name = path.split(".")
+        for parent in parents:
+            owner = getattr(owner, parent)
+        original = getattr(owner, name)
+
+        if inspect.isgeneratorfunction(original):
+
+            def timed(*args: Any, _f: Any = original, _label: str = label, **kwargs: Any) -> Any:
+                items = _f(*args, **kwargs)
+                while True:
+                    began = time.perf_counter()
+                    try:
+                        item = next(items)
+                    except StopIteration:
+                        spent[_label] += time.perf_counter() - began
+                        return
+                    spent[_label] += time.perf_counter() - began
+                    yield item
+
+        else:
+
+            def timed(*args: Any, _f: Any = original, _label: str = label, **kwargs: Any) -> Any:
+                began = time.perf_counter()
+                try:
+                    return _f(*args, **kwargs)
+                finally:
+                    spent[_label] += time.perf_counter() - began
+
+        setattr(owner, name, functools.wraps(original)(timed))
+    return spent
+
+
+# The tables an import writes, parents first.
+_WRITTEN = [
+    "sources",
+    "incidents",
+    "incident_type_links",
+    "citations",
+    "casualty_claims",
+    "casualty_estimates",
+    "incident_records",
+]
+
+
+def _database_floor(engine: Any) -> dict[str, Any]:
+    """The database's own time per imported row (see the module's docstring), per table and in all."""
+    import sqlalchemy as sa
+
+    with engine.connect() as connection:
+        tables = {}
+        for name in _WRITTEN:
+            result = connection.execute(sa.text(f"SELECT * FROM {name} ORDER BY 1"))  # noqa: S608 - ours
+            tables[name] = (list(result.keys()), [tuple(row) for row in result])
+    # Each row in the batch of its incident, as the import wrote it (sources all first: they are few).
+    incident_ids = [row[0] for row in tables["incidents"][1]]
+    batch_of = {incident_id: i // 1000 for i, incident_id in enumerate(incident_ids)}
+    citation_column = tables["citations"][0].index("incident_id")
+    batch_of_citation = {row[0]: batch_of[row[citation_column]] for row in tables["citations"][1]}
+    batches: dict[str, list[list[tuple[Any, ...]]]] = {}
+    for name, (columns, rows) in tables.items():
+        parts: list[list[tuple[Any, ...]]] = [[] for _ in range(len(incident_ids) // 1000 + 1)]
+        if name == "sources":
+            parts[0] = rows
+        elif name == "incidents":
+            for row in rows:
+                parts[batch_of[row[0]]].append(row)
+        elif name == "casualty_claims":
+            column = columns.index("citation_id")
+            for row in rows:
+                parts[batch_of_citation[row[column]]].append(row)
+        else:
+            column = columns.index("incident_id")
+            for row in rows:
+                parts[batch_of[row[column]]].append(row)
+        batches[name] = parts
+    # An empty schema, as the import found it (the incident types stay: an import does not write them).
+    with engine.begin() as connection:
+        for name in reversed(_WRITTEN):
+            connection.execute(sa.text(f"DELETE FROM {name}"))  # noqa: S608 - our own names
+    spent: collections.Counter[str] = collections.Counter()
+    raw = engine.raw_connection()  # with the pool's settings (on SQLite: foreign keys checked, WAL)
+    try:
+        driver = raw.driver_connection
+        for batch in range(len(incident_ids) // 1000 + 1):
+            for name in _WRITTEN:
+                columns = tables[name][0]
+                part = batches[name][batch]
+                if not part:
+                    continue
+                began = time.perf_counter()
+                if engine.dialect.name == "sqlite":
+                    statement = "INSERT INTO {} ({}) VALUES ({})".format(
+                        name, ", ".join(columns), ", ".join("?" * len(columns))
+                    )
+                    driver.executemany(statement, part)
+                else:
+                    with (
+                        driver.cursor() as cursor,
+                        cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy,
+                    ):
+                        for row in part:
+                            copy.write_row(row)
+                spent[name] += time.perf_counter() - began
+        began = time.perf_counter()
+        driver.commit()
+        spent["commit"] += time.perf_counter() - began
+    finally:
+        raw.close()
+    total = sum(spent.values())
+    count = len(incident_ids)
+    return {
+        "incidents": count,
+        "per_row_us": {name: round(seconds / count * 1e6, 1) for name, seconds in spent.items()},
+        "total_us": round(total / count * 1e6, 1),
+        "ceiling_rows_per_s": round(count / total),
     }
 
 
@@ -237,11 +403,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
+    parser.add_argument("--stages", action="store_true", help="time each stage of the import (µs per row)")
+    parser.add_argument(
+        "--floor", action="store_true", help="then time the database alone inserting the rows written"
+    )
     parser.add_argument("--write-results", action="store_true", help="write bench/results/import.md")
     parser.add_argument("--child", nargs=2, metavar=("CSV", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(run_import(Path(args.child[0]), args.child[1])))
+        measured = run_import(Path(args.child[0]), args.child[1], stages=args.stages, floor=args.floor)
+        print(json.dumps(measured))
         return
     described = describe_machine()  # before the run, so that the load average is the one it met
     with tempfile.TemporaryDirectory() as folder:
@@ -255,7 +426,9 @@ def main(argv: list[str] | None = None) -> None:
         )
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
         child = subprocess.run(
-            [sys.executable, "-m", "bench.import_bench", "--child", str(csv_path), url],
+            [sys.executable, "-m", "bench.import_bench", "--child", str(csv_path), url]
+            + ["--stages"] * args.stages
+            + ["--floor"] * args.floor,
             check=True,
             capture_output=True,
             text=True,
@@ -269,18 +442,41 @@ def main(argv: list[str] | None = None) -> None:
         f"peak memory (RSS high-water of the importing process): {measured['peak_rss_mib']} MiB "
         f"(target < 300 MiB; {measured['baseline_rss_mib']} MiB before the import began)",
         f"import said: {measured['summary']}",
+        *_details(measured, args.rows),
     ]
     print("\n".join(lines))
     if args.write_results:
         _write_results(args, backend, rate, measured, described)
 
 
+def _details(measured: dict[str, Any], rows: int) -> list[str]:
+    """The stages' and the floor's lines, when measured."""
+    lines = []
+    if "stages" in measured:
+        lines.append("stages (µs per row; an indented stage is part of the one above):")
+        spent = measured["stages"]
+        lines += [f"    {label}: {spent[label] / rows * 1e6:,.1f}" for _, label in _STAGES if label in spent]
+    if "floor" in measured:
+        floor = measured["floor"]
+        lines.append(
+            f"database floor: {floor['total_us']} µs per row, the driver and the database alone inserting "
+            f"the {floor['incidents']} incidents' rows again: at most {floor['ceiling_rows_per_s']:,} rows "
+            "per second for any importer writing these tables"
+        )
+        lines += [f"    {name}: {us}" for name, us in floor["per_row_us"].items()]
+    return lines
+
+
 def _write_results(
     args: argparse.Namespace, backend: str, rate: float, measured: dict[str, object], described: str
 ) -> None:
     path = Path(__file__).resolve().parent / "results" / "import.md"
-    command = "python -m bench.import_bench --rows {} --seed {}{}".format(
-        args.rows, args.seed, " --database-url …" if args.database_url else ""
+    command = "python -m bench.import_bench --rows {} --seed {}{}{}{}".format(
+        args.rows,
+        args.seed,
+        " --database-url …" if args.database_url else "",
+        " --stages" if args.stages else "",
+        " --floor" if args.floor else "",
     )
     entry = (
         f"\n## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {backend}\n\n"
@@ -292,6 +488,11 @@ def _write_results(
         f"(target: under 300 MiB); {measured['baseline_rss_mib']} MiB before the import began\n"
         f"- the import said: {measured['summary']}\n"
     )
+    details = _details(measured, args.rows)
+    if details:
+        entry += "".join(
+            f"  - {line.strip()}\n" if line.startswith(" ") else f"- {line}\n" for line in details
+        )
     if not path.exists():
         path.write_text(
             "# Import benchmark\n\nImporting UCDP GED rows with `flask --app incidents import` (see "
