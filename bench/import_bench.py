@@ -265,8 +265,9 @@ _STAGES = [
     ("incidents.importing.writing:BulkWriter._insert_rows", "  inserts (driver and database)"),
     ("incidents.importing.pipeline:_Importer._remember", "keeping footprints"),
     ("incidents.importing.writing:BulkWriter.finish", "map rollup"),
-    ("incidents.importing.pipeline:_Importer._flag_duplicates", "possible duplicates"),
+    ("incidents.importing.pipeline:batch_matches", "finding possible duplicates"),
     ("incidents.duplicates.finding:geodesic_km", "  geodesic distances"),
+    ("incidents.importing.pipeline:_Importer._flag_duplicates", "flagging them, and their warnings"),
 ]
 
 
@@ -490,8 +491,9 @@ def _write_results(
     )
     details = _details(measured, args.rows)
     if details:
+        # Indented by four spaces: one level down; by six: two.
         entry += "".join(
-            f"  - {line.strip()}\n" if line.startswith(" ") else f"- {line}\n" for line in details
+            f"{'  ' * ((len(line) - len(line.lstrip())) // 2 - 1)}- {line.strip()}\n" for line in details
         )
     if not path.exists():
         path.write_text(
