@@ -3,6 +3,8 @@ run behind (on PostgreSQL) are all in before the commit, and a write that fails 
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 import time
 from pathlib import Path
@@ -16,7 +18,9 @@ from flask.testing import FlaskCliRunner
 from incidents.extensions import db
 from incidents.importing import pipeline, writing
 from incidents.importing.behind import WriteBehind
+from incidents.models import Incident, Source
 from tests.import_fixtures import FIXTURES, counts, run_import
+from tests.test_exports import recomputed_checksum
 from tests.test_import_json import checksum, empty_the_database, export
 
 UCDP = FIXTURES / "ucdp_ged.csv"
@@ -61,7 +65,8 @@ def test_kept_and_new_ids_across_batches(
     first = export(runner, tmp_path / "first.json")
     monkeypatch.setattr(pipeline, "CHUNK", 3)
 
-    # Into the same database, in batches of 3: every id is taken, so each incident and source gets a new one.
+    # Into the same database, in batches of 3: every incident id is taken, so each gets a new one (sources
+    # with the same content are the stored ones).
     taken = run_import(runner, tmp_path / "first.json")
     assert taken.exit_code == 0, taken.output
     assert counts(app)["incidents"] == 22
@@ -174,3 +179,64 @@ def test_write_behind_inline_runs_each_job_at_once() -> None:
     behind.submit(lambda: done.append(1))
     assert done == [1]
     behind.close()
+
+
+def _export_of(document: dict[str, Any], incidents: list[dict[str, Any]]) -> dict[str, Any]:
+    """The export document with these incidents instead, and the header that goes with them."""
+    changed = copy.deepcopy(document)
+    changed["incidents"] = incidents
+    changed["header"]["checksum"]["value"] = recomputed_checksum(changed)
+    changed["header"]["count"] = len(incidents)
+    return changed
+
+
+def test_ids_kept_in_one_batch_are_not_given_again_in_a_later_one(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another instance's export, one record a batch: a taken id gets a fresh one, a free id is kept, and the
+    fresh ids after it go past the kept one."""
+    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    document = export(runner, tmp_path / "demo.json")
+    records = copy.deepcopy(document["incidents"][:3])
+    top = max(record["id"] for record in document["incidents"])
+    records[0]["id"] = 1  # taken: fresh, top + 1
+    records[1]["id"] = top + 2  # free: kept, in a batch that draws no fresh id
+    records[2]["id"] = 2  # taken: fresh, and not top + 2 again
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(_export_of(document, records)), encoding="utf-8")
+    monkeypatch.setattr(pipeline, "CHUNK", 1)
+    result = run_import(runner, path)
+    assert result.exit_code == 0, (result.output, result.exception)
+    with app.app_context():
+        ids = set(db.session.scalars(sa.select(Incident.id)))
+    assert top + 2 in ids
+    assert len(ids) == len(document["incidents"]) + 3
+
+
+def test_source_ids_kept_in_one_batch_are_not_given_again_in_a_later_one(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    document = export(runner, tmp_path / "demo.json")
+    with app.app_context():
+        top = db.session.scalar(sa.select(sa.func.max(Source.id)))
+    assert top is not None
+    records = []
+    # Sources whose ids are taken by others (new ids), and one whose id is free (kept), one a batch.
+    for number, (source_id, title) in enumerate([(1, "Changed A"), (top + 2, "New B"), (2, "Changed C")]):
+        record = copy.deepcopy(document["incidents"][number])
+        record["id"] = 1000 + number
+        record["citations"] = record["citations"][:1]
+        record["citations"][0]["source"].update(id=source_id, title=title)
+        records.append(record)
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(_export_of(document, records)), encoding="utf-8")
+    monkeypatch.setattr(pipeline, "CHUNK", 1)
+    result = run_import(runner, path)
+    assert result.exit_code == 0, (result.output, result.exception)
+    with app.app_context():
+        titles = dict(
+            db.session.execute(sa.select(Source.title, Source.id).where(Source.id > top - 10)).all()
+        )
+    assert titles["New B"] == top + 2
+    assert len({titles["Changed A"], titles["Changed C"], top + 2}) == 3

@@ -95,9 +95,11 @@ def _run(
     except FileError as error:
         report.add(Problem(error.row, error.column, error.message, whole_file=True))
     finally:
-        if importer is not None:
-            importer.writer.close()  # before the commit or rollback: no write may still be running
-        reader.close()
+        try:
+            if importer is not None:
+                importer.writer.close()  # before the commit or rollback: no write may still be running
+        finally:
+            reader.close()
 
 
 class _Importer:

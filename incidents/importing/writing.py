@@ -139,7 +139,6 @@ class BulkWriter:
         # PostgreSQL a connection of its own, which need not wait for the writes queued. It sees what other
         # transactions committed, as the import's own connection does (read committed); it does not see
         # what this import adds, and needs not: the import keeps its own sources and rows in memory.
-        self._lookup = connection if self._sqlite or dry_run else connection.engine.connect()
         self._dataset = dataset
         self._status = status
         self._user_id = user_id
@@ -156,10 +155,9 @@ class BulkWriter:
         self._dataset_known = bool(
             connection.scalar(sa.select(sa.exists().where(INCIDENTS.c.external_source == dataset)))
         )
-        if self._sqlite and not dry_run:
-            # Take SQLite's write lock now (a write that changes nothing): until this import ends no other
-            # connection may write, so that the ids counted here stay free.
-            connection.execute(sa.text("DELETE FROM incidents WHERE 0"))
+        self._locked = False  # SQLite: whether this import holds the write lock (see _fresh_ids)
+        # Opened last: nothing above may fail and leave it open.
+        self._lookup = connection if self._sqlite or dry_run else connection.engine.connect()
 
     @property
     def connection(self) -> sa.Connection:
@@ -407,6 +405,9 @@ class BulkWriter:
     def _fresh_ids(self, table: sa.Table, count: int, *, after: int = 0) -> list[int]:
         """count ids that no row has, all above `after`, for rows this import inserts."""
         if not count:
+            if self._sqlite and table.name in self._next_ids:
+                # Ids kept (up to `after`) may be past the count: the next fresh ones must be past them.
+                self._next_ids[table.name] = max(self._next_ids[table.name], after + 1)
             return []
         if not self._sqlite:
             # From the table's sequence (INSERT … RETURNING in order is slow on PostgreSQL), on the lookup
@@ -414,8 +415,13 @@ class BulkWriter:
             sequence = sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id"))
             series = sa.func.generate_series(1, count)
             return list(self._lookup.scalars(sa.select(sequence).select_from(series)))
-        # SQLite: this transaction holds the write lock (see __init__), so no other connection adds rows
-        # until it ends, and the ids past the largest are free.
+        # SQLite: once this transaction holds the write lock no other connection adds rows until it ends,
+        # and the ids past the largest are free. Taken here, before the first id is counted (a write that
+        # changes nothing), not when the import begins: reading and checking the first rows, which may
+        # geocode over the network, does not keep others from saving.
+        if not self._locked:
+            self.connection.execute(sa.text("DELETE FROM incidents WHERE 0"))
+            self._locked = True
         first = self._next_ids.get(table.name)
         if first is None:
             first = (self.connection.scalar(sa.select(sa.func.max(table.c.id))) or 0) + 1
