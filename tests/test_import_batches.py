@@ -190,6 +190,16 @@ def _export_of(document: dict[str, Any], incidents: list[dict[str, Any]]) -> dic
     return changed
 
 
+def _import_one_a_batch(
+    runner: FlaskCliRunner, tmp_path: Path, document: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    monkeypatch.setattr(pipeline, "CHUNK", 1)
+    result = run_import(runner, path)
+    assert result.exit_code == 0, (result.output, result.exception)
+
+
 def test_ids_kept_in_one_batch_are_not_given_again_in_a_later_one(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -202,11 +212,7 @@ def test_ids_kept_in_one_batch_are_not_given_again_in_a_later_one(
     records[0]["id"] = 1  # taken: fresh, top + 1
     records[1]["id"] = top + 2  # free: kept, in a batch that draws no fresh id
     records[2]["id"] = 2  # taken: fresh, and not top + 2 again
-    path = tmp_path / "other.json"
-    path.write_text(json.dumps(_export_of(document, records)), encoding="utf-8")
-    monkeypatch.setattr(pipeline, "CHUNK", 1)
-    result = run_import(runner, path)
-    assert result.exit_code == 0, (result.output, result.exception)
+    _import_one_a_batch(runner, tmp_path, _export_of(document, records), monkeypatch)
     with app.app_context():
         ids = set(db.session.scalars(sa.select(Incident.id)))
     assert top + 2 in ids
@@ -229,11 +235,7 @@ def test_source_ids_kept_in_one_batch_are_not_given_again_in_a_later_one(
         record["citations"] = record["citations"][:1]
         record["citations"][0]["source"].update(id=source_id, title=title)
         records.append(record)
-    path = tmp_path / "other.json"
-    path.write_text(json.dumps(_export_of(document, records)), encoding="utf-8")
-    monkeypatch.setattr(pipeline, "CHUNK", 1)
-    result = run_import(runner, path)
-    assert result.exit_code == 0, (result.output, result.exception)
+    _import_one_a_batch(runner, tmp_path, _export_of(document, records), monkeypatch)
     with app.app_context():
         titles = dict(
             db.session.execute(sa.select(Source.title, Source.id).where(Source.id > top - 10)).all()
