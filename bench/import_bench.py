@@ -329,16 +329,14 @@ def _database_floor(engine: Any) -> dict[str, Any]:
     """The database's own time per imported row (see the module's docstring), per table and in all."""
     import sqlalchemy as sa
 
+    from incidents.importing.writing import column_types
+
     with engine.connect() as connection:
         tables = {}
         types = {}  # PostgreSQL: each column's type, for a binary COPY as the importer's
         for name in _WRITTEN:
             if engine.dialect.name == "postgresql":
-                query = sa.text(
-                    "SELECT attname, atttypid::int FROM pg_attribute"
-                    " WHERE attrelid = CAST(:table AS regclass) AND attnum > 0 AND NOT attisdropped"
-                )
-                types[name] = dict(connection.execute(query, {"table": name}).all())
+                types[name] = column_types(connection, name)
             result = connection.execute(sa.text(f"SELECT * FROM {name} ORDER BY 1"))  # noqa: S608 - ours
             tables[name] = (list(result.keys()), [tuple(row) for row in result])
     # Each row in the batch of its incident, as the import wrote it (sources all first: they are few).

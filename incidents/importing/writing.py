@@ -155,7 +155,6 @@ class BulkWriter:
         self._dataset_known = bool(
             connection.scalar(sa.select(sa.exists().where(INCIDENTS.c.external_source == dataset)))
         )
-        self._locked = False  # SQLite: whether this import holds the write lock (see _fresh_ids)
         self._types: dict[str, dict[str, int]] = {}  # PostgreSQL: see _column_types
         # Opened last: nothing above may fail and leave it open.
         self._lookup = connection if self._sqlite or dry_run else connection.engine.connect()
@@ -404,27 +403,26 @@ class BulkWriter:
         return [wish if wish is not None and wish not in taken else next(fresh) for wish in preferred]
 
     def _fresh_ids(self, table: sa.Table, count: int, *, after: int = 0) -> list[int]:
-        """count ids that no row has, all above `after`, for rows this import inserts."""
-        if not count:
-            if self._sqlite and table.name in self._next_ids:
-                # Ids kept (up to `after`) may be past the count: the next fresh ones must be past them.
-                self._next_ids[table.name] = max(self._next_ids[table.name], after + 1)
-            return []
+        """count ids that no row has, all above `after` (the largest id kept), for rows this import inserts.
+        On SQLite the count moves past `after` even when no id is wanted: the ids kept are taken."""
         if not self._sqlite:
+            if not count:
+                return []
             # From the table's sequence (INSERT … RETURNING in order is slow on PostgreSQL), on the lookup
             # connection: a sequence gives each value once, whatever the session and the transaction.
             sequence = sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id"))
             series = sa.func.generate_series(1, count)
             return list(self._lookup.scalars(sa.select(sequence).select_from(series)))
-        # SQLite: once this transaction holds the write lock no other connection adds rows until it ends,
-        # and the ids past the largest are free. Taken here, before the first id is counted (a write that
-        # changes nothing), not when the import begins: reading and checking the first rows, which may
-        # geocode over the network, does not keep others from saving.
-        if not self._locked:
-            self.connection.execute(sa.text("DELETE FROM incidents WHERE 0"))
-            self._locked = True
         first = self._next_ids.get(table.name)
         if first is None:
+            if not count:
+                return []  # the ids kept are inserted before the count starts from the largest
+            # SQLite: once this transaction holds the write lock no other connection adds rows until it
+            # ends, and the ids past the largest are free. Taken here, before the count starts (a write
+            # that changes nothing; again for each table, which costs nothing), not when the import
+            # begins: reading and checking the first rows, which may geocode over the network, does not
+            # keep others from saving.
+            self.connection.execute(sa.text("DELETE FROM incidents WHERE 0"))
             first = (self.connection.scalar(sa.select(sa.func.max(table.c.id))) or 0) + 1
         first = max(first, after + 1)
         self._next_ids[table.name] = first + count
@@ -461,11 +459,7 @@ class BulkWriter:
         bytes, for one, would go as hex text, twice their size)."""
         types = self._types.get(table.name)
         if types is None:
-            query = sa.text(
-                "SELECT attname, atttypid::int FROM pg_attribute"
-                " WHERE attrelid = CAST(:table AS regclass) AND attnum > 0 AND NOT attisdropped"
-            )
-            types = self._types[table.name] = dict(self._lookup.execute(query, {"table": table.name}).all())
+            types = self._types[table.name] = column_types(self._lookup, table.name)
         return types
 
     def _sqlite_values(
@@ -492,6 +486,15 @@ class BulkWriter:
             for row_values in values:
                 row_values[i] = processor(row_values[i])
         return statement, values
+
+
+def column_types(connection: sa.Connection, table: str) -> dict[str, int]:
+    """PostgreSQL: the type oid of each column of the table, by name, as the database has them."""
+    query = sa.text(
+        "SELECT attname, atttypid::int FROM pg_attribute"
+        " WHERE attrelid = CAST(:table AS regclass) AND attnum > 0 AND NOT attisdropped"
+    )
+    return dict(connection.execute(query, {"table": table}).all())
 
 
 # The writes themselves (run behind on PostgreSQL): the driver's own calls, nothing of SQLAlchemy's.
