@@ -4,6 +4,7 @@ run behind (on PostgreSQL) are all in before the commit, and a write that fails 
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import threading
 import time
@@ -87,6 +88,61 @@ def test_kept_and_new_ids_across_batches(
     # Saves after it get ids past those kept.
     assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
     assert counts(app)["incidents"] == 22
+
+
+def test_a_file_partly_imported_before_adds_only_its_new_rows_batch_by_batch(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new release of a data set: its known rows are found (they are committed, and on PostgreSQL looked
+    up without waiting for this import's writes), its new ones added, in whatever batch either comes."""
+    with UCDP.open(encoding="utf-8", newline="") as file:
+        header, hxl, *records = list(csv.reader(file))
+    assert len(records) == 5
+    older = tmp_path / "older.csv"
+    with older.open("w", encoding="utf-8", newline="") as file:
+        csv.writer(file).writerows([header, hxl, records[1], records[3]])
+    first = run_import(runner, older)
+    assert first.exit_code == 0, first.output
+    assert counts(app)["incidents"] == 2
+
+    monkeypatch.setattr(pipeline, "CHUNK", 1)
+    again = run_import(runner, UCDP)
+    assert again.exit_code == 0, again.output
+    assert "3 incident(s) created" in again.output
+    assert "2 already imported before: nothing new for them." in again.output
+    assert counts(app)["incidents"] == 5
+    with app.app_context():
+        ids = db.session.scalars(sa.select(Incident.external_id).order_by(Incident.external_id)).all()
+    assert ids == sorted(record[0] for record in records)
+
+    # And once more: nothing new at all.
+    third = run_import(runner, UCDP)
+    assert third.exit_code == 0, third.output
+    assert "5 already imported before: nothing new for them." in third.output
+    assert counts(app)["incidents"] == 5
+
+
+def test_a_row_repeating_a_new_id_of_an_earlier_batch_is_an_error_for_a_known_data_set(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repeat is told apart from a row imported before, whether the data set is known or not and in
+    whatever batch the repeat comes: it is the file's own row, not one in the database."""
+    with UCDP.open(encoding="utf-8", newline="") as file:
+        header, hxl, *records = list(csv.reader(file))
+    older = tmp_path / "older.csv"
+    with older.open("w", encoding="utf-8", newline="") as file:
+        csv.writer(file).writerows([header, hxl, records[0]])
+    assert run_import(runner, older).exit_code == 0
+    before = counts(app)
+    repeating = tmp_path / "repeating.csv"
+    with repeating.open("w", encoding="utf-8", newline="") as file:
+        csv.writer(file).writerows([header, hxl, *records, records[2]])
+
+    monkeypatch.setattr(pipeline, "CHUNK", 1)
+    result = run_import(runner, repeating)
+    assert result.exit_code != 0
+    assert f"row 8: Repeats the id {records[2][0]} of row 5." in result.output
+    assert counts(app) == before
 
 
 def test_a_write_that_fails_mid_import_leaves_the_database_as_it_was(

@@ -158,9 +158,8 @@ class _Importer:
         for record in chunk:
             report.rows += 1
             external_id = record.external_id
-            if external_id in existing:
-                report.existing += 1
-                continue
+            # A repeat of a row of this file first: the import's own connection (SQLite's lookup) sees the
+            # rows of earlier batches as stored.
             if external_id and external_id in self.first_row:
                 record.problems.append(
                     Problem(
@@ -169,6 +168,9 @@ class _Importer:
                         f"Repeats the id {external_id} of {report.row_label} {self.first_row[external_id]}.",
                     )
                 )
+            elif external_id in existing:
+                report.existing += 1
+                continue
             elif external_id:
                 self.first_row[external_id] = record.row
             method = self.geocoding.apply(record)

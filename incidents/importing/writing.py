@@ -181,7 +181,9 @@ class BulkWriter:
                 self._lookup.close()
 
     def existing_ids(self, external_ids: Iterable[str]) -> set[str]:
-        """The ids among external_ids that an incident of this data set has already."""
+        """The ids among external_ids that an incident of this data set has already (one committed: the rows
+        this import adds are told apart by the importer itself). Read on the lookup connection, which need
+        not wait for the writes queued: a new release of a known data set mixes known and new rows."""
         if not self._dataset_known:
             # Nothing of this data set was stored when the import began, and the rows it adds are told
             # apart by the importer itself: no query. (On PostgreSQL these queries also grow with the rows
@@ -194,7 +196,7 @@ class BulkWriter:
                 INCIDENTS.c.external_source == self._dataset,
                 self._among(INCIDENTS.c.external_id, wanted[start : start + _IN_CHUNK]),
             )
-            found.update(self.connection.scalars(query))
+            found.update(self._lookup.scalars(query))
         return found
 
     def _among(self, column: sa.Column[Any], values: list[Any]) -> sa.ColumnElement[bool]:
