@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from incidents.importing import report
 from tests.import_fixtures import FIXTURES, counts, run_import, write
 
 
@@ -165,4 +166,50 @@ def test_a_row_with_more_cells_than_the_header_is_named(
     result = run_import(runner, path)
     assert result.exit_code == 1
     assert "row 2: The row has 5 cells and the header 4 columns" in result.output
+    assert counts(app)["incidents"] == 0
+
+
+def test_warnings_past_the_listed_ones_do_not_hide_an_error(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Places not found fill the list of warnings; the one bad date after them is still listed, by row."""
+    monkeypatch.setattr(report, "MAX_PROBLEMS", 3)
+    lines = ["date,place,country,type"] + [
+        f"2023-01-{day:02},Pichanaqui,PE,killing" for day in range(1, 21, 4)
+    ]
+    path = write(tmp_path, "places.csv", "\n".join([*lines, "2023-02-30,Juliaca,PE,killing"]) + "\n")
+    for options in (["--dry-run"], []):
+        result = run_import(runner, path, *options)
+        assert result.exit_code == 1
+        assert "row 7, date: " in result.output
+        assert "row 4, place: warning: No place called 'Pichanaqui'" in result.output
+        assert "row 5, place: warning" not in result.output
+        assert (
+            "2 more problem(s) not listed (0 error(s), 2 warning(s)): the first 3 errors and the first 3 "
+            "warnings are." in result.output
+        )
+        assert counts(app)["incidents"] == 0
+
+
+def test_an_id_longer_than_the_database_keeps_is_refused_by_row(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """A dry run must find what the real import would fail on: PostgreSQL refuses a 101-character id."""
+    long_id = "x" * 101
+    path = write(
+        tmp_path, "ids.csv", f"id,date,place,country,type\n{long_id},2023-01-09,Juliaca,PE,killing\n"
+    )
+    for options in (["--dry-run"], []):
+        result = run_import(runner, path, *options)
+        assert result.exit_code == 1
+        assert "row 2, id: The id is 101 characters long: at most 100." in result.output
+        assert counts(app)["incidents"] == 0
+    with FIXTURES.joinpath("ucdp_ged.csv").open(encoding="utf-8", newline="") as file:
+        header, hxl, first, *_ = list(csv.reader(file))
+    first[header.index("id")] = long_id
+    out = io.StringIO()
+    csv.writer(out).writerows([header, hxl, first])
+    result = run_import(runner, write(tmp_path, "ucdp.csv", out.getvalue()))
+    assert result.exit_code == 1
+    assert "row 3, id: The id is 101 characters long: at most 100." in result.output
     assert counts(app)["incidents"] == 0

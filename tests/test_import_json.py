@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from incidents.domain.incidents import seed_incident_types
+from incidents.exports.serialize import canonical_json
 from incidents.extensions import db
+from incidents.models import Incident
+from incidents.vocabulary import PublicationStatus
 from tests.import_fixtures import counts, run_import, write
 
 
@@ -101,3 +106,84 @@ def test_an_export_into_a_database_with_those_ids_taken(
     assert counts(app)["incidents"] == 22
     # Each is the same event as a demo incident: flagged for an editor, not merged.
     assert "possible duplicate(s) flagged for an editor" in result.output
+
+
+def resealed(document: dict[str, Any]) -> str:
+    """The document, changed by a test, with a checksum that matches again (as a forger would make it)."""
+    digest = hashlib.sha256()
+    for item in document["incidents"]:
+        digest.update(canonical_json({key: value for key, value in item.items() if key != "url"}))
+        digest.update(b"\n")
+    document["header"]["checksum"]["value"] = digest.hexdigest()
+    return json.dumps(document)
+
+
+def test_a_staff_export_keeps_drafts_and_retractions_whatever_publish(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """--publish publishes what was published where the file comes from: a draft stays a draft, and a
+    retraction is not undone by moving the data."""
+    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    with app.app_context():
+        first, second = db.session.scalars(sa.select(Incident).order_by(Incident.id).limit(2)).all()
+        first.status, second.status = PublicationStatus.DRAFT, PublicationStatus.RETRACTED
+        expected = {
+            incident.id: incident.status.value for incident in db.session.scalars(sa.select(Incident)).all()
+        }
+        db.session.commit()
+    export(runner, tmp_path / "staff.json", "--include-drafts")
+    empty_the_database(app)
+
+    dry = run_import(runner, tmp_path / "staff.json", "--publish", "--dry-run")
+    assert "Status kept as the file has it: 1 draft(s), 1 retracted incident(s)." in dry.output
+    result = run_import(runner, tmp_path / "staff.json", "--publish")
+    assert result.exit_code == 0, result.output
+    assert "Status kept as the file has it: 1 draft(s), 1 retracted incident(s)." in result.output
+    with app.app_context():
+        got = {i: s for i, s in db.session.execute(sa.select(Incident.id, Incident.status))}
+    assert {i: s.value for i, s in got.items()} == expected
+    assert list(expected.values()).count("published") == 9
+
+    # Without --publish: drafts, but the retraction is kept.
+    empty_the_database(app)
+    assert run_import(runner, tmp_path / "staff.json").exit_code == 0
+    with app.app_context():
+        statuses = db.session.scalars(sa.select(Incident.status)).all()
+    assert sorted(s.value for s in statuses) == ["draft"] * 10 + ["retracted"]
+
+
+def test_ids_out_of_range_and_a_source_id_given_twice_are_refused_by_record(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    document = export(runner, tmp_path / "export.json")
+    empty_the_database(app)
+    incidents: list[dict[str, Any]] = document["incidents"]  # type: ignore[assignment]
+    incidents[1]["id"] = 2**31  # past PostgreSQL's integer
+    incidents[2]["citations"][0]["source"]["id"] = 2**63  # past SQLite's
+    incidents[3]["status"] = "hidden"
+    # Another source given the id of the first record's first source.
+    clash = incidents[4]["citations"][0]["source"]
+    clash["id"] = incidents[0]["citations"][0]["source"]["id"]
+    clash["title"] = "A different report"
+    path = write(tmp_path, "tampered.json", resealed(document))
+
+    for options in (["--dry-run"], []):
+        result = run_import(runner, path, *options)
+        assert result.exit_code == 1, result.output
+        assert f"record 2, id: {2**31} is not an incident id (a whole number from 1 to 2,147,483,647)." in (
+            result.output
+        )
+        assert (
+            f"record 3, citations.0.source.id: {2**63} is not a source id (a whole number from 1 to "
+            "2,147,483,647)." in result.output
+        )
+        assert (
+            "record 4, status: 'hidden' is not a status: one of draft, published, retracted." in result.output
+        )
+        assert (
+            f"record 5, citations.0.source.id: The source id {clash['id']} is also that of another source, "
+            "in record 1: one id, one source." in result.output
+        )
+        assert counts(app)["incidents"] == 0
+        assert counts(app)["sources"] == 0

@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -17,17 +18,18 @@ from incidents.duplicates.finding import Footprint, Match, batch_matches, insert
 from incidents.extensions import db
 from incidents.geocoding import Geocoder
 from incidents.importing.formats import open_reader
-from incidents.importing.formats.base import ImportRecord, RecordReader
+from incidents.importing.formats.base import ImportRecord, RecordReader, column_for
 from incidents.importing.geocoding import GeocodingStep
 from incidents.importing.mapping import ColumnMapping
 from incidents.importing.reading import FileError
 from incidents.importing.report import ImportReport, Problem, Severity
 from incidents.importing.validation import RecordValidator
-from incidents.importing.writing import BulkWriter, Pending
-from incidents.models import IncidentType
+from incidents.importing.writing import BulkWriter, Pending, SourceKey, source_key
+from incidents.models import Incident, IncidentType
 from incidents.vocabulary import LocationMethod, PublicationStatus
 
 CHUNK = 1000
+_EXTERNAL_ID_LENGTH: int = cast(sa.String, Incident.__table__.c.external_id.type).length or 0
 
 # Called with (done, total) in the reader's unit (bytes of a CSV, records of a JSON file).
 Progress = Callable[[int, int], None]
@@ -127,6 +129,8 @@ class _Importer:
             dry_run=options.dry_run,
         )
         self.first_row: dict[str, int] = {}  # external id → the row it was first seen in
+        # Our own exports: each source id → the content it was first given with, and where.
+        self.source_contents: dict[int, tuple[SourceKey, int]] = {}
         self.footprints: list[Footprint] = []
 
     def run(self, progress: Progress | None) -> None:
@@ -158,6 +162,14 @@ class _Importer:
         for record in chunk:
             report.rows += 1
             external_id = record.external_id
+            if len(external_id) > _EXTERNAL_ID_LENGTH:
+                record.problems.append(
+                    Problem(
+                        record.row,
+                        column_for("external_id", record.columns),
+                        f"The id is {len(external_id)} characters long: at most {_EXTERNAL_ID_LENGTH}.",
+                    )
+                )
             # A repeat of a row of this file first: the import's own connection (SQLite's lookup) sees the
             # rows of earlier batches as stored.
             if external_id and external_id in self.first_row:
@@ -175,6 +187,8 @@ class _Importer:
                 self.first_row[external_id] = record.row
             method = self.geocoding.apply(record)
             loaded = self.validator.load(record)
+            if loaded is not None and record.source_ids is not None:
+                self._check_source_ids(record, loaded)
             for problem in record.problems:
                 report.add(problem)
             if loaded is None or any(p.severity == Severity.ERROR for p in record.problems):
@@ -186,15 +200,45 @@ class _Importer:
                 report.geocoded += 1
             elif method == LocationMethod.REVERSE_GEOCODED:
                 report.reverse_geocoded += 1
+            if record.status == PublicationStatus.RETRACTED:
+                report.kept_retracted += 1
+            elif record.status == PublicationStatus.DRAFT and self.options.publish:
+                report.kept_drafts += 1
             pending.append(
-                (record, Pending(external_id, loaded, method, record.preferred_id, record.source_ids))
+                (
+                    record,
+                    Pending(
+                        external_id, loaded, method, record.preferred_id, record.source_ids, record.status
+                    ),
+                )
             )
         return pending
+
+    def _check_source_ids(self, record: ImportRecord, loaded: dict[str, Any]) -> None:
+        """Our own exports tell sources apart by id: one id given to two different sources is an error (the
+        second would silently become the first)."""
+        assert record.source_ids is not None
+        for index, (source_id, citation) in enumerate(
+            zip(record.source_ids, loaded["citations"], strict=True)
+        ):
+            content = source_key(citation["source"])
+            first = self.source_contents.setdefault(source_id, (content, record.row))
+            if first[0] != content:
+                record.problems.append(
+                    Problem(
+                        record.row,
+                        f"citations.{index}.source.id",
+                        f"The source id {source_id} is also that of another source, in "
+                        f"{self.report.row_label} {first[1]}: one id, one source.",
+                    )
+                )
 
     def _remember(self, pending: list[tuple[ImportRecord, Pending]], ids: list[int]) -> None:
         """Keep what duplicate finding needs of each new incident: a footprint, and its row for the report."""
         keys = ids if ids else [-record.row for record, _ in pending]
         for key, (record, item) in zip(keys, pending, strict=True):
+            if record.status == PublicationStatus.RETRACTED:
+                continue  # retracted incidents are not compared
             loaded = item.loaded
             self.footprints.append(
                 Footprint.make(

@@ -7,7 +7,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-# A file of 100,000 bad rows must not make a report of 100,000 lines: past this many the rest are counted.
+# A file of 100,000 bad rows must not make a report of 100,000 lines: past this many errors, and this many
+# warnings, the rest are counted. Apart: a thousand warnings (places not found) must not hide the one error.
 MAX_PROBLEMS = 1000
 
 
@@ -62,6 +63,8 @@ class ImportReport:
     geocoded: int = 0
     reverse_geocoded: int = 0
     duplicates_flagged: int = 0
+    kept_drafts: int = 0  # drafts in a staff export, left drafts by --publish
+    kept_retracted: int = 0  # retracted in a staff export, kept retracted
     committed: bool = False
     problems: list[Problem] = field(default_factory=list)
     problems_omitted: int = 0  # problems past MAX_PROBLEMS, counted but not listed
@@ -71,9 +74,11 @@ class ImportReport:
     def add(self, problem: Problem) -> None:
         if problem.severity == Severity.ERROR:
             self.error_count += 1
+            listed = self.error_count <= MAX_PROBLEMS
         else:
             self.warning_count += 1
-        if len(self.problems) < MAX_PROBLEMS:
+            listed = self.warning_count <= MAX_PROBLEMS
+        if listed:
             self.problems.append(problem)
         else:
             self.problems_omitted += 1
@@ -105,6 +110,11 @@ class ImportReport:
                 f"{self.geocoded} place(s) geocoded from their names; "
                 f"{self.reverse_geocoded} given admin regions from their coordinates."
             )
+        if self.kept_drafts or self.kept_retracted:
+            lines.append(
+                f"Status kept as the file has it: {self.kept_drafts} draft(s), "
+                f"{self.kept_retracted} retracted incident(s)."
+            )
         if self.duplicates_flagged:
             lines.append(f"{self.duplicates_flagged} possible duplicate(s) {would}flagged for an editor.")
         if self.skipped:
@@ -117,10 +127,19 @@ class ImportReport:
         if self.warning_count:
             lines.append(f"{self.warning_count} warning(s).")
         if self.problems_omitted:
-            lines.append(f"{self.problems_omitted} more problem(s) not listed.")
+            lines.append(self.omitted_line)
         if not self.dry_run and not self.committed and self.importable:
             lines.append("Nothing was imported.")
         return lines
+
+    @property
+    def omitted_line(self) -> str:
+        errors = max(0, self.error_count - MAX_PROBLEMS)
+        warnings = max(0, self.warning_count - MAX_PROBLEMS)
+        return (
+            f"{self.problems_omitted} more problem(s) not listed ({errors} error(s), {warnings} warning(s)): "
+            f"the first {MAX_PROBLEMS} errors and the first {MAX_PROBLEMS} warnings are."
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types, to keep a report beside an upload until the editor confirms it."""

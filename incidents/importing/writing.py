@@ -86,6 +86,7 @@ class Pending:
     location_method: str
     preferred_id: int | None = None  # kept when free (our own exports)
     source_ids: list[int] | None = None  # the file's id of each cited source (our own exports)
+    status: str | None = None  # a staff export's own status (see status_for)
     keys: list[SourceKey] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -103,6 +104,17 @@ _ENUM_COLUMNS = ("date_precision", "location_precision", "verification_grade")
 def _plain(value: Any) -> Any:
     """A value as the database gives it back: enums by their value."""
     return value._value_ if isinstance(value, enum.Enum) else value  # _value_: a plain attribute, fast
+
+
+def status_for(in_file: str | None, chosen: PublicationStatus) -> PublicationStatus:
+    """An imported incident's status: the one chosen (draft, or published with --publish), except that an
+    incident a staff export has as a draft stays a draft (nobody published it where it comes from) and one
+    retracted stays retracted (a retraction is not undone by moving the data)."""
+    if in_file == PublicationStatus.RETRACTED:
+        return PublicationStatus.RETRACTED
+    if in_file == PublicationStatus.DRAFT:
+        return PublicationStatus.DRAFT
+    return chosen
 
 
 def _source_record(source_id: int, row: dict[str, Any]) -> dict[str, Any]:
@@ -292,7 +304,7 @@ class BulkWriter:
             row["longitude"] += 0.0
         row.update(range_columns(loaded["citations"]))
         row.update(
-            status=self._status,
+            status=status_for(item.status, self._status),
             location_method=item.location_method,
             source_count=len(set(item.keys)),
             external_source=self._dataset,

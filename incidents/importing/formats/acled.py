@@ -43,6 +43,7 @@ REQUIRED = (
 SIGNATURE = {"event_id_cnty", "event_date", "sub_event_type"}
 
 COLUMNS: dict[str, str] = {
+    "external_id": "event_id_cnty",
     "title": "sub_event_type",
     "narrative": "notes",
     "types": "sub_event_type",

@@ -34,6 +34,8 @@ class ImportRecord:
     # sources told apart by id (not by content) so that a round trip gives back the same records.
     preferred_id: int | None = None
     source_ids: list[int] | None = None
+    # A staff export's status: a draft stays a draft and a retraction stays retracted, whatever --publish.
+    status: str | None = None
 
 
 class RecordReader(Protocol):

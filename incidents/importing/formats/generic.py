@@ -232,6 +232,7 @@ class GenericCsvReader(CsvRecordReader):
 
 # Input paths whose column is a field's own column.
 _COLUMN_PATHS = {
+    "external_id": "external_id",
     "citations.0.source.title": "source_title",
     "citations.0.source.url": "source_url",
     "citations.0.source.publisher": "source_publisher",

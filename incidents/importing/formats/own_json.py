@@ -17,6 +17,7 @@ from incidents.exports.serialize import canonical_json
 from incidents.importing.formats.base import SOURCE_FIELDS, ImportRecord
 from incidents.importing.reading import FileError
 from incidents.importing.report import Problem
+from incidents.vocabulary import PublicationStatus
 
 FORMAT = "json"
 DATASET = "incidents"
@@ -147,12 +148,28 @@ def export_record(number: int, item: Any) -> ImportRecord:
         ],
     }
     incident_id = item.get("id")
-    if not isinstance(incident_id, int) or isinstance(incident_id, bool) or incident_id < 1:
-        problems.append(Problem(number, "id", f"{incident_id!r} is not an incident id."))
+    if not _is_id(incident_id):
+        problems.append(Problem(number, "id", f"{incident_id!r} is not an incident id ({_ID_RANGE})."))
         incident_id = None
-    if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 1 for i in source_ids):
-        problems.append(Problem(number, "citations", "Every cited source needs its id."))
+    for index, source_id in enumerate(source_ids):
+        if source_id is None:
+            problems.append(
+                Problem(number, f"citations.{index}.source.id", "Every cited source needs its id.")
+            )
+        elif not _is_id(source_id):
+            problems.append(
+                Problem(
+                    number, f"citations.{index}.source.id", f"{source_id!r} is not a source id ({_ID_RANGE})."
+                )
+            )
+    if not all(map(_is_id, source_ids)):
         source_ids = []
+    status = item.get("status")
+    if status is not None and status not in _STATUSES:
+        problems.append(
+            Problem(number, "status", f"{status!r} is not a status: one of {', '.join(sorted(_STATUSES))}.")
+        )
+        status = None
     return ImportRecord(
         number,
         str(incident_id or ""),
@@ -161,4 +178,15 @@ def export_record(number: int, item: Any) -> ImportRecord:
         problems,
         preferred_id=incident_id,
         source_ids=source_ids or None,
+        status=status,
     )
+
+
+# Ids as every database this runs on stores them (PostgreSQL's integer is the narrowest).
+_MAX_ID = 2**31 - 1
+_ID_RANGE = f"a whole number from 1 to {_MAX_ID:,}"
+_STATUSES = frozenset(status.value for status in PublicationStatus)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= _MAX_ID

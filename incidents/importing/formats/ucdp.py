@@ -35,6 +35,7 @@ REQUIRED = ("id", "date_start", "date_end", "date_prec", "where_prec", "low", "b
 SIGNATURE = {"id", "date_start", "date_prec", "where_prec", "best"}
 
 COLUMNS: dict[str, str] = {
+    "external_id": "id",
     "title": "dyad_name",
     "start_date": "date_start",
     "end_date": "date_end",
