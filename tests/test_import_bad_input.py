@@ -213,3 +213,23 @@ def test_an_id_longer_than_the_database_keeps_is_refused_by_row(
     assert result.exit_code == 1
     assert "row 3, id: The id is 101 characters long: at most 100." in result.output
     assert counts(app)["incidents"] == 0
+
+
+def test_a_dry_run_with_errors_still_lists_the_possible_duplicates_of_the_valid_rows(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """The dry run is what a user fixes the file from: an error elsewhere does not hide the duplicates."""
+    path = write(
+        tmp_path,
+        "rows.csv",
+        "date,place,country,type\n"
+        "2023-01-09,Juliaca,PE,killing\n2023-01-10,Juliaca,PE,killing\n2023-02-30,Juliaca,PE,killing\n",
+    )
+    result = run_import(runner, path, "--dry-run")
+    assert result.exit_code == 1
+    assert "row 4, date: " in result.output
+    assert (
+        "row 3: warning: May be the same event as row 2: same type, 0.0 km, 1 day(s) apart" in result.output
+    )
+    assert "1 possible duplicate(s) would be flagged for an editor." in result.output
+    assert counts(app)["incidents"] == 0

@@ -181,3 +181,31 @@ def test_a_location_changed_by_hand_is_no_longer_marked_geocoded(
         update_incident(stored, IncidentInputSchema().load(data), None)
         db.session.commit()
         assert stored.location_method == LocationMethod.RECORDED
+
+
+def test_a_stated_precision_finer_than_a_row_without_coordinates_has_is_not_kept(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """ "exact" with no point (and a place the gazetteer does not have) would invent precision: the row is as
+    precise as its names, and the report says so."""
+    path = write(
+        tmp_path,
+        "places.csv",
+        "date,place,region,country,type,location_precision\n"
+        "2023-01-09,Pichanaqui,Junín,PE,killing,exact\n"
+        "2023-01-20,Pichanaqui,,PE,killing,near\n",
+    )
+    result = run_import(runner, path)
+    assert result.exit_code == 0, result.output
+    assert (
+        "row 2, location_precision: warning: No coordinates: imported at admin1 precision, the finest its "
+        "names allow, not exact." in result.output
+    )
+    assert (
+        "row 3, location_precision: warning: No coordinates: imported at country precision" in result.output
+    )
+    with app.app_context():
+        stored = db.session.execute(
+            sa.select(Incident.location_precision, Incident.latitude).order_by(Incident.start_date)
+        ).all()
+    assert [(p.value, lat) for p, lat in stored] == [("admin1", None), ("country", None)]

@@ -49,13 +49,25 @@ class GeocodingStep:
             ):
                 method = LocationMethod.REVERSE_GEOCODED
         elif data.get("latitude") in (None, "") and data.get("longitude") in (None, ""):
-            precision = stated or _named_precision(data)
+            # Without a point, a row is only as precise as its names: "exact" with no coordinates is not.
+            named = _named_precision(data)
+            precision = coarser(stated, named) if stated else named
             query = data.get("place_name") or data.get("admin2") or data.get("admin1") or ""
             if self._geocoder is not None and query:
                 found = self._search(record, query, stated)
                 if found is not None:
                     precision = found
                     method = LocationMethod.GEOCODED
+            if stated is not None and method != LocationMethod.GEOCODED and precision != stated:
+                record.problems.append(
+                    Problem(
+                        record.row,
+                        column_for("location_precision", record.columns),
+                        f"No coordinates: imported at {precision.value} precision, the finest its names "
+                        f"allow, not {stated.value}.",
+                        Severity.WARNING,
+                    )
+                )
         else:
             precision = stated or LocationPrecision.NEAR  # half a point: the schema reports it
         data["location_precision"] = precision.value

@@ -147,8 +147,8 @@ class _Importer:
             if progress is not None:
                 progress(*self.reader.progress)
         self.report.sources_created = self.writer.sources_created
-        if self.report.error_count and not self.options.skip_invalid:
-            return
+        if self.report.error_count and not self.options.skip_invalid and not self.options.dry_run:
+            return  # nothing is written; a dry run goes on, to list the possible duplicates of the valid rows
         # Possible duplicates are found while the last writes run (on PostgreSQL): among the new incidents,
         # kept in memory, and the stored ones, which the lookup connection reads.
         matches = batch_matches(self.writer.lookup, self.footprints)
