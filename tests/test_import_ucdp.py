@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
+import json
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +23,7 @@ from incidents.vocabulary import (
     PublicationStatus,
     VerificationGrade,
 )
-from tests.import_fixtures import FIXTURES, UCDP_SAMPLE, counts, incident, run_import
+from tests.import_fixtures import FIXTURES, UCDP_SAMPLE, counts, incident, run_import, write
 
 UCDP = FIXTURES / "ucdp_ged.csv"
 
@@ -200,3 +203,61 @@ def test_the_real_ucdp_bangladesh_sample_imports_completely(app: Flask, runner: 
             assert (claim.low, claim.high) == (min(low, best), max(high, best))
             assert [e.best for e in found.estimates] == [best]
             assert f"low {low}, best {best}, high {high}" in found.narrative
+
+
+def _ucdp_rows(**changes: dict[str, str]) -> str:
+    """The fixture's CSV with cells changed: changes[event id] = {column: value}."""
+    with UCDP.open(encoding="utf-8", newline="") as handle:
+        header, hxl, *rows = list(csv.reader(handle))
+    for row in rows:
+        for column, value in changes.get(row[header.index("id")], {}).items():
+            row[header.index(column)] = value
+    out = io.StringIO()
+    csv.writer(out).writerows([header, hxl, *rows])
+    return out.getvalue()
+
+
+def test_per_side_deaths_must_be_counts_that_add_up_to_best(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """The per-side deaths go into the narrative; a negative or non-numeric one is an error by row and column,
+    and a best that is not their sum (the codebook's definition) is a warning."""
+    bad = write(tmp_path, "bad.csv", _ucdp_rows(**{"73855": {"deaths_civilians": "-5", "deaths_a": "abc"}}))
+    result = run_import(runner, bad)
+    assert result.exit_code == 1
+    assert "row 3, deaths_a: 'abc' is not a whole number of deaths." in result.output
+    assert "row 3, deaths_civilians: -5 deaths: a count cannot be negative." in result.output
+    assert counts(app)["incidents"] == 0
+
+    off = write(tmp_path, "off.csv", _ucdp_rows(**{"73855": {"deaths_civilians": "4"}}))
+    result = run_import(runner, off)
+    assert result.exit_code == 0, result.output
+    assert (
+        "row 3, best: warning: UCDP's best estimate (6) is not the sum of its per-side deaths (4)."
+        in result.output
+    )
+
+
+def test_an_exact_day_that_lasts_several_is_a_span(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "span.csv", _ucdp_rows(**{"73855": {"date_end": "1989-10-03"}}))
+    result = run_import(runner, path)
+    assert result.exit_code == 0, result.output
+    assert (
+        "row 3, date_prec: warning: date_prec 1 (an exact day), but the event runs from 1989-09-30 to "
+        "1989-10-03: recorded as a span of days." in result.output
+    )
+    rangamati = incident(app, "73855")
+    assert (rangamati.date_precision, rangamati.end_date) == (DatePrecision.SPAN, dt.date(1989, 10, 3))
+
+
+def test_geojson_counts_written_as_whole_floats(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    document = json.loads((FIXTURES / "ucdp_ged.geojson").read_text(encoding="utf-8"))
+    properties = document["features"][0]["properties"]
+    properties.update(low=6.0, best=6.0, high=8.0, where_prec=2.0, deaths_civilians=6.0)
+    result = run_import(runner, write(tmp_path, "floats.geojson", json.dumps(document)))
+    assert result.exit_code == 0, result.output
+    rangamati = incident(app, "73855")
+    assert [(c.low, c.high) for c in rangamati.citations[0].claims] == [(6, 8)]
+    assert [e.best for e in rangamati.estimates] == [6]

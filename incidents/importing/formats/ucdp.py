@@ -138,7 +138,7 @@ def _feature_values(feature: Any) -> tuple[dict[str, str], str]:
     """The feature's properties as CSV-like text, with the point (lon, lat in GeoJSON) when it has one."""
     if not isinstance(feature, dict) or not isinstance(feature.get("properties"), dict):
         return {}, "A feature must be an object with properties."
-    values = {str(k): "" if v is None else str(v) for k, v in feature["properties"].items()}
+    values = {str(k): _text(v) for k, v in feature["properties"].items()}
     geometry = feature.get("geometry")
     if geometry is None:
         return values, ""
@@ -149,6 +149,16 @@ def _feature_values(feature: Any) -> tuple[dict[str, str], str]:
         return values, "A point needs a longitude and a latitude."
     values["longitude"], values["latitude"] = str(coordinates[0]), str(coordinates[1])
     return values, ""
+
+
+def _text(value: Any) -> str:
+    """A property as the CSV would have it: a whole number written 3.0 (as JSON tools often write counts and
+    codes) is 3."""
+    if value is None:
+        return ""
+    if type(value) is float and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 # The columns an event is read from.
@@ -165,6 +175,8 @@ _WHERE_CODES = {str(code): code for code in UCDP_WHERE_PRECISION}
 _DATE_VALUES = {code: precision.value for code, precision in UCDP_DATE_PRECISION.items()}
 _WHERE_VALUES = {code: precision.value for code, precision in UCDP_WHERE_PRECISION.items()}
 _DAY = DatePrecision.DAY.value
+_SPAN = DatePrecision.SPAN.value
+_DEATHS = ("deaths_a", "deaths_b", "deaths_civilians", "deaths_unknown")
 _COUNTRY = LocationPrecision.COUNTRY.value
 
 
@@ -190,6 +202,18 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
     location_precision = _WHERE_VALUES.get(where_code or 0, _COUNTRY)
 
     start, end = iso_date(event["date_start"]), iso_date(event["date_end"])
+    if date_precision == _DAY and end and start and end != start:
+        # An exact day that lasts several: the days are known, the event spans them.
+        date_precision = _SPAN
+        problems.append(
+            Problem(
+                row,
+                "date_prec",
+                f"date_prec 1 (an exact day), but the event runs from {start} to {end}: recorded as a span "
+                "of days.",
+                Severity.WARNING,
+            )
+        )
     country = country_code(event["iso3"]) or country_code(event["country"])
     if country is None:
         shown = event["iso3"] or event["country"]
@@ -216,6 +240,8 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
             )
         )
         low, high = figures
+
+    _check_deaths(row, event, problems)
 
     sources_text = event["source_article"]
     conflict = event["conflict_name"]
@@ -294,6 +320,38 @@ def _figures(low: str, best: str, high: str) -> tuple[str, str] | None:
     if low_n > high_n or low_n <= best_n <= high_n:
         return None
     return str(min(low_n, best_n)), str(max(high_n, best_n))
+
+
+def _check_deaths(row: int, event: dict[str, str], problems: list[Problem]) -> None:
+    """The per-side deaths, kept in the narrative: whole numbers, not negative, adding up to UCDP's best
+    estimate (as the codebook defines it)."""
+    total = 0
+    for column in _DEATHS:
+        text = event[column]
+        if not text:
+            total = -1
+            continue
+        try:
+            count = int(text)
+        except ValueError:
+            problems.append(Problem(row, column, f"{text!r} is not a whole number of deaths."))
+            total = -1
+            continue
+        if count < 0:
+            problems.append(Problem(row, column, f"{count} deaths: a count cannot be negative."))
+            total = -1
+        elif total >= 0:
+            total += count
+    best = event["best"]
+    if total >= 0 and best.isdigit() and int(best) != total:
+        problems.append(
+            Problem(
+                row,
+                "best",
+                f"UCDP's best estimate ({best}) is not the sum of its per-side deaths ({total}).",
+                Severity.WARNING,
+            )
+        )
 
 
 def _grade(number_of_sources: str, event_clarity: str) -> str:
