@@ -7,10 +7,13 @@ import io
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from incidents.extensions import db
 from incidents.importing import report
+from incidents.models import Incident
 from tests.import_fixtures import FIXTURES, counts, run_import, write
 
 
@@ -80,6 +83,11 @@ FILE_PROBLEMS = [
             "latin-1"
         ),
         "file, row 3: The file is not UTF-8: the byte 0xFA at row 3 (line 3)",
+    ),
+    (
+        "latin1_sep.csv",
+        "sep=,\ndate,place,country,type\n2023-01-10,Perú,PE,killing\n".encode("latin-1"),
+        "file, row 2: The file is not UTF-8: the byte 0xFA at row 2 (line 3)",
     ),
 ]
 
@@ -233,3 +241,55 @@ def test_a_dry_run_with_errors_still_lists_the_possible_duplicates_of_the_valid_
     )
     assert "1 possible duplicate(s) would be flagged for an editor." in result.output
     assert counts(app)["incidents"] == 0
+
+
+def test_a_quote_never_closed_is_named_not_read_to_the_end_of_the_file(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """csv reads an unclosed quote to the end of the file without a word: the rows after it would vanish
+    into one cell (and with --skip-invalid, silently)."""
+    path = write(
+        tmp_path,
+        "quote.csv",
+        "id,date,place,country,type\n"
+        '1,2023-01-09,"Juliaca,PE,killing\n2,2023-01-09,Juliaca,PE,killing\n3,2023-01-10,Puno,PE,killing\n',
+    )
+    for options in (["--dry-run"], ["--skip-invalid"]):
+        result = run_import(runner, path, *options)
+        assert result.exit_code == 1
+        assert 'file, row 2, place: A quote (") opened in this row is never closed' in result.output
+        assert counts(app)["incidents"] == 0
+    # A quoted value over several lines that closes, last in the file, is not one.
+    closed = write(
+        tmp_path,
+        "closed.csv",
+        'id,date,place,country,type,narrative\n1,2023-01-09,Juliaca,PE,killing,"Two\nlines, closed"\n',
+    )
+    result = run_import(runner, closed)
+    assert result.exit_code == 0, result.output
+    assert counts(app)["incidents"] == 1
+
+
+def test_a_column_named_twice_is_refused(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "twice.csv", "date,place,Date,country,type\n2023-01-09,Juliaca,2023-01-10,PE,killing\n"
+    )
+    result = run_import(runner, path)
+    assert result.exit_code == 1
+    assert (
+        "file, row 1, Date: The header names two columns 'Date' (columns 1 and 3): which one to read "
+        "cannot be told. Rename or remove one." in result.output
+    )
+    assert counts(app)["incidents"] == 0
+
+
+def test_excel_sep_line_gives_the_delimiter(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    """Excel writes "sep=;" before the header (and shows the header as row 1)."""
+    path = write(tmp_path, "sep.csv", "sep=;\r\ndate;place;country;type\r\n2023-01-09;Juliaca;PE;killing\r\n")
+    result = run_import(runner, path)
+    assert result.exit_code == 0, result.output
+    assert "1 rows read (csv)." in result.output
+    with app.app_context():
+        assert db.session.scalars(sa.select(Incident.place_name)).one() == "Juliaca"
+    bad = write(tmp_path, "sepbad.csv", "sep=;\ndate;place;country;type\n2023-02-30;Juliaca;PE;killing\n")
+    assert "row 2, date: " in run_import(runner, bad).output

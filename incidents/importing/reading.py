@@ -94,21 +94,37 @@ def check_utf8(path: Path, *, csv_rows: bool) -> None:
 def _row_at_line(path: Path, line: int) -> int | None:
     """The CSV record (as a spreadsheet numbers rows) that spans a physical line."""
     with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        reader = csv.reader(handle, _dialect(handle.readline()))
-        handle.seek(0)
+        first_line = handle.readline()
+        separator = _separator_line(first_line)
+        if separator is None:
+            handle.seek(0)
+        reader = csv.reader(handle, _dialect(first_line if separator is None else separator))
+        skipped = 0 if separator is None else 1
         try:
             for number, _ in enumerate(reader, start=1):
-                if reader.line_num >= line:
+                if reader.line_num + skipped >= line:
                     return number
         except csv.Error:
             return None
     return None
 
 
+def _separator_line(line: str) -> str | None:
+    """The delimiter of a "sep=;" line, which Excel writes (and reads) before the header; None if not one."""
+    text = line.rstrip("\r\n")
+    if len(text) == 5 and text[:4].lower() == "sep=" and text[4] in ",;\t|":
+        return text[4]
+    return None
+
+
 def _dialect(first_line: str) -> type[csv.Dialect]:
-    """Comma, semicolon (spreadsheets in many European locales) or tab, whichever the header uses most."""
-    counts = {delimiter: first_line.count(delimiter) for delimiter in (",", ";", "\t")}
-    delimiter = max(counts, key=lambda d: (counts[d], d == ","))
+    """Comma, semicolon (spreadsheets in many European locales) or tab, whichever the header uses most; the
+    one given when first_line is a delimiter itself (from a "sep=" line)."""
+    if len(first_line) == 1:
+        delimiter = first_line
+    else:
+        counts = {delimiter: first_line.count(delimiter) for delimiter in (",", ";", "\t")}
+        delimiter = max(counts, key=lambda d: (counts[d], d == ","))
 
     class Dialect(csv.excel):
         pass
@@ -129,6 +145,7 @@ class CsvTable:
 
     header: list[str]
     hxl: list[str] | None
+    delimiter: str
     _reader: Iterator[list[str]]
     _text: IO[str]  # held here: the stream closes the file when it is dropped
     _raw: IO[bytes]
@@ -138,16 +155,35 @@ class CsvTable:
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """(row number as a spreadsheet shows it, cells) for each data row; blank rows are passed over."""
         width = len(self.header)
+        last: list[str] = []
         try:
             for cells in self._reader:
                 self._row += 1
                 if not any(cell.strip() for cell in cells):
                     continue
+                last = cells
                 if len(cells) < width:
                     cells = cells + [""] * (width - len(cells))
                 yield self._row, cells
         except csv.Error as error:
             raise FileError(f"The CSV cannot be read past this row: {error}.", row=self._row + 1) from None
+        if last and "\n" in last[-1] and self._ends_with(last[-1]):
+            column = self.header[len(last) - 1] if len(last) <= width else ""
+            raise FileError(
+                'A quote (") opened in this row is never closed: every line after it, to the end of the '
+                "file, was read as this one value. Close the quote, or double a quote meant as part of the "
+                'text ("").',
+                row=self._row,
+                column=column,
+            )
+
+    def _ends_with(self, value: str) -> bool:
+        """Whether the file ends with this value as it is, no closing quote after it: a quote never closed
+        (csv reads one to the end of the file without a word)."""
+        tail = value.rstrip("\r\n")[-64:]
+        self._raw.seek(max(0, self._size - 4 * len(tail) - 8))
+        end = self._raw.read().decode("utf-8", errors="replace").rstrip("\r\n")
+        return bool(tail) and end.endswith(tail)
 
     @property
     def progress(self) -> tuple[int, int]:
@@ -167,8 +203,12 @@ def open_csv(path: Path) -> CsvTable:
     try:
         text = io.TextIOWrapper(io.BufferedReader(raw, _CHUNK), encoding="utf-8-sig", newline="")
         first_line = text.readline()
-        text.seek(0)
-        reader = csv.reader(text, _dialect(first_line))
+        # Excel's "sep=;" line is not a row: the header follows it (and Excel shows it as row 1).
+        separator = _separator_line(first_line)
+        if separator is None:
+            text.seek(0)
+        dialect = _dialect(first_line if separator is None else separator)
+        reader = csv.reader(text, dialect)
         rows: Iterator[list[str]] = reader
         try:
             header = [name.strip() for name in next(reader)]
@@ -178,6 +218,7 @@ def open_csv(path: Path) -> CsvTable:
             raise FileError(f"The header row cannot be read: {error}.", row=1) from None
         if not any(header):
             raise FileError("The first row (the header) is empty: a CSV file needs column names.", row=1)
+        _check_names(header)
         row = 1
         hxl = None
         for cells in reader:
@@ -191,10 +232,26 @@ def open_csv(path: Path) -> CsvTable:
             rows = _prepend(cells, reader)
             row -= 1
             break
-        return CsvTable(header, hxl, rows, text, raw, path.stat().st_size, row)
+        return CsvTable(header, hxl, str(dialect.delimiter), rows, text, raw, path.stat().st_size, row)
     except BaseException:
         raw.close()
         raise
+
+
+def _check_names(header: list[str]) -> None:
+    """A column name given twice makes it a guess which column a value comes from: refused, naming both."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(header, start=1):
+        if not name:
+            continue
+        first = seen.setdefault(name.casefold(), number)
+        if first != number:
+            raise FileError(
+                f"The header names two columns {name!r} (columns {first} and {number}): which one to read "
+                "cannot be told. Rename or remove one.",
+                row=1,
+                column=name,
+            )
 
 
 def _prepend(first: list[str], rest: Iterator[list[str]]) -> Iterator[list[str]]:
