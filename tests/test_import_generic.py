@@ -209,3 +209,24 @@ def test_a_stated_precision_finer_than_a_row_without_coordinates_has_is_not_kept
             sa.select(Incident.location_precision, Incident.latitude).order_by(Incident.start_date)
         ).all()
     assert [(p.value, lat) for p, lat in stored] == [("admin1", None), ("country", None)]
+
+
+def test_another_file_of_the_same_name_with_the_same_ids_is_not_taken_for_the_first(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """A generic CSV's data set is its file name: a different file under that name, reusing its row ids,
+    gets each row reported, not counted silently as imported."""
+    first = write(tmp_path, "geo.csv", "id,date,place,country,type\n1,2023-01-09,Juliaca,PE,killing\n")
+    assert run_import(runner, first).exit_code == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    second = write(other, "geo.csv", "id,date,place,country,type\n1,2022-12-12,Andahuaylas,PE,killing\n")
+    result = run_import(runner, second)
+    assert result.exit_code == 0, result.output
+    assert "row 2, id: warning: The id 1 was imported before (incident " in result.output
+    assert "1 of them differ from the version imported before" in result.output
+    # The same file again: nothing to say.
+    again = run_import(runner, first)
+    assert "1 already imported before: nothing new for them." in again.output
+    assert "differ" not in again.output
+    assert counts(app)["incidents"] == 1

@@ -173,6 +173,7 @@ def test_ucdp_geojson(app: Flask, runner: FlaskCliRunner) -> None:
     # The same events from the CSV afterwards are recognised by their UCDP ids.
     again = run_import(runner, UCDP)
     assert "3 incident(s) created" in again.output and "2 already imported before" in again.output
+    assert "differ" not in again.output  # the same events, whether from GeoJSON or CSV
 
 
 def _sample_events() -> list[dict[str, str]]:
@@ -261,3 +262,23 @@ def test_geojson_counts_written_as_whole_floats(app: Flask, runner: FlaskCliRunn
     rangamati = incident(app, "73855")
     assert [(c.low, c.high) for c in rangamati.citations[0].claims] == [(6, 8)]
     assert [e.best for e in rangamati.estimates] == [6]
+
+
+def test_a_new_version_of_a_known_event_is_reported_not_updated(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """UCDP revises events between releases: the same id with other content is listed, and left as stored
+    (an import adds; an editor changes)."""
+    assert run_import(runner, UCDP).exit_code == 0
+    before = incident(app, "73855")
+    revised = write(tmp_path, "revised.csv", _ucdp_rows(**{"73855": {"best": "7", "deaths_civilians": "7"}}))
+    result = run_import(runner, revised)
+    assert result.exit_code == 0, result.output
+    assert (
+        f"row 3, id: warning: The id 73855 was imported before (incident {before.id}) from a different "
+        "version of this row: not updated." in result.output
+    )
+    assert "5 already imported before: nothing new for them." in result.output
+    assert "1 of them differ from the version imported before: not updated (each is listed)." in result.output
+    assert [e.best for e in incident(app, "73855").estimates] == [6]
+    assert counts(app)["incidents"] == 5

@@ -157,7 +157,7 @@ class _Importer:
 
     def _check(self, chunk: list[ImportRecord]) -> list[tuple[ImportRecord, Pending]]:
         report = self.report
-        existing = self.writer.existing_ids(r.external_id for r in chunk if r.external_id)
+        existing = self.writer.existing(r.external_id for r in chunk if r.external_id)
         pending = []
         for record in chunk:
             report.rows += 1
@@ -182,6 +182,19 @@ class _Importer:
                 )
             elif external_id in existing:
                 report.existing += 1
+                stored_id, digest = existing[external_id]
+                if digest is not None and record.digest is not None and digest != record.digest:
+                    report.existing_changed += 1
+                    report.add(
+                        Problem(
+                            record.row,
+                            column_for("external_id", record.columns),
+                            f"The id {external_id} was imported before (incident {stored_id}) from a "
+                            f"different version of this {report.row_label}: not updated. An import adds "
+                            "incidents; it does not change what is stored: edit the incident.",
+                            Severity.WARNING,
+                        )
+                    )
                 continue
             elif external_id:
                 self.first_row[external_id] = record.row
@@ -208,7 +221,13 @@ class _Importer:
                 (
                     record,
                     Pending(
-                        external_id, loaded, method, record.preferred_id, record.source_ids, record.status
+                        external_id,
+                        loaded,
+                        method,
+                        record.preferred_id,
+                        record.source_ids,
+                        record.status,
+                        record.digest,
                     ),
                 )
             )

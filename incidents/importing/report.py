@@ -57,6 +57,7 @@ class ImportReport:
     rows: int = 0  # records read from the file
     created: int = 0  # incidents created (a dry run: that would be created)
     existing: int = 0  # records whose id is in the database already: nothing new
+    existing_changed: int = 0  # of those, imported before from other content (not updated)
     invalid: int = 0  # records with errors
     skipped: int = 0  # invalid records left out on request (skip_invalid)
     sources_created: int = 0
@@ -105,6 +106,11 @@ class ImportReport:
         lines.append(f"{self.created} incident(s) {would}created, {self.sources_created} new source(s).")
         if self.existing:
             lines.append(f"{self.existing} already imported before: nothing new for them.")
+            if self.existing_changed:
+                lines.append(
+                    f"{self.existing_changed} of them differ from the version imported before: not updated "
+                    "(each is listed)."
+                )
         if self.geocoded or self.reverse_geocoded:
             lines.append(
                 f"{self.geocoded} place(s) geocoded from their names; "

@@ -87,6 +87,7 @@ class Pending:
     preferred_id: int | None = None  # kept when free (our own exports)
     source_ids: list[int] | None = None  # the file's id of each cited source (our own exports)
     status: str | None = None  # a staff export's own status (see status_for)
+    digest: str | None = None  # of the record as read (incidents.external_digest)
     keys: list[SourceKey] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -192,23 +193,26 @@ class BulkWriter:
             if self._lookup is not self._connection:
                 self._lookup.close()
 
-    def existing_ids(self, external_ids: Iterable[str]) -> set[str]:
+    def existing(self, external_ids: Iterable[str]) -> dict[str, tuple[int, str | None]]:
         """The ids among external_ids that an incident of this data set has already (one committed: the rows
-        this import adds are told apart by the importer itself). Read on the lookup connection, which need
-        not wait for the writes queued: a new release of a known data set mixes known and new rows."""
+        this import adds are told apart by the importer itself), with that incident's id and the digest of
+        the record it was imported from. Read on the lookup connection, which need not wait for the writes
+        queued: a new release of a known data set mixes known and new rows."""
         if not self._dataset_known:
             # Nothing of this data set was stored when the import began, and the rows it adds are told
             # apart by the importer itself: no query. (On PostgreSQL these queries also grow with the rows
             # this transaction adds, whose statistics the planner does not have: quadratic in the import.)
-            return set()
+            return {}
         wanted = list(dict.fromkeys(external_ids))
-        found: set[str] = set()
+        found: dict[str, tuple[int, str | None]] = {}
         for start in range(0, len(wanted), _IN_CHUNK):
-            query = sa.select(INCIDENTS.c.external_id).where(
+            query = sa.select(INCIDENTS.c.external_id, INCIDENTS.c.id, INCIDENTS.c.external_digest).where(
                 INCIDENTS.c.external_source == self._dataset,
                 self._among(INCIDENTS.c.external_id, wanted[start : start + _IN_CHUNK]),
             )
-            found.update(self._lookup.scalars(query))
+            found.update(
+                (external_id, (key, digest)) for external_id, key, digest in self._lookup.execute(query)
+            )
         return found
 
     def _among(self, column: sa.Column[Any], values: list[Any]) -> sa.ColumnElement[bool]:
@@ -309,6 +313,7 @@ class BulkWriter:
             source_count=len(set(item.keys)),
             external_source=self._dataset,
             external_id=item.external_id,
+            external_digest=item.digest,
             created_at=now,
             updated_at=now,
             created_by_id=self._user_id,

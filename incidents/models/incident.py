@@ -121,6 +121,9 @@ class Incident(Base):
     # incident's id there. NULL for incidents entered here.
     external_source: Mapped[str | None] = mapped_column(sa.String(100))
     external_id: Mapped[str | None] = mapped_column(sa.String(100))
+    # SHA-256 of the record as the file gave it when imported: a later file with the same id and other content
+    # is told apart (and reported; an import adds, it does not change what is stored).
+    external_digest: Mapped[str | None] = mapped_column(sa.String(64))
 
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)

@@ -13,6 +13,7 @@ from typing import Any
 from incidents.importing.formats.base import (
     CsvRecordReader,
     ImportRecord,
+    content_digest,
     country_code,
     cut,
     iso_date,
@@ -197,4 +198,6 @@ def acled_record(row: int, values: dict[str, str], type_overrides: dict[str, str
     }
     if not source_text:
         problems.append(Problem(row, "source", "Empty: every ACLED event names its source."))
-    return ImportRecord(row, event_id, data, COLUMNS, problems)
+    record = ImportRecord(row, event_id, data, COLUMNS, problems)
+    record.digest = content_digest(value.strip() for value in values.values())
+    return record

@@ -5,9 +5,10 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import functools
+import hashlib
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,6 +37,7 @@ class ImportRecord:
     source_ids: list[int] | None = None
     # A staff export's status: a draft stays a draft and a retraction stays retracted, whatever --publish.
     status: str | None = None
+    digest: str | None = None  # content_digest of what the record was read from
 
 
 class RecordReader(Protocol):
@@ -102,6 +104,11 @@ def width_problems(row: int, cells: list[str], header: list[str]) -> list[Proble
             "comma (or semicolon) may have shifted the others.",
         )
     ]
+
+
+def content_digest(values: Iterable[str]) -> str:
+    """SHA-256 (hex) of a record's values as read: the same record in another file gives the same digest."""
+    return hashlib.sha256("\x1f".join(values).encode()).hexdigest()
 
 
 def column_for(path: str, columns: Mapping[str, str]) -> str:

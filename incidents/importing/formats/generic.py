@@ -8,7 +8,6 @@ column is known by a hash of its cells, so the same row imported twice is still 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from incidents.importing.formats.base import (
     CsvRecordReader,
     ImportRecord,
+    content_digest,
     country_code,
     cut,
     iso_date,
@@ -89,9 +89,9 @@ class GenericCsvReader(CsvRecordReader):
         columns = self._mapping.columns
         problems: list[Problem] = []
         external_id = get(cells, "external_id")
+        digest = content_digest(cell.strip() for cell in cells)
         if not external_id:
             # No id column: the row's content is its identity.
-            digest = hashlib.sha256("\x1f".join(cell.strip() for cell in cells).encode()).hexdigest()
             external_id = f"sha256:{digest[:40]}"
 
         start_text, end_text = get(cells, "start_date"), get(cells, "end_date")
@@ -167,7 +167,11 @@ class GenericCsvReader(CsvRecordReader):
             "verification_grade": grade or VerificationGrade.WEAK.value,
             "citations": citations,
         }
-        return ImportRecord(row, external_id, data, {**_COLUMN_PATHS, **_mapped(columns), **paths}, problems)
+        record = ImportRecord(
+            row, external_id, data, {**_COLUMN_PATHS, **_mapped(columns), **paths}, problems
+        )
+        record.digest = digest
+        return record
 
     def _type(self, text: str) -> str:
         value = self._translated("types", text.strip())

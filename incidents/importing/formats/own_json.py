@@ -179,6 +179,7 @@ def export_record(number: int, item: Any) -> ImportRecord:
         preferred_id=incident_id,
         source_ids=source_ids or None,
         status=status,
+        digest=hashlib.sha256(canonical_json({k: v for k, v in item.items() if k != "url"})).hexdigest(),
     )
 
 

@@ -15,7 +15,14 @@ import operator
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from incidents.importing.formats.base import CsvRecordReader, ImportRecord, country_code, cut, iso_date
+from incidents.importing.formats.base import (
+    CsvRecordReader,
+    ImportRecord,
+    content_digest,
+    country_code,
+    cut,
+    iso_date,
+)
 from incidents.importing.incident_types import UCDP_TYPE, UCDP_TYPE_OF_VIOLENCE
 from incidents.importing.precision import (
     UCDP_DATE_MEANING,
@@ -300,7 +307,9 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
         ],
         "estimates": [{"category": "killed", "best": best}],
     }
-    return ImportRecord(row, event_id, data, COLUMNS, problems)
+    record = ImportRecord(row, event_id, data, COLUMNS, problems)
+    record.digest = content_digest(event[name] for name in _READ)
+    return record
 
 
 def _joined(separator: str, first: str, second: str) -> str:
