@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from incidents.extensions import db
 from incidents.importing import jobs
@@ -67,6 +70,8 @@ def test_confirming_imports_that_file(app: Flask, editor_client: FlaskClient, im
     assert not list(import_folder.glob("*/upload"))
     again = editor_client.post(form["action"], data={"sha256": form["sha256"]})
     assert again.status_code == 409
+    assert "The import of this file has been started already" in again.get_data(as_text=True)
+    assert "<h2>Imported</h2>" in again.get_data(as_text=True)
     assert counts(app)["incidents"] == 5
 
 
@@ -199,3 +204,33 @@ def test_a_running_job_shows_a_progress_bar(app: Flask, editor_client: FlaskClie
     assert '<progress id="import-bar" max="100" value="25">' in page
     assert "js/import-progress.js" in page
     assert editor_client.get(job_url + "/progress").get_json()["percent"] == 25
+
+
+def test_two_confirmations_at_once_import_once(app: Flask, editor_client: FlaskClient) -> None:
+    """A double click on Import, or two tabs: one import runs, and the page tells what it did."""
+    app.config["IMPORT_BACKGROUND_BYTES"] = 0
+    job_url = upload(editor_client, FIXTURES / "ucdp_ged.csv")
+    token = job_url.rstrip("/").rsplit("/", 1)[-1]
+    jobs.wait(token)
+    form = confirm_form(editor_client.get(job_url).get_data(as_text=True))
+    clients = [app.test_client(), app.test_client()]
+    for client in clients:
+        login(client, "editor@example.org")
+    both = threading.Barrier(2)
+
+    def click(client: FlaskClient) -> TestResponse:
+        both.wait()
+        return client.post(form["action"], data={"sha256": form["sha256"]})
+
+    with ThreadPoolExecutor(2) as pool:
+        responses = list(pool.map(click, clients))
+    jobs.wait(token)
+    assert sorted(r.status_code for r in responses) == [302, 409]
+    # The second is refused with the page of the one import: under way or done, never the form again.
+    refused = next(r for r in responses if r.status_code == 409).get_data(as_text=True)
+    assert "The import of this file has been started already" in refused
+    assert "/confirm" not in refused
+    page = editor_client.get(job_url).get_data(as_text=True)
+    assert "<h2>Imported</h2>" in page and "5 incident(s) created" in page
+    assert "failed unexpectedly" not in page
+    assert counts(app)["incidents"] == 5
