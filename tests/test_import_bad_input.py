@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -47,8 +48,26 @@ def test_a_bad_row_is_named_and_nothing_is_imported(
     result = run_import(runner, ucdp_with(tmp_path, **changes))
     assert result.exit_code == 1
     assert message in result.output
-    assert "nothing was imported until they are fixed" in result.output
+    # A real import that errors stopped: what it did, not what a dry run would do.
+    assert re.search(
+        r"Nothing was imported because of the \d error\(s\) listed, not even the 1 valid row\(s\): "
+        r"fix them \(or use --skip-invalid to import the valid rows only\)\.",
+        result.output,
+    )
+    assert "would be" not in result.output
     assert counts(app) == before  # the good row (row 4) was not imported either
+
+
+def test_a_dry_run_with_errors_names_the_option_to_skip_them(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    result = run_import(runner, ucdp_with(tmp_path, latitude="999"), "--dry-run")
+    assert result.exit_code == 1
+    assert "1 incident(s) would be created" in result.output
+    assert (
+        "1 error(s): nothing will be imported until they are fixed "
+        "(or use --skip-invalid to import the valid rows only)."
+    ) in result.output
 
 
 def test_skip_invalid_imports_the_good_rows_and_lists_the_bad(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from incidents.extensions import db
 from incidents.importing import jobs
@@ -67,6 +70,8 @@ def test_confirming_imports_that_file(app: Flask, editor_client: FlaskClient, im
     assert not list(import_folder.glob("*/upload"))
     again = editor_client.post(form["action"], data={"sha256": form["sha256"]})
     assert again.status_code == 409
+    assert "The import of this file has been started already" in again.get_data(as_text=True)
+    assert "<h2>Imported</h2>" in again.get_data(as_text=True)
     assert counts(app)["incidents"] == 5
 
 
@@ -105,6 +110,10 @@ def test_errors_block_the_import_unless_the_valid_rows_only_are_chosen(
     page = editor_client.get(upload(editor_client, bad)).get_data(as_text=True)
     assert '<tr class="problem-error"><td>3</td><td>latitude</td>' in page
     assert "Must be between -90 and 90 degrees." in page
+    # The page names its own choice, not the command's option.
+    assert "unless you tick “Import the 4 valid rows only” below." in page
+    assert "Import the 4 valid rows only, and leave out" in page
+    assert "--skip-invalid" not in page
     form = confirm_form(page)
     refused = editor_client.post(form["action"], data={"sha256": form["sha256"]})
     assert refused.status_code == 422
@@ -112,6 +121,41 @@ def test_errors_block_the_import_unless_the_valid_rows_only_are_chosen(
     response = editor_client.post(form["action"], data={"sha256": form["sha256"], "skip_invalid": "yes"})
     assert response.status_code == 302
     assert counts(app)["incidents"] == 4
+    page = editor_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "1 invalid row(s) left out (as chosen)." in page
+    assert "--skip-invalid" not in page
+
+
+def test_errors_in_every_row_leave_only_fixing_the_file(editor_client: FlaskClient, tmp_path: Path) -> None:
+    header, hxl, first, *_ = (FIXTURES / "ucdp_ged.csv").read_text(encoding="utf-8").splitlines()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([header, hxl, first.replace("22.643168", "999")]) + "\n", encoding="utf-8")
+    page = editor_client.get(upload(editor_client, bad)).get_data(as_text=True)
+    assert (
+        "1 error(s): nothing can be imported until they are fixed in the file and it is uploaded again."
+    ) in page
+    assert "/confirm" not in page and "--skip-invalid" not in page
+
+
+def test_an_import_stopped_by_errors_says_nothing_was_imported(
+    app: Flask, editor_client: FlaskClient, tmp_path: Path
+) -> None:
+    """A real import may find errors its dry run did not (what it checks against may change in between)."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        (FIXTURES / "ucdp_ged.csv").read_text(encoding="utf-8").replace("22.643168", "999"), encoding="utf-8"
+    )
+    job_url = upload(editor_client, bad)
+    with app.test_request_context():
+        jobs.start(jobs.load(job_url.rstrip("/").rsplit("/", 1)[-1]), "import", background=False)
+    page = editor_client.get(job_url).get_data(as_text=True)
+    assert "<h2>Nothing was imported</h2>" in page
+    assert (
+        "Nothing was imported because of the 1 error(s) listed, not even the 4 valid row(s): "
+        "fix them in the file and upload it again."
+    ) in page
+    assert "would be" not in page and "--skip-invalid" not in page
+    assert counts(app)["incidents"] == 0
 
 
 def test_a_mapping_file_on_the_page(app: Flask, editor_client: FlaskClient) -> None:
@@ -199,3 +243,33 @@ def test_a_running_job_shows_a_progress_bar(app: Flask, editor_client: FlaskClie
     assert '<progress id="import-bar" max="100" value="25">' in page
     assert "js/import-progress.js" in page
     assert editor_client.get(job_url + "/progress").get_json()["percent"] == 25
+
+
+def test_two_confirmations_at_once_import_once(app: Flask, editor_client: FlaskClient) -> None:
+    """A double click on Import, or two tabs: one import runs, and the page tells what it did."""
+    app.config["IMPORT_BACKGROUND_BYTES"] = 0
+    job_url = upload(editor_client, FIXTURES / "ucdp_ged.csv")
+    token = job_url.rstrip("/").rsplit("/", 1)[-1]
+    jobs.wait(token)
+    form = confirm_form(editor_client.get(job_url).get_data(as_text=True))
+    clients = [app.test_client(), app.test_client()]
+    for client in clients:
+        login(client, "editor@example.org")
+    both = threading.Barrier(2)
+
+    def click(client: FlaskClient) -> TestResponse:
+        both.wait()
+        return client.post(form["action"], data={"sha256": form["sha256"]})
+
+    with ThreadPoolExecutor(2) as pool:
+        responses = list(pool.map(click, clients))
+    jobs.wait(token)
+    assert sorted(r.status_code for r in responses) == [302, 409]
+    # The second is refused with the page of the one import: under way or done, never the form again.
+    refused = next(r for r in responses if r.status_code == 409).get_data(as_text=True)
+    assert "The import of this file has been started already" in refused
+    assert "/confirm" not in refused
+    page = editor_client.get(job_url).get_data(as_text=True)
+    assert "<h2>Imported</h2>" in page and "5 incident(s) created" in page
+    assert "failed unexpectedly" not in page
+    assert counts(app)["incidents"] == 5

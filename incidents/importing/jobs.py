@@ -8,7 +8,9 @@ a progress request. The upload is deleted once imported; folders older than JOB_
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -17,7 +19,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -117,6 +119,26 @@ def save(job: Job) -> None:
     temporary = folder / "job.json.tmp"
     temporary.write_text(json.dumps(asdict(job)), encoding="utf-8")
     os.replace(temporary, folder / "job.json")  # readers never see half a file
+
+
+@contextlib.contextmanager
+def locked(token: str) -> Iterator[None]:
+    """Hold the job's lock until the block ends; KeyError when there is no such job.
+
+    For a change of stage that must happen once: the import page reads the job, checks it and saves its new
+    stage under this lock, so that a second confirmation (a double click, another tab, another process of
+    the app) reads the stage the first one saved instead of starting a second import of the same rows.
+    flock on the job's folder: shared by every process of the app, and released if the holder dies.
+    """
+    try:
+        folder = os.open(_folder(token), os.O_RDONLY)
+    except OSError:
+        raise KeyError(token) from None
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # and with it the lock
 
 
 def upload_path(job: Job) -> Path:

@@ -96,14 +96,20 @@ class ImportReport:
             return False
         return self.error_count == 0 or self.skip_invalid
 
-    def summary(self) -> list[str]:
-        """Lines for people: what was read, what was (or would be) written, what needs a look."""
+    def summary(self, *, on_page: bool = False) -> list[str]:
+        """Lines for people: what was read, what was (or would be) written, what needs a look.
+
+        on_page: for the import page, where what a user can do is not the command's options: the lines name
+        the page's own choices instead of --skip-invalid.
+        """
         would = "would be " if self.dry_run or not self.committed else ""
         lines = [f"{self.rows} {self.row_label}s read ({self.format or 'unknown format'})."]
         if self.file_errors:
             lines.append("Nothing imported: the file cannot be read as it is.")
             return lines
-        lines.append(f"{self.created} incident(s) {would}created, {self.sources_created} new source(s).")
+        blocked = bool(self.error_count and not self.skip_invalid)
+        if self.dry_run or not blocked:  # a real import that errors stopped: the errors' line says so
+            lines.append(f"{self.created} incident(s) {would}created, {self.sources_created} new source(s).")
         if self.existing:
             lines.append(f"{self.existing} already imported before: nothing new for them.")
             if self.existing_changed:
@@ -124,12 +130,10 @@ class ImportReport:
         if self.duplicates_flagged:
             lines.append(f"{self.duplicates_flagged} possible duplicate(s) {would}flagged for an editor.")
         if self.skipped:
-            lines.append(f"{self.skipped} invalid {self.row_label}(s) left out (--skip-invalid).")
-        if self.error_count and not self.skip_invalid:
-            lines.append(
-                f"{self.error_count} error(s): nothing {'will be' if self.dry_run else 'was'} imported "
-                "until they are fixed (or use --skip-invalid to import the valid rows only)."
-            )
+            chosen = "as chosen" if on_page else "--skip-invalid"
+            lines.append(f"{self.skipped} invalid {self.row_label}(s) left out ({chosen}).")
+        if blocked:
+            lines.append(self._errors_line(on_page))
         if self.warning_count:
             lines.append(f"{self.warning_count} warning(s).")
         if self.problems_omitted:
@@ -146,6 +150,29 @@ class ImportReport:
             f"{self.problems_omitted} more problem(s) not listed ({errors} error(s), {warnings} warning(s)): "
             f"the first {MAX_PROBLEMS} errors and the first {MAX_PROBLEMS} warnings are."
         )
+
+    def _errors_line(self, on_page: bool) -> str:
+        """What the errors stop, and what to do: with the page's own controls, or the command's options."""
+        errors = f"{self.error_count} error(s)"
+        if not self.dry_run:
+            valid = f", not even the {self.created} valid {self.row_label}(s)" if self.created else ""
+            remedy = (
+                "fix them in the file and upload it again"
+                if on_page
+                else "fix them (or use --skip-invalid to import the valid rows only)"
+            )
+            return f"Nothing was imported because of the {errors} listed{valid}: {remedy}."
+        if not on_page:
+            return (
+                f"{errors}: nothing will be imported until they are fixed "
+                "(or use --skip-invalid to import the valid rows only)."
+            )
+        if self.created:  # the page's form offers to import the valid rows only, with this label
+            return (
+                f"{errors}: nothing will be imported until they are fixed in the file, unless you tick "
+                f"“Import the {self.created} valid {self.row_label}s only” below."
+            )
+        return f"{errors}: nothing can be imported until they are fixed in the file and it is uploaded again."
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types, to keep a report beside an upload until the editor confirms it."""

@@ -87,18 +87,27 @@ def job_progress(token: str) -> Response:
 @blueprint.post("/<token>/confirm")
 def confirm(token: str) -> Response | tuple[str, int]:
     require_editor()
-    job = _own_job(token)
-    report = job.import_report()
-    if job.stage != "dry_run" or job.state != "done" or report is None:
-        return _refused(job, "This file has been imported already, or its dry run has not ended.", 409)
-    # The import must be of exactly the file that was checked: its hash, as the page showed it, and now.
-    if request.form.get("sha256") != job.sha256 or jobs.upload_digest(job) != job.sha256:
-        return _refused(job, "The stored file is not the one that was checked: upload it again.", 409)
-    job.options["publish"] = request.form.get("publish") == "yes"
-    job.options["skip_invalid"] = request.form.get("skip_invalid") == "yes"
-    if report.file_errors or (report.error_count and not job.options["skip_invalid"]):
-        return _refused(job, "The file has errors: fix them, or choose to import the valid rows only.", 422)
-    jobs.save(job)
+    _own_job(token)  # another editor's job: not found, before waiting for its lock
+    # Confirming happens once: the job is read, checked and moved to its import stage under its lock, so that
+    # a second confirmation of it (a double click) sees the import started and is refused, not run again.
+    with jobs.locked(token):
+        job = _own_job(token)
+        report = job.import_report()
+        if job.stage != "dry_run":
+            return _refused(job, "The import of this file has been started already: it is shown below.", 409)
+        if job.state != "done" or report is None:
+            return _refused(job, "No dry-run report to confirm: it is still running, or it failed.", 409)
+        # The import must be of exactly the file that was checked: its hash, as the page showed it, and now.
+        if request.form.get("sha256") != job.sha256 or jobs.upload_digest(job) != job.sha256:
+            return _refused(job, "The stored file is not the one that was checked: upload it again.", 409)
+        job.options["publish"] = request.form.get("publish") == "yes"
+        job.options["skip_invalid"] = request.form.get("skip_invalid") == "yes"
+        if report.file_errors or (report.error_count and not job.options["skip_invalid"]):
+            return _refused(
+                job, "The file has errors: fix them, or choose to import the valid rows only.", 422
+            )
+        job.stage, job.state = "import", "queued"
+        jobs.save(job)
     jobs.start(job, "import", background=_background(job))
     return redirect(url_for("importing.job_page", token=job.token))
 
