@@ -92,6 +92,27 @@ def test_a_region_name_is_offered_as_a_region(gazetteer: GazetteerGeocoder) -> N
     assert puno[0].label == "Puno, PE"
 
 
+def test_candidates_of_one_name_are_told_apart_by_their_kind(gazetteer: GazetteerGeocoder) -> None:
+    lima = [c for c in gazetteer.search("Lima", country="PE") if c.name == "Lima"]
+    # Their labels read alike; their descriptions do not.
+    assert [c.label for c in lima] == ["Lima, PE"] * 3
+    assert [c.description for c in lima] == [
+        "Lima (admin-1 region, PE)",
+        "Lima (admin-2 region in Lima, PE)",
+        "Lima (populated place in Lima, PE)",
+    ]
+    assert [(c.kind, c.is_area) for c in lima] == [
+        ("admin-1 region", True),
+        ("admin-2 region", True),
+        ("populated place", False),
+    ]
+    [juliaca] = gazetteer.search("Juliaca")
+    assert juliaca.description == "Juliaca (populated place in San Roman, Puno, PE)"
+    # Another geocoder's place may be anything, a building too.
+    found = PlaceCandidate("Plaza", "Puno", "", "PE", -15.5, -70.1, LocationPrecision.EXACT, "nominatim")
+    assert found.description == "Plaza (place in Puno, PE)"
+
+
 @pytest.mark.parametrize("query", ["Huamanga", "Provincia de Huamanga", "provincia de huamanga"])
 def test_an_admin2_region_is_found_with_or_without_its_kind_word(
     gazetteer: GazetteerGeocoder, query: str

@@ -62,7 +62,10 @@ def test_an_ambiguous_name_without_a_country_cannot_be_imported(
     result = run_import(runner, path)
     assert result.exit_code == 1
     assert "row 2, place: 'Ayacucho' is ambiguous: 4 places have that name" in result.output
-    assert "Ayacucho, PE; " in result.output and "Buenos Aires, AR" in result.output
+    # Each candidate says what it is and where, so that they can be told apart.
+    assert "(Ayacucho (admin-1 region, PE); " in result.output
+    assert "Ayacucho (populated place in Partido de Ayacucho, Buenos Aires, AR)" in result.output
+    assert "Ayacucho (populated place in Provincia de Huamanga, Ayacucho, PE)" in result.output
     assert counts(app)["incidents"] == 0
     # Juliaca has one candidate: it is found, with its region and country.
     result = run_import(runner, path, "--skip-invalid")

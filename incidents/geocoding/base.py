@@ -21,9 +21,17 @@ class GeocoderError(Exception):
         self.message = message
 
 
+# What a candidate of each area precision is; any other is a place within an area.
+_AREA_KINDS = {
+    LocationPrecision.ADMIN1: "admin-1 region",
+    LocationPrecision.ADMIN2: "admin-2 region",
+    LocationPrecision.COUNTRY: "country",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class PlaceCandidate:
-    """A place a name may refer to. Several candidates for a name are an ambiguity to show, not to resolve."""
+    """A place a name may refer to. Several candidates for a name are an ambiguity to show, not to guess."""
 
     name: str
     admin1: str
@@ -48,6 +56,40 @@ class PlaceCandidate:
             if part and (not parts or part.casefold() != parts[-1].casefold()):
                 parts.append(part)
         return ", ".join(parts)
+
+    @property
+    def kind(self) -> str:
+        """What the candidate is: "admin-1 region", "admin-2 region", "country", "populated place" (a town or
+        village of the gazetteer) or "place" (anything else a geocoder finds, down to a building).
+        """
+        if self.location_precision in _AREA_KINDS:
+            return _AREA_KINDS[self.location_precision]
+        return "populated place" if self.source == "gazetteer" else "place"
+
+    @property
+    def is_area(self) -> bool:
+        """An administrative area (admin-1, admin-2 region or country), not a place within one."""
+        return self.location_precision in _AREA_KINDS
+
+    @property
+    def description(self) -> str:
+        """The candidate told apart from others of its name: its kind and the regions it lies in.
+
+        "Lima (admin-1 region, PE)", "Lima (admin-2 region in Lima, PE)",
+        "Lima (populated place in Lima, PE)", "Juliaca (populated place in San Roman, Puno, PE)". An admin-2
+        region's own name is not repeated.
+        """
+        if self.location_precision == LocationPrecision.ADMIN2:
+            regions = [self.admin1]  # its admin2 is itself
+        elif self.is_area:
+            regions = []
+        else:
+            regions = [self.admin2, self.admin1]
+        within = ", ".join(region for region in regions if region)
+        details = [self.kind + (f" in {within}" if within else "")]
+        if self.country and self.location_precision != LocationPrecision.COUNTRY:
+            details.append(self.country)
+        return f"{self.name} ({', '.join(details)})"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,5 +1,6 @@
 """The geocoding step of an import: place names without coordinates are looked up, points without admin
-regions are given them, and nothing is guessed: a name with several candidates is reported, not chosen.
+regions are given them, and nothing is guessed: a name with several candidates is reported, not chosen, and so
+is a name the row's own region does not hold.
 
 Precision never gets finer than the file says: a town found for a row the file places only in a region keeps
 the region's precision. Coordinates with no stated precision are taken as "near" (about 25 km).
@@ -8,6 +9,8 @@ the region's precision. Coordinates with no stated precision are taken as "near"
 from __future__ import annotations
 
 import math
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from incidents.geocoding import Geocoder, GeocoderError, PlaceCandidate
@@ -22,6 +25,13 @@ from incidents.vocabulary import LocationMethod, LocationPrecision
 _FILLS_ADMIN1 = {LocationPrecision.EXACT, LocationPrecision.NEAR, LocationPrecision.ADMIN2}
 _FILLS_ADMIN2 = {LocationPrecision.EXACT, LocationPrecision.NEAR}
 _SHOWN_CANDIDATES = 5
+_SEARCH_LIMIT = 20
+# A row is looked up by its finest name; a region column among the regions of its level, and within the
+# coarser regions the row gives.
+_LEVELS = {"admin1": LocationPrecision.ADMIN1, "admin2": LocationPrecision.ADMIN2}
+_NARROWED_BY = {"place_name": ("admin1", "admin2"), "admin2": ("admin1",), "admin1": ()}
+_WHAT = {"place_name": "place", "admin2": "admin-2 region", "admin1": "admin-1 region"}
+_SOURCE_NAMES = {"gazetteer": "the gazetteer", "nominatim": "Nominatim"}
 
 
 class GeocodingStep:
@@ -52,9 +62,9 @@ class GeocodingStep:
             # Without a point, a row is only as precise as its names: "exact" with no coordinates is not.
             named = _named_precision(data)
             precision = coarser(stated, named) if stated else named
-            query = data.get("place_name") or data.get("admin2") or data.get("admin1") or ""
-            if self._geocoder is not None and query:
-                found = self._search(record, query, stated)
+            field = next((f for f in ("place_name", "admin2", "admin1") if data.get(f)), None)
+            if self._geocoder is not None and field is not None:
+                found = self._search(record, field, stated)
                 if found is not None:
                     precision = found
                     method = LocationMethod.GEOCODED
@@ -78,67 +88,89 @@ class GeocodingStep:
         return method.value
 
     def _search(
-        self, record: ImportRecord, query: str, stated: LocationPrecision | None
+        self, record: ImportRecord, field: str, stated: LocationPrecision | None
     ) -> LocationPrecision | None:
+        """Look up the row's finest name (field: place_name, admin2 or admin1) within the regions it gives."""
         data = record.data
+        query = str(data[field])
         country = _country(data.get("country"))
-        column = column_for("place_name" if data.get("place_name") else "admin1", record.columns)
-        key = (fold(query), country)
-        if key not in self._searches:
-            try:
-                assert self._geocoder is not None
-                self._searches[key] = self._geocoder.search(query, country=country, limit=20)
-            except GeocoderError as error:
-                self._searches[key] = error
-            except ValueError:
-                self._searches[key] = []  # a country the geocoder does not know: the schema reports it
-        found = self._searches[key]
+        column = column_for(field, record.columns)
+        regions = {level: str(data[level]) for level in _NARROWED_BY[field] if data.get(level)}
+        found = self._lookup(query, country)
+        if isinstance(found, list) and len(found) >= _SEARCH_LIMIT and regions:
+            # More candidates than one answer holds: the row's own may be among those left out, and its
+            # absence is no conflict. Those within the row's region are asked for too.
+            within = self._lookup(f"{query}, {next(iter(regions.values()))}", country)
+            found = list(dict.fromkeys(found + within)) if isinstance(within, list) else within
         if isinstance(found, GeocoderError):
             record.problems.append(Problem(record.row, column, f"{query!r} not geocoded: {found.message}"))
             return None
-        candidates = _named(found, query)
-        for region in ("admin1", "admin2"):
-            if data.get(region) and data.get("place_name"):
-                narrowed = [c for c in candidates if _same_region(getattr(c, region), data[region])]
-                candidates = narrowed or candidates
         where = f" in {country}" if country else ""
         # Without a country the row cannot be imported at all; with one it is, without coordinates.
         severity = Severity.WARNING if country else Severity.ERROR
         outcome = "imported without coordinates" if country else "give the country or coordinates"
+        candidates = _named(found, query)
+        if field != "place_name":
+            # A region column names a region of its level, not a town of that name.
+            candidates = [c for c in candidates if c.location_precision == _LEVELS[field]]
         if not candidates:
+            what = _WHAT[field]
             record.problems.append(
                 Problem(
-                    record.row, column, f"No place called {query!r} was found{where}: {outcome}.", severity
+                    record.row, column, f"No {what} called {query!r} was found{where}: {outcome}.", severity
                 )
             )
             return None
-        if len(candidates) > 1:
-            shown = "; ".join(c.label for c in candidates[:_SHOWN_CANDIDATES])
-            more = (
-                f" and {len(candidates) - _SHOWN_CANDIDATES} more"
-                if len(candidates) > _SHOWN_CANDIDATES
-                else ""
-            )
+        chosen = _choose(candidates, regions)
+        if isinstance(chosen, _Conflict):
+            # The gazetteer holds towns of 1000 people or more: the row's may be one it lacks, so the row's
+            # names are kept and neither is taken for the other.
+            region = f"{chosen.region!r} ({column_for(chosen.level, record.columns)})"
             record.problems.append(
                 Problem(
                     record.row,
                     column,
-                    f"{query!r} is ambiguous: {len(candidates)} places have that name ({shown}{more}); "
-                    f"{outcome}, or add the admin-1 region or coordinates to choose.",
+                    f"No {_WHAT[field]} called {query!r} was found in {region}: {chosen.explain()}; "
+                    f"{outcome}.",
                     severity,
                 )
             )
             return None
-        chosen = candidates[0]
-        data["latitude"], data["longitude"] = chosen.latitude, chosen.longitude
-        data["country"] = data.get("country") or chosen.country
+        if len(chosen) > 1:
+            shown = "; ".join(_descriptions(chosen[:_SHOWN_CANDIDATES]))
+            more = f" and {len(chosen) - _SHOWN_CANDIDATES} more" if len(chosen) > _SHOWN_CANDIDATES else ""
+            record.problems.append(
+                Problem(
+                    record.row,
+                    column,
+                    f"{query!r} is ambiguous: {len(chosen)} places have that name ({shown}{more}); "
+                    f"{outcome}, or add {_hint(chosen, field, regions)} to choose.",
+                    severity,
+                )
+            )
+            return None
+        [place] = chosen
+        data["latitude"], data["longitude"] = place.latitude, place.longitude
+        data["country"] = data.get("country") or place.country
         if not data.get("admin1"):
-            data["admin1"] = chosen.admin1
-        if not data.get("admin2") and chosen.location_precision != LocationPrecision.ADMIN1:
-            data["admin2"] = chosen.admin2
-        if not data.get("place_name"):
-            data["place_name"] = chosen.name
-        return coarser(stated, chosen.location_precision) if stated else chosen.location_precision
+            data["admin1"] = place.admin1
+        if not data.get("admin2") and place.location_precision != LocationPrecision.ADMIN1:
+            data["admin2"] = place.admin2
+        if not data.get("place_name") and not place.is_area:
+            data["place_name"] = place.name  # not a region's name: it would read as the town of that name
+        return coarser(stated, place.location_precision) if stated else place.location_precision
+
+    def _lookup(self, query: str, country: str | None) -> list[PlaceCandidate] | GeocoderError:
+        key = (fold(query), country)
+        if key not in self._searches:
+            try:
+                assert self._geocoder is not None
+                self._searches[key] = self._geocoder.search(query, country=country, limit=_SEARCH_LIMIT)
+            except GeocoderError as error:
+                self._searches[key] = error
+            except ValueError:
+                self._searches[key] = []  # a country the geocoder does not know: the schema reports it
+        return self._searches[key]
 
     def _reverse(
         self, record: ImportRecord, point: tuple[float, float], precision: LocationPrecision
@@ -221,3 +253,101 @@ def _named(candidates: list[PlaceCandidate], query: str) -> list[PlaceCandidate]
 
 def _same_region(candidate_region: str, row_region: str) -> bool:
     return bool(_forms(candidate_region) & _forms(row_region))
+
+
+@dataclass(frozen=True)
+class _Conflict:
+    """The row's region (level: admin1 or admin2) holds none of the candidates for its name."""
+
+    level: str
+    region: str
+    candidates: list[PlaceCandidate]
+
+    def explain(self) -> str:
+        """ "the gazetteer has it in Puno" """
+        source = _SOURCE_NAMES.get(self.candidates[0].source, "the geocoder")
+        regions = list(dict.fromkeys(r for c in self.candidates if (r := getattr(c, self.level))))
+        if not regions:  # admin-1 regions only, for a row that gives an admin-2 region
+            return f"{source} has only {_listing(_descriptions(self.candidates))}"
+        if len(regions) == 1:
+            return f"{source} has it in {regions[0]}"
+        return f"{source} has places of that name in {_listing(regions)}"
+
+
+def _choose(candidates: list[PlaceCandidate], regions: dict[str, str]) -> list[PlaceCandidate] | _Conflict:
+    """The candidates the row's regions allow (regions: "admin1" and "admin2" to the names the row gives).
+
+    A region keeps the candidates in it, or else those it may hold whose region the geocoder does not know
+    (GeoNames gives no admin-2 region for many towns): unknown neither confirms nor contradicts. A region that
+    holds none of them is a conflict: the row's names disagree, and which of them is wrong is not guessed.
+
+    When the row gives a region and what is left is one place and areas of its name that contain it (the city
+    of Ayacucho in the region of Ayacucho; Andahuaylas in its province), the row names the place: a name
+    given within a region is something in that region, and the areas are no other place. Two places of a
+    name stay ambiguous.
+    """
+    for level, region in regions.items():
+        inside = [c for c in candidates if _same_region(getattr(c, level), region)]
+        unknown = [c for c in candidates if not getattr(c, level) and _lies_within(c, level)]
+        if not (inside or unknown):
+            return _Conflict(level, region, candidates)
+        candidates = inside or unknown
+    places = [c for c in candidates if not c.is_area]
+    if regions and len(places) == 1 and all(_contains(c, places[0]) for c in candidates if c.is_area):
+        return places
+    return candidates
+
+
+def _lies_within(candidate: PlaceCandidate, level: str) -> bool:
+    """Whether the candidate is finer than a region of the level (an admin-1 region lies in no admin-2)."""
+    if not candidate.is_area:
+        return True
+    return level == "admin1" and candidate.location_precision == LocationPrecision.ADMIN2
+
+
+def _contains(area: PlaceCandidate, place: PlaceCandidate) -> bool:
+    """Whether the area is, by the geocoder's own regions, one the place lies in."""
+    if area.country != place.country:
+        return False
+    if area.location_precision == LocationPrecision.COUNTRY:
+        return True
+    if not _same_region(area.admin1, place.admin1):
+        return False
+    return area.location_precision == LocationPrecision.ADMIN1 or _same_region(area.admin2, place.admin2)
+
+
+def _hint(candidates: list[PlaceCandidate], field: str, regions: dict[str, str]) -> str:
+    """What the row may add to choose among the candidates: a region only when one of its values would."""
+    options = []
+    for level in _NARROWED_BY[field]:
+        if level in regions:
+            continue
+        values = dict.fromkeys(value for c in candidates if (value := getattr(c, level)))
+        for value in values:
+            added = {
+                lv: value if lv == level else regions[lv]
+                for lv in _NARROWED_BY[field]
+                if lv in regions or lv == level
+            }
+            chosen = _choose(candidates, added)
+            if isinstance(chosen, list) and len(chosen) == 1:
+                options.append(f"the {_WHAT[level]}")
+                break
+    return _listing([*options, "coordinates"], last="or")
+
+
+def _descriptions(candidates: list[PlaceCandidate]) -> list[str]:
+    """Each candidate's description; those that would read alike get their coordinates too."""
+    texts = [c.description for c in candidates]
+    alike = Counter(texts)
+    return [
+        f"{text[:-1]}, at {c.latitude:.4f}, {c.longitude:.4f})" if alike[text] > 1 else text
+        for text, c in zip(texts, candidates, strict=True)
+    ]
+
+
+def _listing(items: list[str], last: str = "and") -> str:
+    """ "A", "A and B", "A, B and C"; past _SHOWN_CANDIDATES, "A, B, C, D, E and 3 more"."""
+    if len(items) > _SHOWN_CANDIDATES:
+        return f"{', '.join(items[:_SHOWN_CANDIDATES])} {last} {len(items) - _SHOWN_CANDIDATES} more"
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
