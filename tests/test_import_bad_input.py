@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from pathlib import Path
 
@@ -31,7 +32,10 @@ def ucdp_with(tmp_path: Path, **changes: str) -> Path:
 
 
 BAD_ROWS = [
-    ({"date_start": "2023-02-30", "date_end": "2023-02-30"}, "row 3, date_start: Not a valid date."),
+    (
+        {"date_start": "2023-02-30", "date_end": "2023-02-30"},
+        "row 3, date_start: '2023-02-30' is not a valid date (YYYY-MM-DD).",
+    ),
     ({"latitude": "999"}, "row 3, latitude: Must be between -90 and 90 degrees."),
     ({"low": "-1", "best": "0", "high": "0"}, "row 3, low: Must be a whole number from 0 to 2147483647."),
     ({"low": "5", "best": "5", "high": "2"}, "row 3, high: Must not be below the low figure (5)."),
@@ -312,3 +316,70 @@ def test_excel_sep_line_gives_the_delimiter(app: Flask, runner: FlaskCliRunner, 
         assert db.session.scalars(sa.select(Incident.place_name)).one() == "Juliaca"
     bad = write(tmp_path, "sepbad.csv", "sep=;\ndate;place;country;type\n2023-02-30;Juliaca;PE;killing\n")
     assert "row 2, date: " in run_import(runner, bad).output
+
+
+def test_dates_get_one_message_each_that_shows_the_value(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "dates.csv",
+        "date,place,country,type\n"
+        "44935,Juliaca,PE,killing\n09/01/2023,Juliaca,PE,killing\n2023-13-45,Juliaca,PE,killing\n",
+    )
+    result = run_import(runner, path, "--dry-run")
+    assert result.exit_code == 1
+    assert (
+        "row 2, date: '44935' looks like a spreadsheet's day number, not a date: format the column as dates "
+        "(YYYY-MM-DD) in the spreadsheet before saving it as CSV." in result.output
+    )
+    assert "row 3, date: '09/01/2023': write dates as YYYY-MM-DD, or give the date_format" in result.output
+    assert "row 4, date: '2023-13-45' is not a valid date (YYYY-MM-DD)." in result.output
+    # One message a cell: the reader's, not the schema's "Not a valid date." as well.
+    assert result.output.count("row 2, date") == 1 and result.output.count("row 3, date") == 1
+    assert "Not a valid date." not in result.output
+
+
+@pytest.mark.parametrize("date_format", ["%Q", "%Y", "%m/%Y", "no percent"])
+def test_a_mapping_date_format_that_does_not_read_days_is_refused(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, date_format: str
+) -> None:
+    mapping = write(tmp_path, "mapping.json", json.dumps({"date_format": date_format}))
+    path = write(tmp_path, "rows.csv", "date,place,country,type\n09/01/2023,Juliaca,PE,killing\n")
+    result = run_import(runner, path, "--mapping", str(mapping))
+    assert result.exit_code != 0
+    assert f"The mapping file's date_format {date_format!r} does not read dates" in result.output
+    assert counts(app)["incidents"] == 0
+
+
+def test_json_that_is_not_what_the_format_says_is_told_what_it_is(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    geojson = tmp_path / "export.geojson"
+    assert runner.invoke(args=["export", "--format", "geojson", "-o", str(geojson)]).exit_code == 0
+    before = counts(app)
+    result = run_import(runner, geojson)
+    assert result.exit_code == 1
+    assert "This is a GeoJSON export of incidents (from this application)" in result.output
+    assert "Import the JSON export of the same incidents instead" in result.output
+
+    result = run_import(runner, FIXTURES / "ucdp_ged.geojson", "--format", "json")
+    assert result.exit_code == 1
+    assert "This is a GeoJSON FeatureCollection, not our own JSON export" in result.output
+    assert "import it with --format ucdp (or auto)." in result.output
+    assert counts(app) == before
+
+
+def test_identical_rows_without_an_id_column_are_told_as_such(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    row = "2023-01-09,Juliaca,PE,killing\n"
+    result = run_import(runner, write(tmp_path, "same.csv", "date,place,country,type\n" + row + row))
+    assert result.exit_code == 1
+    assert (
+        "row 3: The same as row 2, cell for cell. Without an id column a row is known by its content: remove "
+        "the copy, or give the file an id column if they are two incidents." in result.output
+    )
+    assert "sha256" not in result.output
+    assert counts(app)["incidents"] == 0

@@ -233,3 +233,23 @@ def test_another_file_of_the_same_name_with_the_same_ids_is_not_taken_for_the_fi
     assert "1 already imported before: nothing new for them." in again.output
     assert "differ" not in again.output
     assert counts(app)["incidents"] == 1
+
+
+def test_columns_that_are_not_imported_are_named(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "extra.csv",
+        "date,place,country,type,killed_low,killed_high,internal code\n"
+        "2023-01-09,Juliaca,PE,killing,18,18,X\n",
+    )
+    for options in (["--dry-run"], []):
+        result = run_import(runner, path, *options)
+        assert result.exit_code == 0, result.output
+        assert (
+            "file: warning: Column(s) not imported: killed_low, killed_high, internal code. No field of an "
+            "incident is found by these names" in result.output
+        )
+    assert counts(app)["incidents"] == 1
+    # A file whose every column is read has nothing to say.
+    plain = write(tmp_path, "plain.csv", "date,place,country,type\n2023-01-10,Puno,PE,killing\n")
+    assert "not imported" not in run_import(runner, plain).output

@@ -11,6 +11,7 @@ A mapping file (JSON) or options override what is found:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
@@ -211,8 +212,11 @@ def mapping_from_json(document: Any) -> ColumnMapping:
             f"values may be given for {', '.join(VALUE_FIELDS)}."
         )
     date_format = document.get("date_format")
-    if date_format is not None and not (isinstance(date_format, str) and "%" in date_format):
-        raise FileError('The mapping file\'s date_format must be a strptime format such as "%d/%m/%Y".')
+    if date_format is not None and not (isinstance(date_format, str) and _reads_days(date_format)):
+        raise FileError(
+            f"The mapping file's date_format {date_format!r} does not read dates: give a strptime format "
+            'with the day, the month and the year, such as "%d/%m/%Y" (%d day, %m month, %Y year).'
+        )
     dataset = document.get("dataset")
     if dataset is not None and not (isinstance(dataset, str) and dataset.strip()):
         raise FileError("The mapping file's dataset must be a non-empty name.")
@@ -252,3 +256,14 @@ def _check_fields(names: dict[str, str], where: str) -> None:
         raise FileError(
             f"{where}: unknown field(s) {', '.join(unknown)}; the fields are {', '.join(FIELDS)}."
         )
+
+
+def _reads_days(date_format: str) -> bool:
+    """Whether a strptime format reads back the days it writes (31 January and 1 December 2023)."""
+    try:
+        return all(
+            dt.datetime.strptime(day.strftime(date_format), date_format).date() == day
+            for day in (dt.date(2023, 1, 31), dt.date(2023, 12, 1))
+        )
+    except ValueError:
+        return False

@@ -92,6 +92,8 @@ def _run(
     importer = None
     try:
         report.format, report.dataset, report.row_label = reader.format, reader.dataset, reader.row_label
+        for note in reader.notes:
+            report.add(note)
         importer = _Importer(reader, options, report, geocoder, types)
         importer.run(progress)
     except FileError as error:
@@ -173,13 +175,16 @@ class _Importer:
             # A repeat of a row of this file first: the import's own connection (SQLite's lookup) sees the
             # rows of earlier batches as stored.
             if external_id and external_id in self.first_row:
-                record.problems.append(
-                    Problem(
-                        record.row,
-                        "",
-                        f"Repeats the id {external_id} of {report.row_label} {self.first_row[external_id]}.",
+                first = f"{report.row_label} {self.first_row[external_id]}"
+                if record.digest is not None and external_id == f"sha256:{record.digest[:40]}":
+                    # A file without an id column: a row's content is its id.
+                    message = (
+                        f"The same as {first}, cell for cell. Without an id column a row is known by its "
+                        "content: remove the copy, or give the file an id column if they are two incidents."
                     )
-                )
+                else:
+                    message = f"Repeats the id {external_id} of {first}."
+                record.problems.append(Problem(record.row, "", message))
             elif external_id in existing:
                 report.existing += 1
                 stored_id, digest = existing[external_id]

@@ -19,7 +19,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields
 
 from incidents.importing.formats.base import ImportRecord, column_for
-from incidents.importing.report import Problem
+from incidents.importing.report import Problem, Severity
 from incidents.schemas import IncidentInputSchema
 from incidents.schemas.compiled import compile_schema
 
@@ -43,10 +43,34 @@ class RecordValidator:
         try:
             loaded: dict[str, Any] = self._schema.load(record.data)
         except ValidationError as error:
+            # A cell the reader found wrong already has its message, which says more than the schema's.
+            reported = {p.column for p in record.problems if p.severity == Severity.ERROR}
             for path, message in flatten(error.messages):
-                record.problems.append(Problem(record.row, column_for(path, record.columns), message))
+                column = column_for(path, record.columns)
+                if column not in reported:
+                    record.problems.append(Problem(record.row, column, _worded(message, record.data, path)))
             return None
         return loaded
+
+
+def _worded(message: str, data: Any, path: str) -> str:
+    """The schema's message, with the value it is about where the schema leaves it out (a date)."""
+    if message != _NOT_A_DATE:
+        return message
+    value: Any = data
+    for key in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(key)
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return message
+    if not isinstance(value, str) or not value:
+        return message
+    return f"{value!r} is not a valid date (YYYY-MM-DD)."
+
+
+_NOT_A_DATE = "Not a valid date."
 
 
 def flatten(messages: Any, prefix: str = "") -> Iterator[tuple[str, str]]:

@@ -75,6 +75,12 @@ def _json_reader(path: Path, format: str) -> RecordReader:
         raise FileError("The JSON is nested too deeply to be read.") from None
     if own_json.is_export(document) and format in ("auto", "json"):
         return own_json.ExportJsonReader(document)
+    if own_json.is_geojson_export(document):
+        raise FileError(
+            "This is a GeoJSON export of incidents (from this application): it holds each incident's "
+            "figures but not its sources and claims. Import the JSON export of the same incidents instead: "
+            "it carries everything, and imports as it was."
+        )
     if (
         isinstance(document, dict)
         and document.get("type") == "FeatureCollection"
@@ -84,6 +90,11 @@ def _json_reader(path: Path, format: str) -> RecordReader:
         if not isinstance(features, list):
             raise FileError("The FeatureCollection has no list of features.")
         return ucdp.UcdpGeoJsonReader(features)
+    if format == "json" and isinstance(document, dict) and document.get("type") == "FeatureCollection":
+        raise FileError(
+            "This is a GeoJSON FeatureCollection, not our own JSON export: for UCDP GED events in GeoJSON, "
+            "import it with --format ucdp (or auto)."
+        )
     raise FileError(
         "This JSON file is in no format the importer knows: it reads our own export (incidents-export) "
         "and UCDP GED as a GeoJSON FeatureCollection."

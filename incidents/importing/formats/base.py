@@ -46,6 +46,7 @@ class RecordReader(Protocol):
     format: str  # "ucdp", "acled", "csv", "json"
     dataset: str  # the incidents' external_source
     row_label: str  # what the report calls a record: "row", "feature", "incident"
+    notes: tuple[Problem, ...]  # about the file as a whole, found on opening it (warnings)
 
     def records(self) -> Iterator[ImportRecord]: ...
 
@@ -63,6 +64,7 @@ class CsvRecordReader:
     format = ""
     dataset = ""
     row_label = "row"
+    notes: tuple[Problem, ...] = ()
 
     def __init__(self, table: CsvTable) -> None:
         self._table = table

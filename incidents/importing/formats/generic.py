@@ -23,7 +23,7 @@ from incidents.importing.formats.base import (
 )
 from incidents.importing.mapping import CASUALTY_FIELDS, FIELDS, ColumnMapping
 from incidents.importing.reading import CsvTable, FileError
-from incidents.importing.report import Problem
+from incidents.importing.report import Problem, Severity
 from incidents.vocabulary import DatePrecision, LocationPrecision, SourceKind, VerificationGrade
 
 FORMAT = "csv"
@@ -31,6 +31,7 @@ FORMAT = "csv"
 _RANGE = re.compile(r"^\s*(\d+)\s*[-–—]\s*(\d+)\s*$")
 _MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
 _YEAR = re.compile(r"^\s*(\d{4})\s*$")
+_SERIAL = re.compile(r"^\s*\d{5}(\.\d+)?\s*$")  # Excel's days since 1899-12-30: 44935 is 2023-01-09
 _SLASHED = re.compile(r"^\s*\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\s*$")
 _WORDY_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%d-%b-%Y", "%d-%B-%Y")
 
@@ -65,6 +66,19 @@ class GenericCsvReader(CsvRecordReader):
                 row=1,
             )
         super().__init__(table)
+        used = set(mapping.columns.values())
+        unused = [header for header in table.header if header and header not in used]
+        if unused:
+            self.notes = (
+                Problem(
+                    None,
+                    "",
+                    f"Column(s) not imported: {', '.join(unused)}. No field of an incident is found by these "
+                    "names; if they hold incident data, name their fields in a mapping file (or with "
+                    "--column FIELD=HEADER).",
+                    Severity.WARNING,
+                ),
+            )
         self._mapping = mapping
         self.dataset = dataset
         self._indexes = {name: table.header.index(header) for name, header in mapping.columns.items()}
@@ -219,7 +233,16 @@ class GenericCsvReader(CsvRecordReader):
                 return day, day, DatePrecision.DAY.value
             except ValueError:
                 continue
-        if _SLASHED.match(text) and not self._mapping.date_format:
+        if _SERIAL.match(text):
+            problems.append(
+                Problem(
+                    row,
+                    self._mapping.columns.get(name, name),
+                    f"{text!r} looks like a spreadsheet's day number, not a date: format the column as dates "
+                    "(YYYY-MM-DD) in the spreadsheet before saving it as CSV.",
+                )
+            )
+        elif _SLASHED.match(text) and not self._mapping.date_format:
             column = self._mapping.columns.get(name, name)
             problems.append(
                 Problem(

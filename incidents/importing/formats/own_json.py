@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from incidents.exports.formats import FORMAT_NAME
+from incidents.exports.formats import FORMAT_NAME, GEOJSON_FORMAT_NAME
 from incidents.exports.serialize import canonical_json
 from incidents.importing.formats.base import SOURCE_FIELDS, ImportRecord
 from incidents.importing.reading import FileError
@@ -42,9 +42,16 @@ def is_export(document: Any) -> bool:
     return isinstance(document, dict) and document.get("format") == FORMAT_NAME
 
 
+def is_geojson_export(document: Any) -> bool:
+    """Our GeoJSON export: its header is at the end, under "export"."""
+    header = document.get("export") if isinstance(document, dict) else None
+    return isinstance(header, dict) and header.get("format") == GEOJSON_FORMAT_NAME
+
+
 class ExportJsonReader:
     format = FORMAT
     row_label = "record"
+    notes: tuple[Problem, ...] = ()
 
     def __init__(self, document: dict[str, Any]) -> None:
         version = str(document.get("format_version", ""))

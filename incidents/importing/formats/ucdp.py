@@ -112,6 +112,7 @@ class UcdpGeoJsonReader:
     format = FORMAT
     dataset = DATASET
     row_label = "feature"
+    notes: tuple[Problem, ...] = ()
 
     def __init__(self, features: list[Any]) -> None:
         self._features = features
