@@ -383,3 +383,22 @@ def test_identical_rows_without_an_id_column_are_told_as_such(
     )
     assert "sha256" not in result.output
     assert counts(app)["incidents"] == 0
+
+
+def test_a_character_cut_by_a_read_chunk_is_placed_right(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is checked a chunk at a time: a bad byte right after the first byte of a character at a
+    chunk's end is reported at that character's own position, as the byte it is."""
+    from incidents.importing import reading
+
+    head = b"date,place,country,type\n2023-01-09,Juliaca,PE,killing\n2023-01-10,Puno,PE,kill"
+    monkeypatch.setattr(reading, "_CHUNK", len(head) + 1)
+    # \xc3 ends the first chunk (the start of "é"); "(" after it makes it no character.
+    content = head + b"\xc3(ng\n"
+    result = run_import(runner, write(tmp_path, "cut.csv", content), "--dry-run")
+    assert result.exit_code == 1
+    assert (
+        f"file, row 3: The file is not UTF-8: the byte 0xC3 at row 3 (line 3), byte {len(head) + 1}, is not "
+        "UTF-8" in result.output
+    )

@@ -75,11 +75,15 @@ def check_utf8(path: Path, *, csv_rows: bool) -> None:
             try:
                 decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as error:
-                bad = chunk[error.start] if error.start < len(chunk) else 0
-                line = lines + chunk.count(b"\n", 0, error.start) + 1
+                # The decoder's bytes begin with what it held back from the chunk before (the start of a
+                # character cut by the chunk's end): positions count from there.
+                decoded = error.object
+                held = len(decoded) - len(chunk)
+                bad = decoded[error.start] if error.start < len(decoded) else 0
+                line = lines + decoded.count(b"\n", 0, error.start) + 1
                 row = _row_at_line(path, line) if csv_rows else None
                 where = f"row {row} (line {line})" if row is not None else f"line {line}"
-                position = offset + error.start + 1
+                position = offset - held + error.start + 1
                 raise FileError(
                     f"The file is not UTF-8: the byte 0x{bad:02X} at {where}, byte {position}, is not UTF-8 "
                     f"text (the file may be Latin-1 or Windows-1252). {_SAVE_AS_UTF8}",

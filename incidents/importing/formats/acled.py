@@ -140,7 +140,7 @@ def acled_record(row: int, values: dict[str, str], type_overrides: dict[str, str
                 + " has no incident type here: map it in a mapping file "
                 '({"values": {"types": {"'
                 + sub_event
-                + '": "<type>"}}}) or leave such rows out (--skip-invalid).',
+                + '": "<type>"}}}), or import the valid rows only to leave such rows out.',
             )
         )
     country = country_code(get("iso")) or country_code(get("country"))
