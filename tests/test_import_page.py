@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -188,7 +189,7 @@ def test_the_uploaded_name_is_only_shown_as_text(editor_client: FlaskClient, imp
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     # Stored under a random name inside the import folder, nowhere else.
     stored = [p.relative_to(import_folder) for p in import_folder.rglob("*") if p.is_file()]
-    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}/(upload|job\.json)", str(p)) for p in stored), stored
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}/(upload|job\.json|running\.lock)", str(p)) for p in stored), stored
 
 
 def test_another_editors_upload_is_not_found(
@@ -236,13 +237,40 @@ def test_a_running_job_shows_a_progress_bar(app: Flask, editor_client: FlaskClie
     job_url = upload(editor_client, FIXTURES / "acled.csv")
     token = job_url.rstrip("/").rsplit("/", 1)[-1]
     with app.test_request_context():
+        lock = jobs.hold_run(token)  # as the process running it holds it
         job = jobs.load(token)
         job.state, job.done, job.total = "running", 300, 1200
         jobs.save(job)
+    try:
+        page = editor_client.get(job_url).get_data(as_text=True)
+        assert '<progress id="import-bar" max="100" value="25">' in page
+        assert "js/import-progress.js" in page
+        assert editor_client.get(job_url + "/progress").get_json()["percent"] == 25
+    finally:
+        os.close(lock)
+
+
+@pytest.mark.parametrize("stage", ["dry_run", "import"])
+def test_a_job_whose_process_died_says_so_instead_of_running_forever(
+    app: Flask, editor_client: FlaskClient, stage: str
+) -> None:
+    """The server restarted mid-import: no process holds the job's run lock any more. The page stops
+    polling and says what happened, and that nothing of an unfinished import was imported."""
+    job_url = upload(editor_client, FIXTURES / "acled.csv")
+    token = job_url.rstrip("/").rsplit("/", 1)[-1]
+    with app.test_request_context():
+        job = jobs.load(token)
+        job.stage, job.state, job.done, job.total = stage, "running", 300, 1200
+        jobs.save(job)
+    assert editor_client.get(job_url + "/progress").get_json()["state"] == "failed"
     page = editor_client.get(job_url).get_data(as_text=True)
-    assert '<progress id="import-bar" max="100" value="25">' in page
-    assert "js/import-progress.js" in page
-    assert editor_client.get(job_url + "/progress").get_json()["percent"] == 25
+    assert "js/import-progress.js" not in page
+    if stage == "import":
+        assert "The import stopped when the server process running it did (a restart or a crash)." in page
+        assert "unfinished, it imported nothing" in page
+    else:
+        assert "The check of this file stopped when the server process running it did" in page
+    assert counts(app)["incidents"] == 0
 
 
 def test_two_confirmations_at_once_import_once(app: Flask, editor_client: FlaskClient) -> None:

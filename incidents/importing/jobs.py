@@ -106,12 +106,54 @@ def create_job(
 
 
 def load(token: str) -> Job:
-    """The job of this token; KeyError when there is none."""
+    """The job of this token; KeyError when there is none. A job queued or running that no process runs any
+    more (its server process restarted or died) is saved as failed, saying so, instead of running forever."""
     try:
         data = json.loads((_folder(token) / "job.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise KeyError(token) from None
-    return Job(**data)
+    job = Job(**data)
+    if not job.finished and not _is_run(token):
+        job.state, job.message = "failed", _STOPPED[job.stage]
+        save(job)
+    return job
+
+
+_STOPPED = {
+    "dry_run": "The check of this file stopped when the server process running it did (a restart or a "
+    "crash). Upload the file again.",
+    "import": "The import stopped when the server process running it did (a restart or a crash). An import "
+    "is one transaction: unfinished, it imported nothing. Upload the file again and import it: rows "
+    "imported already are recognised and not imported twice.",
+}
+
+
+def hold_run(token: str) -> int:
+    """Take the job's run lock, held for as long as its dry run or import runs (released by closing the
+    descriptor returned, or by the process ending): a job queued or running whose lock nobody holds has
+    lost its process. flock, between every process of the app."""
+    descriptor = os.open(_folder(token) / "running.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _is_run(token: str) -> bool:
+    """Whether some process holds the job's run lock."""
+    try:
+        descriptor = os.open(_folder(token) / "running.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return True  # cannot tell: leave the job as it is
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
 
 
 def save(job: Job) -> None:
@@ -157,17 +199,30 @@ def upload_digest(job: Job) -> str | None:
     return digest.hexdigest()
 
 
-def start(job: Job, stage: str, *, background: bool) -> None:
-    """Run the job's dry run or import, in a thread (background) or now."""
-    job.stage, job.state, job.done, job.total, job.report, job.message = stage, "queued", 0, 0, None, ""
-    save(job)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not background:
-        _run(app, job.token)
-        return
-    thread = threading.Thread(target=_run, args=(app, job.token), name=f"import-{job.token[:8]}", daemon=True)
-    _threads[job.token] = thread
-    thread.start()
+def start(job: Job, stage: str, *, background: bool, lock: int | None = None) -> None:
+    """Run the job's dry run or import, in a thread (background) or now; lock: its run lock, when the caller
+    took it already (hold_run), which the run then releases."""
+    # The run lock first: from "queued" on, a reader of the job finds it held.
+    if lock is None:
+        lock = hold_run(job.token)
+    handed = False  # to the run, which releases it
+    try:
+        job.stage, job.state, job.done, job.total, job.report, job.message = stage, "queued", 0, 0, None, ""
+        save(job)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        if not background:
+            handed = True
+            _run(app, job.token, lock)
+            return
+        thread = threading.Thread(
+            target=_run, args=(app, job.token, lock), name=f"import-{job.token[:8]}", daemon=True
+        )
+        _threads[job.token] = thread
+        thread.start()
+        handed = True
+    finally:
+        if not handed:
+            os.close(lock)
 
 
 def wait(token: str, timeout: float = 60.0) -> None:
@@ -177,7 +232,15 @@ def wait(token: str, timeout: float = 60.0) -> None:
         thread.join(timeout)
 
 
-def _run(app: Flask, token: str) -> None:
+def _run(app: Flask, token: str, lock: int) -> None:
+    """Run the job (the run lock held: released at the end, once the job's outcome is saved)."""
+    try:
+        _run_locked(app, token)
+    finally:
+        os.close(lock)
+
+
+def _run_locked(app: Flask, token: str) -> None:
     with app.app_context():
         job = load(token)
         job.state = "running"

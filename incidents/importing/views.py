@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
@@ -106,9 +107,16 @@ def confirm(token: str) -> Response | tuple[str, int]:
             return _refused(
                 job, "The file has errors: fix them, or choose to import the valid rows only.", 422
             )
-        job.stage, job.state = "import", "queued"
-        jobs.save(job)
-    jobs.start(job, "import", background=_background(job))
+        # The run lock before the job is saved as queued: a reader in between must not take it for a job
+        # whose process died (jobs.load).
+        lock = jobs.hold_run(token)
+        try:
+            job.stage, job.state = "import", "queued"
+            jobs.save(job)
+        except BaseException:
+            os.close(lock)
+            raise
+    jobs.start(job, "import", background=_background(job), lock=lock)
     return redirect(url_for("importing.job_page", token=job.token))
 
 
