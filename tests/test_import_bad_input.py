@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -304,6 +305,24 @@ def test_a_column_named_twice_is_refused(app: Flask, runner: FlaskCliRunner, tmp
         "cannot be told. Rename or remove one." in result.output
     )
     assert counts(app)["incidents"] == 0
+    # A column named twice that is not read is left alone (and named as not imported).
+    notes = write(
+        tmp_path, "notes.csv", "date,place,checked,country,Checked,type\n2023-01-09,Juliaca,a,PE,b,killing\n"
+    )
+    result = run_import(runner, notes)
+    assert result.exit_code == 0, result.output
+    assert "Column(s) not imported: checked, Checked." in result.output
+    # UCDP's own columns: a repeated one that is read is refused too.
+    with FIXTURES.joinpath("ucdp_ged.csv").open(encoding="utf-8", newline="") as file:
+        header, hxl, first, *_ = list(csv.reader(file))
+    out = io.StringIO()
+    csv.writer(out).writerows([[*header, "best"], [*hxl, ""], [*first, "7"]])
+    result = run_import(runner, write(tmp_path, "ucdp.csv", out.getvalue()))
+    assert result.exit_code == 1
+    assert (
+        f"The header names two columns 'best' (columns {header.index('best') + 1} and {len(header) + 1})"
+        in (result.output)
+    )
 
 
 def test_excel_sep_line_gives_the_delimiter(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
@@ -340,7 +359,7 @@ def test_dates_get_one_message_each_that_shows_the_value(
     assert "Not a valid date." not in result.output
 
 
-@pytest.mark.parametrize("date_format", ["%Q", "%Y", "%m/%Y", "no percent"])
+@pytest.mark.parametrize("date_format", ["%Q", "%Y", "%m/%Y", "no percent", "%d/%d/%Y"])
 def test_a_mapping_date_format_that_does_not_read_days_is_refused(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path, date_format: str
 ) -> None:
@@ -402,3 +421,22 @@ def test_a_character_cut_by_a_read_chunk_is_placed_right(
         f"file, row 3: The file is not UTF-8: the byte 0xC3 at row 3 (line 3), byte {len(head) + 1}, is not "
         "UTF-8" in result.output
     )
+
+
+@pytest.mark.parametrize(
+    ("date_format", "cell"),
+    [
+        ("%d/%m/%Y", "09/01/2023"),
+        ("%Y-%m-%dT%H:%M:%S%z", "2023-01-09T10:00:00+0000"),
+        ("%d/%m/%Y %Z", "09/01/2023 UTC"),
+    ],
+)
+def test_a_mapping_date_format_with_a_time_or_a_zone_reads_days(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, date_format: str, cell: str
+) -> None:
+    mapping = write(tmp_path, "mapping.json", json.dumps({"date_format": date_format}))
+    path = write(tmp_path, "rows.csv", f"date,place,country,type\n{cell},Juliaca,PE,killing\n")
+    result = run_import(runner, path, "--mapping", str(mapping))
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalars(sa.select(Incident.start_date)).one() == dt.date(2023, 1, 9)

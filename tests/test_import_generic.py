@@ -253,3 +253,19 @@ def test_columns_that_are_not_imported_are_named(app: Flask, runner: FlaskCliRun
     # A file whose every column is read has nothing to say.
     plain = write(tmp_path, "plain.csv", "date,place,country,type\n2023-01-10,Puno,PE,killing\n")
     assert "not imported" not in run_import(runner, plain).output
+
+
+def test_the_same_rows_with_columns_reordered_or_added_are_the_same_version(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    first = write(tmp_path, "geo.csv", "id,date,place,country,type\n1,2023-01-09,Juliaca,PE,killing\n")
+    assert run_import(runner, first).exit_code == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    reordered = write(
+        other, "geo.csv", "type,country,checked,place,date,id\nkilling,PE,yes,Juliaca,2023-01-09,1\n"
+    )
+    result = run_import(runner, reordered)
+    assert result.exit_code == 0, result.output
+    assert "1 already imported before: nothing new for them." in result.output
+    assert "differ" not in result.output

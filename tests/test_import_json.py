@@ -15,7 +15,7 @@ from incidents.domain.incidents import seed_incident_types
 from incidents.exports.serialize import canonical_json
 from incidents.extensions import db
 from incidents.models import Incident
-from incidents.vocabulary import PublicationStatus
+from incidents.vocabulary import LocationPrecision, PublicationStatus
 from tests.import_fixtures import counts, run_import, write
 
 
@@ -187,3 +187,24 @@ def test_ids_out_of_range_and_a_source_id_given_twice_are_refused_by_record(
         )
         assert counts(app)["incidents"] == 0
         assert counts(app)["sources"] == 0
+
+
+def test_an_incident_recorded_without_coordinates_comes_back_as_recorded(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """The entry form allows a place without coordinates (and its precision as the researcher gave it): our
+    own export imports it as recorded, not geocoded and not made coarser, and the round trip holds."""
+    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    with app.app_context():
+        incident = db.session.scalars(sa.select(Incident).order_by(Incident.id).limit(1)).one()
+        incident.latitude = incident.longitude = None
+        incident.admin1 = incident.admin2 = ""
+        incident.place_name = "Juliaca"
+        incident.location_precision = LocationPrecision.EXACT
+        db.session.commit()
+    first = export(runner, tmp_path / "first.json")
+    empty_the_database(app)
+    result = run_import(runner, tmp_path / "first.json", "--publish")
+    assert result.exit_code == 0, result.output
+    assert "geocoded" not in result.output
+    assert checksum(export(runner, tmp_path / "second.json")) == checksum(first)

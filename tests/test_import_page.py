@@ -189,7 +189,9 @@ def test_the_uploaded_name_is_only_shown_as_text(editor_client: FlaskClient, imp
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     # Stored under a random name inside the import folder, nowhere else.
     stored = [p.relative_to(import_folder) for p in import_folder.rglob("*") if p.is_file()]
-    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}/(upload|job\.json|running\.lock)", str(p)) for p in stored), stored
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}/(upload|job\.json|running\.lock)", str(p)) for p in stored), (
+        stored
+    )
 
 
 def test_another_editors_upload_is_not_found(
@@ -301,3 +303,37 @@ def test_two_confirmations_at_once_import_once(app: Flask, editor_client: FlaskC
     assert "<h2>Imported</h2>" in page and "5 incident(s) created" in page
     assert "failed unexpectedly" not in page
     assert counts(app)["incidents"] == 5
+
+
+def test_a_job_that_ends_while_it_is_read_is_not_taken_for_a_stopped_one(
+    app: Flask, editor_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A progress request reads the job running; the run then saves its outcome and lets go of its lock
+    before the request looks at the lock. The outcome stands: it is read again under the lock."""
+    job_url = upload(editor_client, FIXTURES / "acled.csv")
+    token = job_url.rstrip("/").rsplit("/", 1)[-1]
+    with app.test_request_context():
+        lock = jobs.hold_run(token)
+        job = jobs.load(token)
+        report = job.report
+        job.stage, job.state = "import", "running"
+        jobs.save(job)
+        read = jobs._read
+        calls = 0
+
+        def read_then_the_run_ends(token: str) -> jobs.Job:
+            nonlocal calls
+            calls += 1
+            seen = read(token)
+            if calls == 1:  # the run ends now, as it does: its outcome saved, then its lock released
+                ended = read(token)
+                ended.state, ended.report = "done", report
+                jobs.save(ended)
+                os.close(lock)
+            return seen
+
+        monkeypatch.setattr(jobs, "_read", read_then_the_run_ends)
+        assert jobs.load(token).state == "done"
+        monkeypatch.setattr(jobs, "_read", read)
+        assert jobs.load(token).state == "done"
+        assert jobs.load(token).report == report

@@ -279,6 +279,8 @@ def test_a_new_version_of_a_known_event_is_reported_not_updated(
         "version of this row: not updated." in result.output
     )
     assert "5 already imported before: nothing new for them." in result.output
-    assert "1 of them differ from the version imported before: not updated (each is listed)." in result.output
+    assert (
+        "1 of them differ from the version imported before: not updated (each is a warning)." in result.output
+    )
     assert [e.best for e in incident(app, "73855").estimates] == [6]
     assert counts(app)["incidents"] == 5

@@ -37,8 +37,11 @@ _SOURCE_NAMES = {"gazetteer": "the gazetteer", "nominatim": "Nominatim"}
 class GeocodingStep:
     """Geocodes records in place (their input data), counting what it did; one per import, with caches."""
 
-    def __init__(self, geocoder: Geocoder | None) -> None:
+    def __init__(self, geocoder: Geocoder | None, *, as_recorded: bool = False) -> None:
+        """as_recorded: keep a stated precision whatever the row has (our own export: a round trip gives back
+        what was recorded, which the entry form allowed)."""
         self._geocoder = geocoder
+        self._as_recorded = as_recorded
         self._searches: dict[tuple[str, str | None], list[PlaceCandidate] | GeocoderError] = {}
         self._reverses: dict[tuple[float, float], PlaceCandidate | None | GeocoderError] = {}
         self.geocoded = 0
@@ -61,7 +64,7 @@ class GeocodingStep:
         elif data.get("latitude") in (None, "") and data.get("longitude") in (None, ""):
             # Without a point, a row is only as precise as its names: "exact" with no coordinates is not.
             named = _named_precision(data)
-            precision = coarser(stated, named) if stated else named
+            precision = coarser(stated, named) if stated and not self._as_recorded else stated or named
             field = next((f for f in ("place_name", "admin2", "admin1") if data.get(f)), None)
             if self._geocoder is not None and field is not None:
                 found = self._search(record, field, stated)

@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -108,15 +109,35 @@ def create_job(
 def load(token: str) -> Job:
     """The job of this token; KeyError when there is none. A job queued or running that no process runs any
     more (its server process restarted or died) is saved as failed, saying so, instead of running forever."""
+    job = _read(token)
+    if job.finished:
+        return job
+    try:
+        descriptor = os.open(_folder(token) / "running.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return job  # cannot tell: left as it is
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return job  # its process runs it
+        # Nobody runs it, or its run ended between the read above and the lock: a run saves its outcome
+        # before it lets go of the lock, so the job read again, under the lock, tells which.
+        job = _read(token)
+        if not job.finished:
+            job.state, job.message = "failed", _STOPPED[job.stage]
+            save(job)
+        return job
+    finally:
+        os.close(descriptor)
+
+
+def _read(token: str) -> Job:
     try:
         data = json.loads((_folder(token) / "job.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise KeyError(token) from None
-    job = Job(**data)
-    if not job.finished and not _is_run(token):
-        job.state, job.message = "failed", _STOPPED[job.stage]
-        save(job)
-    return job
+    return Job(**data)
 
 
 _STOPPED = {
@@ -141,26 +162,19 @@ def hold_run(token: str) -> int:
     return descriptor
 
 
-def _is_run(token: str) -> bool:
-    """Whether some process holds the job's run lock."""
-    try:
-        descriptor = os.open(_folder(token) / "running.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        return True  # cannot tell: leave the job as it is
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(descriptor)
-    return False
-
-
 def save(job: Job) -> None:
     folder = _folder(job.token)
-    temporary = folder / "job.json.tmp"
-    temporary.write_text(json.dumps(asdict(job)), encoding="utf-8")
-    os.replace(temporary, folder / "job.json")  # readers never see half a file
+    # A temporary file of its own for each writer (the run, and any reader saving a stopped job), renamed
+    # over job.json: readers never see half a file.
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix="job.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(job)))
+        os.replace(temporary, folder / "job.json")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 @contextlib.contextmanager

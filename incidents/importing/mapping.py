@@ -259,11 +259,15 @@ def _check_fields(names: dict[str, str], where: str) -> None:
 
 
 def _reads_days(date_format: str) -> bool:
-    """Whether a strptime format reads back the days it writes (31 January and 1 December 2023)."""
+    """Whether a strptime format reads back the days it writes (31 January and 1 December 2023; at a time
+    and in a time zone, for formats that have them)."""
     try:
         return all(
-            dt.datetime.strptime(day.strftime(date_format), date_format).date() == day
-            for day in (dt.date(2023, 1, 31), dt.date(2023, 12, 1))
+            dt.datetime.strptime(moment.strftime(date_format), date_format).date() == moment.date()
+            for moment in (
+                dt.datetime(2023, 1, 31, 10, 30, tzinfo=dt.UTC),
+                dt.datetime(2023, 12, 1, 22, 5, tzinfo=dt.UTC),
+            )
         )
-    except ValueError:
+    except (ValueError, re.error):  # re.error: a directive given twice (%d/%d/%Y)
         return False

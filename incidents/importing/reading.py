@@ -8,7 +8,7 @@ import codecs
 import csv
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -97,12 +97,12 @@ def check_utf8(path: Path, *, csv_rows: bool) -> None:
 
 def _row_at_line(path: Path, line: int) -> int | None:
     """The CSV record (as a spreadsheet numbers rows) that spans a physical line."""
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
         first_line = handle.readline()
         separator = _separator_line(first_line)
         if separator is None:
             handle.seek(0)
-        reader = csv.reader(handle, _dialect(first_line if separator is None else separator))
+        reader = csv.reader(handle, _dialect(first_line, separator))
         skipped = 0 if separator is None else 1
         try:
             for number, _ in enumerate(reader, start=1):
@@ -121,11 +121,11 @@ def _separator_line(line: str) -> str | None:
     return None
 
 
-def _dialect(first_line: str) -> type[csv.Dialect]:
+def _dialect(first_line: str, given: str | None = None) -> type[csv.Dialect]:
     """Comma, semicolon (spreadsheets in many European locales) or tab, whichever the header uses most; the
-    one given when first_line is a delimiter itself (from a "sep=" line)."""
-    if len(first_line) == 1:
-        delimiter = first_line
+    one given (by a "sep=" line) if any."""
+    if given is not None:
+        delimiter = given
     else:
         counts = {delimiter: first_line.count(delimiter) for delimiter in (",", ";", "\t")}
         delimiter = max(counts, key=lambda d: (counts[d], d == ","))
@@ -211,7 +211,7 @@ def open_csv(path: Path) -> CsvTable:
         separator = _separator_line(first_line)
         if separator is None:
             text.seek(0)
-        dialect = _dialect(first_line if separator is None else separator)
+        dialect = _dialect(first_line, separator)
         reader = csv.reader(text, dialect)
         rows: Iterator[list[str]] = reader
         try:
@@ -222,7 +222,6 @@ def open_csv(path: Path) -> CsvTable:
             raise FileError(f"The header row cannot be read: {error}.", row=1) from None
         if not any(header):
             raise FileError("The first row (the header) is empty: a CSV file needs column names.", row=1)
-        _check_names(header)
         row = 1
         hxl = None
         for cells in reader:
@@ -242,13 +241,16 @@ def open_csv(path: Path) -> CsvTable:
         raise
 
 
-def _check_names(header: list[str]) -> None:
-    """A column name given twice makes it a guess which column a value comes from: refused, naming both."""
+def refuse_repeated(header: list[str], read: Iterable[str]) -> None:
+    """A column the importer reads, named twice in the header (in any case): which one to read cannot be
+    told, and the file is refused, naming both. Repeated columns it does not read are left alone."""
+    wanted = {name.casefold() for name in read}
     seen: dict[str, int] = {}
     for number, name in enumerate(header, start=1):
-        if not name:
+        key = name.casefold()
+        if not name or key not in wanted:
             continue
-        first = seen.setdefault(name.casefold(), number)
+        first = seen.setdefault(key, number)
         if first != number:
             raise FileError(
                 f"The header names two columns {name!r} (columns {first} and {number}): which one to read "

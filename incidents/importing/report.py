@@ -115,7 +115,7 @@ class ImportReport:
             if self.existing_changed:
                 lines.append(
                     f"{self.existing_changed} of them differ from the version imported before: not updated "
-                    "(each is listed)."
+                    "(each is a warning)."
                 )
         if self.geocoded or self.reverse_geocoded:
             lines.append(

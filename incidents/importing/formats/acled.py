@@ -21,12 +21,19 @@ from incidents.importing.formats.base import (
 )
 from incidents.importing.incident_types import acled_type
 from incidents.importing.precision import ACLED_GEO_PRECISION, ACLED_TIME_PRECISION, read_code
-from incidents.importing.reading import CsvTable, FileError
+from incidents.importing.reading import CsvTable, FileError, refuse_repeated
 from incidents.importing.report import Problem
 from incidents.vocabulary import DatePrecision, SourceKind
 
 FORMAT = "acled"
 DATASET = "acled"
+# The columns an event is read from.
+_READ = (
+    "event_id_cnty", "event_date", "time_precision", "disorder_type", "event_type", "sub_event_type",
+    "actor1", "assoc_actor_1", "actor2", "assoc_actor_2", "country", "iso", "admin1", "admin2", "admin3",
+    "location", "latitude", "longitude", "geo_precision", "source", "source_scale", "notes", "fatalities",
+)  # fmt: skip
+
 REQUIRED = (
     "event_id_cnty",
     "event_date",
@@ -73,6 +80,7 @@ class AcledReader(CsvRecordReader):
         missing = [name for name in REQUIRED if name not in table.header]
         if missing:
             raise FileError(f"This ACLED file lacks the column(s) {', '.join(missing)}.", row=1)
+        refuse_repeated(table.header, _READ)
         super().__init__(table)
         self._types = type_overrides or {}
 
@@ -199,5 +207,6 @@ def acled_record(row: int, values: dict[str, str], type_overrides: dict[str, str
     if not source_text:
         problems.append(Problem(row, "source", "Empty: every ACLED event names its source."))
     record = ImportRecord(row, event_id, data, COLUMNS, problems)
-    record.digest = content_digest(value.strip() for value in values.values())
+    # The columns read, in one order: the same event in an export with other columns has the same digest.
+    record.digest = content_digest((values.get(name) or "").strip() for name in _READ)
     return record

@@ -37,7 +37,8 @@ class ImportRecord:
     source_ids: list[int] | None = None
     # A staff export's status: a draft stays a draft and a retraction stays retracted, whatever --publish.
     status: str | None = None
-    digest: str | None = None  # content_digest of what the record was read from
+    digest: str | None = None  # content_digest of the values read (incidents.external_digest)
+    content_id: bool = False  # external_id is a digest of the whole row: the file has no id column
 
 
 class RecordReader(Protocol):

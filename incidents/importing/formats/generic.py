@@ -22,7 +22,7 @@ from incidents.importing.formats.base import (
     month_span,
 )
 from incidents.importing.mapping import CASUALTY_FIELDS, FIELDS, ColumnMapping
-from incidents.importing.reading import CsvTable, FileError
+from incidents.importing.reading import CsvTable, FileError, refuse_repeated
 from incidents.importing.report import Problem, Severity
 from incidents.vocabulary import DatePrecision, LocationPrecision, SourceKind, VerificationGrade
 
@@ -65,6 +65,7 @@ class GenericCsvReader(CsvRecordReader):
                 "FIELD=HEADER or a mapping file, or give a --default.",
                 row=1,
             )
+        refuse_repeated(table.header, mapping.columns.values())
         super().__init__(table)
         used = set(mapping.columns.values())
         unused = [header for header in table.header if header and header not in used]
@@ -82,6 +83,7 @@ class GenericCsvReader(CsvRecordReader):
         self._mapping = mapping
         self.dataset = dataset
         self._indexes = {name: table.header.index(header) for name, header in mapping.columns.items()}
+        self._read = [self._indexes[name] for name in sorted(self._indexes)]
         self._types = type_slugs
 
     def _value(self, cells: list[str], name: str) -> str:
@@ -103,10 +105,10 @@ class GenericCsvReader(CsvRecordReader):
         columns = self._mapping.columns
         problems: list[Problem] = []
         external_id = get(cells, "external_id")
-        digest = content_digest(cell.strip() for cell in cells)
-        if not external_id:
+        content_id = not external_id
+        if content_id:
             # No id column: the row's content is its identity.
-            external_id = f"sha256:{digest[:40]}"
+            external_id = f"sha256:{content_digest(cell.strip() for cell in cells)[:40]}"
 
         start_text, end_text = get(cells, "start_date"), get(cells, "end_date")
         start, end, implied = self._dates(start_text, end_text, row, problems)
@@ -184,7 +186,10 @@ class GenericCsvReader(CsvRecordReader):
         record = ImportRecord(
             row, external_id, data, {**_COLUMN_PATHS, **_mapped(columns), **paths}, problems
         )
-        record.digest = digest
+        # The columns read, in the order of our fields: the same rows with other columns, or in another
+        # order, have the same digest.
+        record.digest = content_digest(cells[index].strip() for index in self._read)
+        record.content_id = content_id
         return record
 
     def _type(self, text: str) -> str:

@@ -60,7 +60,7 @@ class ExportJsonReader:
         incidents, header = document.get("incidents"), document.get("header")
         if not isinstance(incidents, list) or not isinstance(header, dict):
             raise FileError(f"This {FORMAT_NAME} file is incomplete: it needs its incidents and its header.")
-        _check_checksum(incidents, header)
+        self._digests = _check_checksum(incidents, header)
         self._incidents = incidents
         self._done = 0
         host = urlsplit(str(header.get("export_url") or "")).netloc
@@ -69,7 +69,7 @@ class ExportJsonReader:
     def records(self) -> Iterator[ImportRecord]:
         for number, item in enumerate(self._incidents, start=1):
             self._done = number
-            yield export_record(number, item)
+            yield export_record(number, item, self._digests[number - 1])
 
     @property
     def progress(self) -> tuple[int, int]:
@@ -77,19 +77,23 @@ class ExportJsonReader:
 
     def close(self) -> None:
         self._incidents = []
+        self._digests = []
 
 
-def _check_checksum(incidents: list[Any], header: dict[str, Any]) -> None:
+def _check_checksum(incidents: list[Any], header: dict[str, Any]) -> list[str]:
+    """Refuse a file whose checksum does not match; the SHA-256 of each incident's content (its digest)."""
     checksum = header.get("checksum")
     expected = checksum.get("value") if isinstance(checksum, dict) else None
     if not isinstance(expected, str):
         raise FileError("The header has no checksum: the file cannot be checked, and is not imported.")
     digest = hashlib.sha256()
+    digests = []
     try:
         for item in incidents:
-            content = {key: value for key, value in item.items() if key != "url"}
-            digest.update(canonical_json(content))
+            content = canonical_json({key: value for key, value in item.items() if key != "url"})
+            digest.update(content)
             digest.update(b"\n")
+            digests.append(hashlib.sha256(content).hexdigest())
     except (AttributeError, KeyError, TypeError):
         raise FileError(
             "The incidents are not in the shape of an export: the checksum cannot be checked."
@@ -103,9 +107,10 @@ def _check_checksum(incidents: list[Any], header: dict[str, Any]) -> None:
         raise FileError(
             f"The header counts {header.get('count')} incidents; the file holds {len(incidents)}."
         )
+    return digests
 
 
-def export_record(number: int, item: Any) -> ImportRecord:
+def export_record(number: int, item: Any, digest: str | None = None) -> ImportRecord:
     if not isinstance(item, dict):
         return ImportRecord(number, "", {}, COLUMNS, [Problem(number, "", "An incident must be an object.")])
     date: dict[str, Any] = item["date"] if isinstance(item.get("date"), dict) else {}
@@ -172,7 +177,7 @@ def export_record(number: int, item: Any) -> ImportRecord:
     if not all(map(_is_id, source_ids)):
         source_ids = []
     status = item.get("status")
-    if status is not None and status not in _STATUSES:
+    if status is not None and (not isinstance(status, str) or status not in _STATUSES):
         problems.append(
             Problem(number, "status", f"{status!r} is not a status: one of {', '.join(sorted(_STATUSES))}.")
         )
@@ -186,7 +191,7 @@ def export_record(number: int, item: Any) -> ImportRecord:
         preferred_id=incident_id,
         source_ids=source_ids or None,
         status=status,
-        digest=hashlib.sha256(canonical_json({k: v for k, v in item.items() if k != "url"})).hexdigest(),
+        digest=digest,
     )
 
 

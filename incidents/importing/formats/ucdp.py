@@ -31,7 +31,7 @@ from incidents.importing.precision import (
     UCDP_WHERE_PRECISION,
     read_code,
 )
-from incidents.importing.reading import CsvTable, FileError
+from incidents.importing.reading import CsvTable, FileError, refuse_repeated
 from incidents.importing.report import Problem, Severity
 from incidents.vocabulary import DatePrecision, LocationPrecision, SourceKind
 
@@ -91,6 +91,7 @@ class UcdpCsvReader(CsvRecordReader):
         missing = missing_columns(table.header)
         if missing:
             raise FileError(f"This UCDP GED file lacks the column(s) {', '.join(missing)}.", row=1)
+        refuse_repeated(table.header, _READ)
         super().__init__(table)
         # Where each column read is in a row (the last of a repeated name, as values() has it); the absent
         # ones are empty. There are always more than one: the required ones.
