@@ -12,6 +12,11 @@ everything the import holds; the file is streamed, not read whole.
 --stages times the import's stages (reading, geocoding, validation, writing, duplicates …) with timers around
 the pipeline's own methods, and reports microseconds per row for each (the timers cost a little themselves).
 
+Every run also reports the CPU time the import used: the importing process's, and on PostgreSQL the server's
+(every PostgreSQL process on this machine, read from /proc: run it when nothing else uses the server). CPU
+seconds a row times the rows, divided by the machine's CPUs, is a floor on the time no split of the work
+between processes or threads can go under.
+
 --floor then measures the database's own share: the rows the import wrote (every table) are read back and
 inserted again into an emptied schema by the driver alone (executemany on SQLite, binary COPY on
 PostgreSQL), in batches of the import's size, without any of the importer's Python. What that takes per row
@@ -233,9 +238,13 @@ def run_import(
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     timers = _stage_timers() if stages else None
     runner = app.test_cli_runner()
+    server_before = _postgres_cpu() if not database_url.startswith("sqlite") else None
+    cpu_before = _cpu()
     began = time.perf_counter()
     result = runner.invoke(args=["import", str(csv_path)])
     elapsed = time.perf_counter() - began
+    cpu = _cpu() - cpu_before
+    server_after = _postgres_cpu() if server_before is not None else None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if result.exit_code != 0:
         raise SystemExit(f"the import failed:\n{result.output[-3000:]}")
@@ -245,13 +254,46 @@ def run_import(
         "baseline_rss_mib": round(baseline / 1024, 1),
         "peak_rss_mib": round(peak / 1024, 1),
         "summary": " ".join(summary),
+        "cpu_seconds": round(cpu, 2),
     }
+    if server_before is not None and server_after is not None:
+        measured["server_cpu_seconds"] = round(server_after - server_before, 2)
     if timers is not None:
         measured["stages"] = {name: round(seconds, 3) for name, seconds in timers.items()}
     if floor:
         with app.app_context():
             measured["floor"] = _database_floor(db.engine)
     return measured
+
+
+def _cpu() -> float:
+    """CPU seconds this process has used (user and system, every thread)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _postgres_cpu() -> float | None:
+    """CPU seconds used by the PostgreSQL server's processes on this machine, those ended included (counted
+    in the postmaster's children's time); None where they cannot be read (a server elsewhere, no /proc)."""
+    import os
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    found = False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found = True
+        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / ticks if found else None
 
 
 # The pipeline's methods timed by --stages, with their labels; an indented label is part of the one above.
@@ -455,8 +497,20 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _details(measured: dict[str, Any], rows: int) -> list[str]:
-    """The stages' and the floor's lines, when measured."""
+    """The CPU's, the stages' and the floor's lines, when measured."""
+    import os
+
     lines = []
+    if "cpu_seconds" in measured:
+        cpu, server = measured["cpu_seconds"], measured.get("server_cpu_seconds")
+        total = cpu + (server or 0)
+        cpus = os.cpu_count() or 1
+        lines.append(
+            f"CPU: the importing process {cpu} s ({cpu / rows * 1e6:,.0f} µs a row)"
+            + (f", the PostgreSQL server {server} s ({server / rows * 1e6:,.0f} µs a row)" if server else "")
+            + f": {total / rows * 1e6:,.0f} µs of CPU a row, so at most {rows / (total / cpus):,.0f} rows "
+            f"per second on {cpus} CPUs even with the work split perfectly between them"
+        )
     if "stages" in measured:
         lines.append("stages (µs per row; an indented stage is part of the one above):")
         spent = measured["stages"]
