@@ -269,3 +269,71 @@ def test_the_same_rows_with_columns_reordered_or_added_are_the_same_version(
     assert result.exit_code == 0, result.output
     assert "1 already imported before: nothing new for them." in result.output
     assert "differ" not in result.output
+
+
+def test_the_data_set_given_wins_over_the_mapping_files_and_the_report_names_it(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    mapping = str(FIXTURES / "generic_mapping.json")  # its dataset: cnddhh-2023
+    typed = run_import(
+        runner, FIXTURES / "generic_mapped.csv", "--mapping", mapping, "--dataset", "Typed name"
+    )
+    assert typed.exit_code == 0, typed.output
+    assert "Data set: csv:typed-name (a row imported into it before is known by its id)." in typed.output
+    from_mapping = run_import(runner, FIXTURES / "generic_mapped.csv", "--mapping", mapping)
+    assert "Data set: csv:cnddhh-2023" in from_mapping.output
+    assert "already imported" not in from_mapping.output  # another data set: its rows are new there
+    with app.app_context():
+        sources = db.session.scalars(sa.select(Incident.external_source).distinct()).all()
+    assert sorted(sources) == ["csv:cnddhh-2023", "csv:typed-name"]
+    plain = write(
+        tmp_path, "Lista final.csv", "id,date,place,country,type\n1,2023-01-09,Juliaca,PE,killing\n"
+    )
+    assert "Data set: csv:lista-final " in run_import(runner, plain).output
+
+
+def test_a_date_precision_finer_than_the_date_is_not_kept(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "months.csv",
+        "id,date,place,country,type,date_precision\n"
+        "1,2023-05,Juliaca,PE,killing,day\n2,2023-05-12,Puno,PE,killing,month\n",
+    )
+    result = run_import(runner, path)
+    assert result.exit_code == 0, result.output
+    assert (
+        "row 2, date_precision: warning: 'day' is finer than the date ('2023-05' is a month): imported at "
+        "month precision." in result.output
+    )
+    assert "row 3, date_precision" not in result.output  # coarser than the date: the researcher knows better
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(Incident.external_id, Incident.date_precision, Incident.start_date, Incident.end_date)
+        ).all()
+    got = {external_id: (p.value, start, end) for external_id, p, start, end in rows}
+    assert got["1"] == ("month", dt.date(2023, 5, 1), dt.date(2023, 5, 31))
+    assert got["2"][0] == "month"
+
+
+def test_a_stored_source_is_found_whatever_the_case_and_spaces_of_its_title(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """Within a file "Radio Onda Azul" and "radio  onda azul" are one source; against the database too."""
+    first = write(
+        tmp_path,
+        "a.csv",
+        "id,date,place,country,type,source\n1,2023-01-09,Juliaca,PE,killing,Radio Onda Azul\n",
+    )
+    assert "1 new source(s)" in run_import(runner, first).output
+    second = write(
+        tmp_path,
+        "b.csv",
+        "id,date,place,country,type,source\n"
+        "1,2023-01-20,Puno,PE,killing,radio  onda azul\n2,2023-01-21,Puno,PE,killing,RADIO ONDA AZUL\n",
+    )
+    result = run_import(runner, second)
+    assert result.exit_code == 0, result.output
+    assert "2 incident(s) created, 0 new source(s)." in result.output
+    assert counts(app)["sources"] == 1

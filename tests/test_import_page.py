@@ -337,3 +337,18 @@ def test_a_job_that_ends_while_it_is_read_is_not_taken_for_a_stopped_one(
         monkeypatch.setattr(jobs, "_read", read)
         assert jobs.load(token).state == "done"
         assert jobs.load(token).report == report
+
+
+def test_the_data_set_typed_on_the_page_wins_over_the_mapping_files(
+    app: Flask, editor_client: FlaskClient
+) -> None:
+    data = {
+        "file": (io.BytesIO((FIXTURES / "generic_mapped.csv").read_bytes()), "generic_mapped.csv"),
+        "mapping": (io.BytesIO((FIXTURES / "generic_mapping.json").read_bytes()), "mapping.json"),
+        "format": "auto",
+        "dataset": "typed on page",
+    }
+    response = editor_client.post("/import/", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = editor_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Data set: csv:typed-on-page" in page

@@ -284,3 +284,13 @@ def test_a_new_version_of_a_known_event_is_reported_not_updated(
     )
     assert [e.best for e in incident(app, "73855").estimates] == [6]
     assert counts(app)["incidents"] == 5
+
+
+def test_a_bad_start_date_gets_its_error_and_no_span_warning(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "bad.csv", _ucdp_rows(**{"73855": {"date_start": "1989-02-30"}}))
+    result = run_import(runner, path)
+    assert result.exit_code == 1
+    assert "row 3, date_start: '1989-02-30' is not a valid date (YYYY-MM-DD)." in result.output
+    assert "date_prec" not in result.output

@@ -81,7 +81,8 @@ def import_command(
         skip_invalid=skip_invalid,
         geocode=not no_geocode,
         mapping=given,
-        dataset=dataset or file.stem,
+        dataset=dataset or "",
+        file_name=file.stem,
     )
     with click.progressbar(length=1, label="Reading", file=sys.stderr, show_percent=True) as bar:
         done = 0

@@ -266,6 +266,7 @@ def _run_locked(app: Flask, token: str) -> None:
             skip_invalid=bool(job.options.get("skip_invalid")),
             mapping=ColumnMapping(**job.mapping),
             dataset=job.options["dataset"],
+            file_name=job.options.get("file_name", "file"),
             user_id=job.owner_id,
         )
         try:

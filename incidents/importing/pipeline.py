@@ -43,7 +43,10 @@ class ImportOptions:
     skip_invalid: bool = False  # import the valid rows and list the invalid ones, instead of nothing
     geocode: bool = True
     mapping: ColumnMapping = field(default_factory=ColumnMapping)
-    dataset: str = "file"  # a generic CSV's name, for its incidents' external_source ("csv:<name>")
+    # A generic CSV's name, for its incidents' external_source ("csv:<name>"): the one given (--dataset, or on
+    # the page), else the mapping file's, else the file's name.
+    dataset: str = ""
+    file_name: str = "file"
     user_id: int | None = None
 
 
@@ -84,6 +87,7 @@ def _run(
             format=options.format,
             mapping=options.mapping,
             dataset=options.dataset,
+            file_name=options.file_name,
             type_slugs=type_slugs,
         )
     except FileError as error:

@@ -110,6 +110,8 @@ class ImportReport:
         blocked = bool(self.error_count and not self.skip_invalid)
         if self.dry_run or not blocked:  # a real import that errors stopped: the errors' line says so
             lines.append(f"{self.created} incident(s) {would}created, {self.sources_created} new source(s).")
+        if self.format == "csv":
+            lines.append(f"Data set: {self.dataset} (a row imported into it before is known by its id).")
         if self.existing:
             lines.append(f"{self.existing} already imported before: nothing new for them.")
             if self.existing_changed:

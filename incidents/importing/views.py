@@ -64,7 +64,7 @@ def upload() -> Response | tuple[str, int]:
         upload.stream,
         filename=upload.filename,
         owner_id=current_user.id,
-        options={"format": typed["format"], "dataset": dataset or _stem(upload.filename)},
+        options={"format": typed["format"], "dataset": dataset, "file_name": _stem(upload.filename)},
         mapping=mapping,
     )
     jobs.start(job, "dry_run", background=_background(job))

@@ -215,7 +215,7 @@ class BulkWriter:
             )
         return found
 
-    def _among(self, column: sa.Column[Any], values: list[Any]) -> sa.ColumnElement[bool]:
+    def _among(self, column: sa.ColumnElement[Any], values: list[Any]) -> sa.ColumnElement[bool]:
         """column IN values. On PostgreSQL as IN (SELECT unnest(one array)): its driver reads one parameter
         much faster than hundreds, and a semi-join stays fast when the statement is prepared with a generic
         plan (= ANY(array) would then compare each row with the whole array)."""
@@ -383,7 +383,15 @@ class BulkWriter:
             # By id on the import's connection: the ids this import gave are taken too.
             connection = self._lookup if column is SOURCES.c.title else self.connection
             for start in range(0, len(values), _IN_CHUNK):
-                query = sa.select(SOURCES).where(self._among(column, values[start : start + _IN_CHUNK]))
+                chunk = values[start : start + _IN_CHUNK]
+                found = self._among(column, chunk)
+                if column is SOURCES.c.title:
+                    # Sources are one whatever the case and the runs of spaces (source_key): a stored title
+                    # in other capitals is found too (SQL's lower() folds ASCII on SQLite, all on PostgreSQL;
+                    # the keys are compared below).
+                    lowered = list({" ".join(title.split()).lower() for title in chunk})
+                    found = sa.or_(found, self._among(sa.func.lower(column, type_=column.type), lowered))
+                query = sa.select(SOURCES).where(found)
                 for row in connection.execute(query).mappings():
                     stored = source_key(dict(row))
                     key = ("id", row["id"]) if column is SOURCES.c.id else stored

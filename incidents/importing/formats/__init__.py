@@ -24,11 +24,13 @@ def open_reader(
     mapping: ColumnMapping,
     dataset: str,
     type_slugs: Mapping[str, str],
+    file_name: str = "file",
 ) -> RecordReader:
     """A reader for the file in the given format ("auto": found from its content); FileError says why not.
 
-    dataset names a generic CSV's incidents (external_source "csv:<dataset>"); mapping is what the user gave
-    for one (a mapping file, --column and --default options), laid over what is found in the header.
+    dataset names a generic CSV's incidents (external_source "csv:<dataset>"): the name given, else the
+    mapping file's, else file_name (the file's own name, without its extension); mapping is what the user
+    gave for one (a mapping file, --column and --default options), laid over what is found in the header.
     """
     if format not in FORMATS:
         raise FileError(f"Unknown format {format!r}: use one of {', '.join(FORMATS)}.")
@@ -54,7 +56,7 @@ def open_reader(
         if chosen == "acled":
             return acled.AcledReader(table, mapping.values.get("types", {}))
         found = detect(table.header, table.hxl).merged(mapping)
-        name = dataset_name(mapping.dataset or dataset)
+        name = dataset_name(dataset or mapping.dataset or file_name)
         return GenericCsvReader(table, found, name, type_slugs)
     except BaseException:
         table.close()

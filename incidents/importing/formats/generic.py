@@ -31,6 +31,17 @@ FORMAT = "csv"
 _RANGE = re.compile(r"^\s*(\d+)\s*[-–—]\s*(\d+)\s*$")
 _MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
 _YEAR = re.compile(r"^\s*(\d{4})\s*$")
+# Fine to coarse.
+_DATE_ORDER = [
+    p.value
+    for p in (
+        DatePrecision.DAY,
+        DatePrecision.SPAN,
+        DatePrecision.WEEK,
+        DatePrecision.MONTH,
+        DatePrecision.YEAR,
+    )
+]
 _SERIAL = re.compile(r"^\s*\d{5}(\.\d+)?\s*$")  # Excel's days since 1899-12-30: 44935 is 2023-01-09
 _SLASHED = re.compile(r"^\s*\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\s*$")
 _WORDY_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%d-%b-%Y", "%d-%B-%Y")
@@ -113,6 +124,18 @@ class GenericCsvReader(CsvRecordReader):
         start_text, end_text = get(cells, "start_date"), get(cells, "end_date")
         start, end, implied = self._dates(start_text, end_text, row, problems)
         precision = self._our_value("date_precision", get(cells, "date_precision"), DatePrecision)
+        if precision in _DATE_ORDER and _DATE_ORDER.index(precision) < _DATE_ORDER.index(implied):
+            # "day" for a date given as a month would be invented precision: the date's own form wins.
+            problems.append(
+                Problem(
+                    row,
+                    self._mapping.columns.get("date_precision", "date_precision"),
+                    f"{precision!r} is finer than the date ({start_text!r} is a {implied}): imported at "
+                    f"{implied} precision.",
+                    Severity.WARNING,
+                )
+            )
+            precision = implied
         types = [self._type(part) for part in re.split(r"[;|]", get(cells, "types")) if part.strip()]
         country_text = self._translated("country", get(cells, "country"))
         country = country_code(country_text) or country_text

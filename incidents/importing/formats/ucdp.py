@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import operator
 from collections.abc import Iterator, Mapping
@@ -211,7 +212,7 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
     location_precision = _WHERE_VALUES.get(where_code or 0, _COUNTRY)
 
     start, end = iso_date(event["date_start"]), iso_date(event["date_end"])
-    if date_precision == _DAY and end and start and end != start:
+    if date_precision == _DAY and start and end and end > start and _is_day(start) and _is_day(end):
         # An exact day that lasts several: the days are known, the event spans them.
         date_precision = _SPAN
         problems.append(
@@ -331,6 +332,14 @@ def _figures(low: str, best: str, high: str) -> tuple[str, str] | None:
     if low_n > high_n or low_n <= best_n <= high_n:
         return None
     return str(min(low_n, best_n)), str(max(high_n, best_n))
+
+
+def _is_day(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_deaths(row: int, event: dict[str, str], problems: list[Problem]) -> None:
