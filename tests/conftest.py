@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,17 @@ def postgresql_url() -> Iterator[str | None]:
     db.metadata.create_all(schema_engine)
     schema_engine.dispose()
     yield url
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    # FORCE ends our own sessions; an autovacuum worker in the database (the server's, which a role without
+    # pg_signal_backend may not end) is waited for: it leaves within moments.
+    for attempt in range(20):
+        try:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            break
+        except sa.exc.DBAPIError:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
     admin.dispose()
 
 

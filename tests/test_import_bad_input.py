@@ -440,3 +440,31 @@ def test_a_mapping_date_format_with_a_time_or_a_zone_reads_days(
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert db.session.scalars(sa.select(Incident.start_date)).one() == dt.date(2023, 1, 9)
+
+
+def test_figures_that_are_not_whole_numbers_are_shown_with_their_value(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    with FIXTURES.joinpath("ucdp_ged.csv").open(encoding="utf-8", newline="") as file:
+        header, hxl, first, second, *_ = list(csv.reader(file))
+    first[header.index("best")] = "6.5"
+    second[header.index("low")] = ""
+    out = io.StringIO()
+    csv.writer(out).writerows([header, hxl, first, second])
+    result = run_import(runner, write(tmp_path, "ucdp.csv", out.getvalue()))
+    assert result.exit_code == 1
+    assert "row 3, best: '6.5' is not a whole number." in result.output
+    assert "row 4, low: Empty: a value is needed." in result.output
+    assert "Not a valid integer." not in result.output
+
+
+def test_a_csv_in_no_known_format_is_told_how_to_name_its_columns(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "odd.csv", "when,what\n2023-01-09,something\n")
+    result = run_import(runner, path, "--format", "csv")
+    assert result.exit_code == 1
+    assert "0 rows read (csv)." in result.output  # the format chosen, though nothing could be read
+    assert 'name its columns in a mapping file ("columns"), or give values for every row ("defaults")' in (
+        result.output
+    )

@@ -116,8 +116,11 @@ def test_errors_block_the_import_unless_the_valid_rows_only_are_chosen(
     assert "Import the 4 valid rows only, and leave out" in page
     assert "--skip-invalid" not in page
     form = confirm_form(page)
-    refused = editor_client.post(form["action"], data={"sha256": form["sha256"]})
+    assert 'name="publish" value="yes">' in page  # not ticked at first
+    refused = editor_client.post(form["action"], data={"sha256": form["sha256"], "publish": "yes"})
     assert refused.status_code == 422
+    # What the editor chose is kept on the page that refuses it.
+    assert 'name="publish" value="yes" checked>' in refused.get_data(as_text=True)
     assert counts(app)["incidents"] == 0
     response = editor_client.post(form["action"], data={"sha256": form["sha256"], "skip_invalid": "yes"})
     assert response.status_code == 302

@@ -92,6 +92,7 @@ def _run(
         )
     except FileError as error:
         report.add(Problem(error.row, error.column, error.message, whole_file=True))
+        report.format = "" if options.format == "auto" else options.format  # as chosen: it was not read
         return
     importer = None
     try:

@@ -54,8 +54,8 @@ class RecordValidator:
 
 
 def _worded(message: str, data: Any, path: str) -> str:
-    """The schema's message, with the value it is about where the schema leaves it out (a date)."""
-    if message != _NOT_A_DATE:
+    """The schema's message, with the value it is about where the schema leaves it out (a date, a number)."""
+    if message not in _WITHOUT_VALUE:
         return message
     value: Any = data
     for key in path.split("."):
@@ -65,12 +65,17 @@ def _worded(message: str, data: Any, path: str) -> str:
             value = value[int(key)]
         else:
             return message
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str):
         return message
-    return f"{value!r} is not a valid date (YYYY-MM-DD)."
+    if not value.strip():
+        return "Empty: a value is needed."
+    return _WITHOUT_VALUE[message].format(value=value)
 
 
-_NOT_A_DATE = "Not a valid date."
+_WITHOUT_VALUE = {
+    "Not a valid date.": "{value!r} is not a valid date (YYYY-MM-DD).",
+    "Not a valid integer.": "{value!r} is not a whole number.",
+}
 
 
 def flatten(messages: Any, prefix: str = "") -> Iterator[tuple[str, str]]:

@@ -72,8 +72,9 @@ class GenericCsvReader(CsvRecordReader):
                 "Required columns are missing: "
                 + "; ".join(missing)
                 + ". The file is in no format this importer "
-                "recognises by itself (UCDP GED, ACLED, our JSON export): name its columns with --column "
-                "FIELD=HEADER or a mapping file, or give a --default.",
+                "recognises by itself (UCDP GED, ACLED, our JSON export): name its columns in a mapping file "
+                '("columns"), or give values for every row ("defaults"); on the command line, --column '
+                "FIELD=HEADER and --default FIELD=VALUE do the same.",
                 row=1,
             )
         refuse_repeated(table.header, mapping.columns.values())
