@@ -167,3 +167,25 @@ def test_the_index_finds_neighbours_within_10_km_across_cells_and_the_antimeridi
         == []
     )
     assert list(index.matches(Footprint.make(9, day, None, 0.0, 179.99, "", "XX", [2]))) == []
+
+
+def test_a_published_incident_is_not_merged_into_a_draft(
+    app: Flask, editor_client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    """Merging retracts the other incident: a published one merged into an imported draft would leave the
+    public site with nothing of the event. The merge goes the other way, or the draft is published first."""
+    manual, _ = save(editor_client)  # published
+    assert run_import(runner, FIXTURES / "acled.csv").exit_code == 0  # drafts
+    with app.app_context():
+        draft = db.session.scalar(sa.select(Incident.id).where(Incident.external_id == "PER12001"))
+        flag_id = db.session.scalar(sa.select(DuplicateFlag.id))
+    response = editor_client.post(f"/incidents/{draft}/duplicates/{flag_id}/merge", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert f"Incident {manual} is published and this one is a draft: merging would take the event off" in page
+    with app.app_context():
+        published = db.session.get(Incident, manual)
+        assert published is not None and published.status == PublicationStatus.PUBLISHED
+    assert flags(app)[0][4] == DuplicateStatus.OPEN
+    # The other way: the draft's citations join the published incident, and the draft is retracted.
+    response = editor_client.post(f"/incidents/{manual}/duplicates/{flag_id}/merge", follow_redirects=True)
+    assert f"Incident {draft} was merged into this one and retracted." in response.get_data(as_text=True)

@@ -46,6 +46,13 @@ def merge(flag: DuplicateFlag, keep: Incident, user: User) -> Incident:
     other = flag.other(keep.id)
     if other.status == PublicationStatus.RETRACTED:
         raise ResolutionError(f"Incident {other.id} is retracted already: nothing to merge.")
+    if other.status == PublicationStatus.PUBLISHED and keep.status != PublicationStatus.PUBLISHED:
+        # The published one would be retracted, and the event gone from the public site behind a draft.
+        raise ResolutionError(
+            f"Incident {other.id} is published and this one is a {keep.status.label}: merging would take the "
+            f"event off the public site. Merge this one into incident {other.id} instead (from its page), or "
+            "publish this one first."
+        )
     kept = incident_input(keep)
     kept["citations"] += incident_input(other)["citations"]
     update_incident(keep, IncidentInputSchema().load(kept), user)
