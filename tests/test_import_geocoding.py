@@ -148,13 +148,21 @@ def test_different_places_of_a_name_stay_ambiguous_and_are_told_apart(
         "3 places have that name (Lima (admin-1 region, PE); Lima (admin-2 region in Lima, PE); "
         "Lima (populated place in Lima, PE))"
     )
-    # The gazetteer gives the city of Lima no admin-2 region: it does not say the province of Lima holds it,
-    # so the region does not settle it. The admin-2 region would.
-    hint = "imported without coordinates, or add the admin-2 region or coordinates to choose."
+    hint = (
+        "imported without coordinates, or add the admin-1 region, the admin-2 region or coordinates to "
+        "choose."
+    )
     assert f"row 2, place: warning: 'Lima' is ambiguous: {lima}; {hint}" in output
-    assert f"row 3, place: warning: 'Lima' is ambiguous: {lima}; {hint}" in output
     assert _not_geocoded(app, "P-1") == (None, None, LocationMethod.RECORDED, LocationPrecision.COUNTRY)
-    assert _not_geocoded(app, "P-2") == (None, None, LocationMethod.RECORDED, LocationPrecision.ADMIN1)
+    # With its region, Lima is the city: the gazetteer gives it no admin-2 region, which neither confirms nor
+    # contradicts that the province of Lima holds it, and the areas of its name are no other place.
+    assert "row 3," not in output
+    assert _not_geocoded(app, "P-2") == (
+        -12.04318,
+        -77.02824,
+        LocationMethod.GEOCODED,
+        LocationPrecision.NEAR,
+    )
     # Two towns of one name in one province read alike but for their coordinates.
     assert (
         "row 4, place: warning: 'Santa Rosa' is ambiguous: 2 places have that name ("

@@ -309,14 +309,20 @@ def _lies_within(candidate: PlaceCandidate, level: str) -> bool:
 
 
 def _contains(area: PlaceCandidate, place: PlaceCandidate) -> bool:
-    """Whether the area is, by the geocoder's own regions, one the place lies in."""
+    """Whether the area is, by the geocoder's own regions, one the place lies in. A place the geocoder gives
+    no admin-2 region (the city of Lima) is taken to lie in the admin-2 area of its admin-1 region: as in
+    _choose, an unknown region neither confirms nor contradicts."""
     if area.country != place.country:
         return False
     if area.location_precision == LocationPrecision.COUNTRY:
         return True
     if not _same_region(area.admin1, place.admin1):
         return False
-    return area.location_precision == LocationPrecision.ADMIN1 or _same_region(area.admin2, place.admin2)
+    return (
+        area.location_precision == LocationPrecision.ADMIN1
+        or not place.admin2
+        or _same_region(area.admin2, place.admin2)
+    )
 
 
 def _hint(candidates: list[PlaceCandidate], field: str, regions: dict[str, str]) -> str:
