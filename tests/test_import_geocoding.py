@@ -183,3 +183,19 @@ def test_a_name_with_more_candidates_than_one_answer_holds_is_found_in_its_regio
     clinton = incident(app, "P-1")
     assert (clinton.admin1, clinton.location_method) == ("Utah", LocationMethod.GEOCODED)
     assert clinton.location_precision == LocationPrecision.NEAR
+
+
+def test_a_town_without_an_admin_2_region_stands_for_an_area_of_its_name_only_near_it(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """Lima, Lima is the city: its province's point is 13 km away. Hidalgo, Tamaulipas is not taken for the
+    town of Hidalgo: the municipality of that name lies 247 km from it, and which one the row means is not
+    guessed."""
+    output = _import(
+        runner,
+        tmp_path,
+        "P-1,2023-01-09,killing,Lima,,Lima,PE\nM-1,2023-01-09,killing,Hidalgo,,Tamaulipas,MX\n",
+    )
+    assert "row 2," not in output
+    assert "row 3, place: warning: 'Hidalgo' is ambiguous" in output
+    assert _not_geocoded(app, "M-1") == (None, None, LocationMethod.RECORDED, LocationPrecision.ADMIN1)

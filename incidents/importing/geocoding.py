@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from incidents.geocoding import Geocoder, GeocoderError, PlaceCandidate
+from incidents.geocoding.distance import great_circle_km
 from incidents.geocoding.gazetteer import fold, strip_region_kind
 from incidents.importing.formats.base import ImportRecord, column_for
 from incidents.importing.precision import coarser
@@ -310,19 +311,24 @@ def _lies_within(candidate: PlaceCandidate, level: str) -> bool:
 
 def _contains(area: PlaceCandidate, place: PlaceCandidate) -> bool:
     """Whether the area is, by the geocoder's own regions, one the place lies in. A place the geocoder gives
-    no admin-2 region (the city of Lima) is taken to lie in the admin-2 area of its admin-1 region: as in
-    _choose, an unknown region neither confirms nor contradicts."""
+    no admin-2 region (the city of Lima) is taken to lie in an admin-2 area of its admin-1 region only when
+    the area's point is within "near" of it (about 25 km: the city of Lima and its province's point are 13 km
+    apart): the town then stands for the area without moving the event further than its precision says.
+    Further off (Hidalgo, Tamaulipas: 247 km), the name stays ambiguous."""
     if area.country != place.country:
         return False
     if area.location_precision == LocationPrecision.COUNTRY:
         return True
     if not _same_region(area.admin1, place.admin1):
         return False
-    return (
-        area.location_precision == LocationPrecision.ADMIN1
-        or not place.admin2
-        or _same_region(area.admin2, place.admin2)
-    )
+    if area.location_precision == LocationPrecision.ADMIN1:
+        return True
+    if not place.admin2:
+        return great_circle_km(area.latitude, area.longitude, place.latitude, place.longitude) <= _NEAR_KM
+    return _same_region(area.admin2, place.admin2)
+
+
+_NEAR_KM = 25.0  # what "near" precision means (DOMAIN: UCDP where_prec 2)
 
 
 def _hint(candidates: list[PlaceCandidate], field: str, regions: dict[str, str]) -> str:
