@@ -189,3 +189,25 @@ def test_a_published_incident_is_not_merged_into_a_draft(
     # The other way: the draft's citations join the published incident, and the draft is retracted.
     response = editor_client.post(f"/incidents/{manual}/duplicates/{flag_id}/merge", follow_redirects=True)
     assert f"Incident {draft} was merged into this one and retracted." in response.get_data(as_text=True)
+
+
+def test_nothing_is_merged_into_a_retracted_incident(
+    app: Flask, editor_client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    assert runner.invoke(args=["import", str(FIXTURES / "acled.csv")]).exit_code == 0  # drafts
+    manual, _ = save(editor_client)
+    with app.app_context():
+        imported = db.session.scalar(sa.select(Incident).where(Incident.external_id == "PER12001"))
+        assert imported is not None
+        imported.status = PublicationStatus.RETRACTED
+        imported_id = imported.id
+        db.session.commit()
+        flag_id = db.session.scalar(sa.select(DuplicateFlag.id))
+    assert flag_id is not None
+    response = editor_client.post(
+        f"/incidents/{imported_id}/duplicates/{flag_id}/merge", follow_redirects=True
+    )
+    assert "This incident is retracted: merging would retract incident" in response.get_data(as_text=True)
+    with app.app_context():
+        kept = db.session.get(Incident, manual)
+        assert kept is not None and kept.status == PublicationStatus.PUBLISHED

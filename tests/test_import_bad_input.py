@@ -453,8 +453,8 @@ def test_figures_that_are_not_whole_numbers_are_shown_with_their_value(
     csv.writer(out).writerows([header, hxl, first, second])
     result = run_import(runner, write(tmp_path, "ucdp.csv", out.getvalue()))
     assert result.exit_code == 1
-    assert "row 3, best: '6.5' is not a whole number." in result.output
-    assert "row 4, low: Empty: a value is needed." in result.output
+    assert "row 3, best: '6.5' is not a whole number written in digits (such as 6)." in result.output
+    assert "row 4, low: Empty: not a whole number." in result.output
     assert "Not a valid integer." not in result.output
 
 

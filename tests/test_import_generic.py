@@ -290,6 +290,9 @@ def test_the_data_set_given_wins_over_the_mapping_files_and_the_report_names_it(
         tmp_path, "Lista final.csv", "id,date,place,country,type\n1,2023-01-09,Juliaca,PE,killing\n"
     )
     assert "Data set: csv:lista-final " in run_import(runner, plain).output
+    # A name of spaces or dashes alone names nothing: the mapping file's is used.
+    blank = run_import(runner, FIXTURES / "generic_mapped.csv", "--mapping", mapping, "--dataset", " -- ")
+    assert "Data set: csv:cnddhh-2023" in blank.output
 
 
 def test_a_date_precision_finer_than_the_date_is_not_kept(

@@ -355,3 +355,28 @@ def test_the_data_set_typed_on_the_page_wins_over_the_mapping_files(
     assert response.status_code == 302, response.get_data(as_text=True)
     page = editor_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Data set: csv:typed-on-page" in page
+
+
+def test_a_job_saved_before_file_names_were_kept_imports_into_the_data_set_it_checked(
+    app: Flask, editor_client: FlaskClient
+) -> None:
+    """Jobs saved by the code before (a day's worth may be on disk at an upgrade) had the typed name or the
+    file's in "dataset", and the mapping file's name came first: confirmed now, they import where they were
+    checked."""
+    data = {
+        "file": (io.BytesIO((FIXTURES / "generic_mapped.csv").read_bytes()), "generic_mapped.csv"),
+        "mapping": (io.BytesIO((FIXTURES / "generic_mapping.json").read_bytes()), "mapping.json"),
+        "format": "auto",
+    }
+    job_url = editor_client.post("/import/", data=data).headers["Location"]
+    token = job_url.rstrip("/").rsplit("/", 1)[-1]
+    page = editor_client.get(job_url).get_data(as_text=True)
+    assert "Data set: csv:cnddhh-2023" in page
+    with app.test_request_context():
+        job = jobs.load(token)
+        job.options = {"format": "auto", "dataset": "generic_mapped"}  # as the code before saved it
+        jobs.save(job)
+    form = confirm_form(page)
+    assert editor_client.post(form["action"], data={"sha256": form["sha256"]}).status_code == 302
+    with app.app_context():
+        assert set(db.session.scalars(sa.select(Incident.external_source))) == {"csv:cnddhh-2023"}

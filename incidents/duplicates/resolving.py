@@ -46,6 +46,11 @@ def merge(flag: DuplicateFlag, keep: Incident, user: User) -> Incident:
     other = flag.other(keep.id)
     if other.status == PublicationStatus.RETRACTED:
         raise ResolutionError(f"Incident {other.id} is retracted already: nothing to merge.")
+    if keep.status == PublicationStatus.RETRACTED:
+        raise ResolutionError(
+            f"This incident is retracted: merging would retract incident {other.id} too. Merge this one into "
+            f"incident {other.id} instead (from its page)."
+        )
     if other.status == PublicationStatus.PUBLISHED and keep.status != PublicationStatus.PUBLISHED:
         # The published one would be retracted, and the event gone from the public site behind a draft.
         raise ResolutionError(

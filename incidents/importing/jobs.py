@@ -265,8 +265,10 @@ def _run_locked(app: Flask, token: str) -> None:
             publish=bool(job.options.get("publish")),
             skip_invalid=bool(job.options.get("skip_invalid")),
             mapping=ColumnMapping(**job.mapping),
-            dataset=job.options["dataset"],
-            file_name=job.options.get("file_name", "file"),
+            # A job saved before file_name was kept has the typed name or the file's in dataset, which the
+            # mapping file's name did not override then: as file_name it comes after the mapping's again.
+            dataset=job.options["dataset"] if "file_name" in job.options else "",
+            file_name=job.options.get("file_name", job.options["dataset"]),
             user_id=job.owner_id,
         )
         try:

@@ -67,14 +67,17 @@ def _worded(message: str, data: Any, path: str) -> str:
             return message
     if not isinstance(value, str):
         return message
-    if not value.strip():
-        return "Empty: a value is needed."
-    return _WITHOUT_VALUE[message].format(value=value)
+    wording, empty = _WITHOUT_VALUE[message]
+    return empty if not value.strip() else wording.format(value=value)
 
 
+# The schema's message → (with the value, for an empty value: which may be allowed as null, not as "").
 _WITHOUT_VALUE = {
-    "Not a valid date.": "{value!r} is not a valid date (YYYY-MM-DD).",
-    "Not a valid integer.": "{value!r} is not a whole number.",
+    "Not a valid date.": ("{value!r} is not a valid date (YYYY-MM-DD).", "Empty: not a valid date."),
+    "Not a valid integer.": (
+        "{value!r} is not a whole number written in digits (such as 6).",
+        "Empty: not a whole number.",
+    ),
 }
 
 

@@ -387,8 +387,9 @@ class BulkWriter:
                 found = self._among(column, chunk)
                 if column is SOURCES.c.title:
                     # Sources are one whatever the case and the runs of spaces (source_key): a stored title
-                    # in other capitals is found too (SQL's lower() folds ASCII on SQLite, all on PostgreSQL;
-                    # the keys are compared below).
+                    # in other capitals is found too. Only as far as SQL's lower() goes: ASCII on SQLite, all
+                    # letters on PostgreSQL; a stored title with runs of spaces is found only as it is. The
+                    # keys are compared below.
                     lowered = list({" ".join(title.split()).lower() for title in chunk})
                     found = sa.or_(found, self._among(sa.func.lower(column, type_=column.type), lowered))
                 query = sa.select(SOURCES).where(found)

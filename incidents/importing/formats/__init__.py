@@ -56,7 +56,7 @@ def open_reader(
         if chosen == "acled":
             return acled.AcledReader(table, mapping.values.get("types", {}))
         found = detect(table.header, table.hxl).merged(mapping)
-        name = dataset_name(dataset or mapping.dataset or file_name)
+        name = dataset_name(dataset, mapping.dataset or "", file_name)
         return GenericCsvReader(table, found, name, type_slugs)
     except BaseException:
         table.close()

@@ -47,10 +47,14 @@ _SLASHED = re.compile(r"^\s*\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\s*$")
 _WORDY_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%d-%b-%Y", "%d-%B-%Y")
 
 
-def dataset_name(text: str) -> str:
-    """ "csv:" and a short name made of the text's letters and digits, for external_source."""
-    slug = re.sub(r"[^0-9a-z]+", "-", text.casefold()).strip("-")[:80]
-    return f"csv:{slug or 'file'}"
+def dataset_name(*names: str) -> str:
+    """ "csv:" and a short name made of the letters and digits of the first of the names that has any, for
+    external_source (a name of spaces or dashes alone does not hide the next)."""
+    for text in names:
+        slug = re.sub(r"[^0-9a-z]+", "-", text.casefold()).strip("-")[:80]
+        if slug:
+            return f"csv:{slug}"
+    return "csv:file"
 
 
 class GenericCsvReader(CsvRecordReader):
