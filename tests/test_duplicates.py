@@ -179,6 +179,13 @@ def test_a_published_incident_is_not_merged_into_a_draft(
     with app.app_context():
         draft = db.session.scalar(sa.select(Incident.id).where(Incident.external_id == "PER12001"))
         flag_id = db.session.scalar(sa.select(DuplicateFlag.id))
+    # The draft's page does not offer it; it points to the published incident's page, which does.
+    draft_page = editor_client.get(f"/incidents/{draft}").get_data(as_text=True)
+    assert f"Merge incident {manual} into this one" not in draft_page
+    assert f"To merge, keep incident {manual}: merge this one into it from" in draft_page
+    published_page = editor_client.get(f"/incidents/{manual}").get_data(as_text=True)
+    assert f"Merge incident {draft} into this one" in published_page
+    # Asked all the same (an old page, a hand-made request), it is refused.
     response = editor_client.post(f"/incidents/{draft}/duplicates/{flag_id}/merge", follow_redirects=True)
     page = response.get_data(as_text=True)
     assert f"Incident {manual} is published and this one is a draft: merging would take the event off" in page
