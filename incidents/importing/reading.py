@@ -98,12 +98,8 @@ def check_utf8(path: Path, *, csv_rows: bool) -> None:
 def _row_at_line(path: Path, line: int) -> int | None:
     """The CSV record (as a spreadsheet numbers rows) that spans a physical line."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-        first_line = handle.readline()
-        separator = _separator_line(first_line)
-        if separator is None:
-            handle.seek(0)
-        reader = csv.reader(handle, _dialect(first_line, separator))
-        skipped = 0 if separator is None else 1
+        dialect, skipped = _start(handle)
+        reader = csv.reader(handle, dialect)
         try:
             for number, _ in enumerate(reader, start=1):
                 if reader.line_num + skipped >= line:
@@ -111,6 +107,18 @@ def _row_at_line(path: Path, line: int) -> int | None:
         except csv.Error:
             return None
     return None
+
+
+def _start(handle: IO[str]) -> tuple[type[csv.Dialect], int]:
+    """The file's dialect, from its first line; the handle left where the header starts, and the lines
+    passed over to get there (Excel's "sep=;" line is not a row: the header follows it, and Excel shows the
+    header as row 1)."""
+    first_line = handle.readline()
+    separator = _separator_line(first_line)
+    if separator is None:
+        handle.seek(0)
+        return _dialect(first_line), 0
+    return _dialect(first_line, separator), 1
 
 
 def _separator_line(line: str) -> str | None:
@@ -149,7 +157,6 @@ class CsvTable:
 
     header: list[str]
     hxl: list[str] | None
-    delimiter: str
     _reader: Iterator[list[str]]
     _text: IO[str]  # held here: the stream closes the file when it is dropped
     _raw: IO[bytes]
@@ -206,12 +213,7 @@ def open_csv(path: Path) -> CsvTable:
     raw = path.open("rb", buffering=0)
     try:
         text = io.TextIOWrapper(io.BufferedReader(raw, _CHUNK), encoding="utf-8-sig", newline="")
-        first_line = text.readline()
-        # Excel's "sep=;" line is not a row: the header follows it (and Excel shows it as row 1).
-        separator = _separator_line(first_line)
-        if separator is None:
-            text.seek(0)
-        dialect = _dialect(first_line, separator)
+        dialect, _ = _start(text)
         reader = csv.reader(text, dialect)
         rows: Iterator[list[str]] = reader
         try:
@@ -235,7 +237,7 @@ def open_csv(path: Path) -> CsvTable:
             rows = _prepend(cells, reader)
             row -= 1
             break
-        return CsvTable(header, hxl, str(dialect.delimiter), rows, text, raw, path.stat().st_size, row)
+        return CsvTable(header, hxl, rows, text, raw, path.stat().st_size, row)
     except BaseException:
         raw.close()
         raise
