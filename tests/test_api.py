@@ -235,3 +235,32 @@ def test_openapi_description_and_docs_page(client: FlaskClient) -> None:
     assert page.status_code == 200 and "<script" not in text
     assert "GET /api/v1/incidents" in text and "needs an editor's token" in text
     assert "http://" not in text.split("<main>")[1].split("</main>")[0].replace("http://localhost", "")
+
+
+def test_claims_per_group_through_the_api(client: FlaskClient, token: str) -> None:
+    """A source that counts detainees only by group: its figure is their sum, and the best estimate is checked
+    against that; the record gives every claim's group back."""
+    citation = {
+        "source": {"title": "Coordinadora Nacional de Derechos Humanos", "kind": "ngo_report"},
+        "claims": [
+            {"category": "detained", "low": 150, "group": "students"},
+            {"category": "detained", "low": 43, "high": 50, "group": "people from the regions"},
+        ],
+    }
+    body = new_incident(citations=[citation], estimates=[{"category": "detained", "best": 160}])
+    refused = client.post("/api/v1/incidents", json=body, headers=bearer(token))
+    problem = assert_problem(refused, 422)
+    assert problem["errors"] == {"estimates.0.best": ["Must lie within the sources' range (193–200)."]}
+    body["estimates"] = [{"category": "detained", "best": 195}]
+    created = client.post("/api/v1/incidents", json=body, headers=bearer(token))
+    assert created.status_code == 201, created.data
+    record = created.json
+    assert record["casualties"] == [
+        {"category": "detained", "low": 193, "high": 200, "best": 195, "source_count": 1}
+    ]
+    assert record["citations"][0]["claims"] == [
+        {"category": "detained", "low": 150, "high": 150, "group": "students"},
+        {"category": "detained", "low": 43, "high": 50, "group": "people from the regions"},
+    ]
+    openapi = client.get("/api/v1/openapi.json").json
+    assert "group" in openapi["components"]["schemas"]["ClaimRecord"]["properties"]

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from incidents.domain.casualties import CasualtyRange, casualty_ranges, total_ranges
+from incidents.domain.casualties import (
+    CasualtyRange,
+    casualty_ranges,
+    incident_figures,
+    source_figures,
+    total_ranges,
+)
 from incidents.models import CasualtyClaim, CasualtyEstimate, Citation, Incident, Source
 from incidents.vocabulary import CasualtyCategory, SourceKind
 
 KILLED, INJURED = CasualtyCategory.KILLED, CasualtyCategory.INJURED
 
 
-def incident_with(*claims: tuple[int, CasualtyCategory, int, int]) -> Incident:
+def incident_with(
+    *claims: tuple[int, CasualtyCategory, int, int] | tuple[int, CasualtyCategory, int, int, str],
+) -> Incident:
     incident = Incident(citations=[], estimates=[])
     by_source: dict[int, Citation] = {}
-    for source_id, category, low, high in claims:
+    for source_id, category, low, high, *group in claims:
         if source_id not in by_source:
             citation = Citation(
                 source=Source(id=source_id, title=f"s{source_id}", kind=SourceKind.PRESS), claims=[]
@@ -20,7 +28,9 @@ def incident_with(*claims: tuple[int, CasualtyCategory, int, int]) -> Incident:
             citation.source_id = source_id
             by_source[source_id] = citation
             incident.citations.append(citation)
-        by_source[source_id].claims.append(CasualtyClaim(category=category, low=low, high=high))
+        by_source[source_id].claims.append(
+            CasualtyClaim(category=category, low=low, high=high, group=group[0] if group else "")
+        )
     return incident
 
 
@@ -61,3 +71,70 @@ def test_totals_add_lows_and_highs_separately() -> None:
         (KILLED, 25, 28, 2, "25–28"),
         (INJURED, 33, 33, 1, "33"),
     ]
+
+
+def test_a_breakdown_by_group_does_not_widen_the_range() -> None:
+    """UCDP: 6–8 killed in the event, of whom side A 0, side B 0, civilians 6, unknown 0. As totals the
+    groups would make the range 0–8; as a breakdown of the same source's figure they leave it 6–8."""
+    incident = incident_with(
+        (1, KILLED, 6, 8),
+        (1, KILLED, 0, 0, "JSS/SB (side A)"),
+        (1, KILLED, 0, 0, "Civilians (side B)"),
+        (1, KILLED, 6, 6, "civilians"),
+        (1, KILLED, 0, 0, "unknown status"),
+    )
+    (killed,) = casualty_ranges(incident)
+    assert (killed.low, killed.high, killed.source_count) == (6, 8, 1)
+    assert [(g.group, g.figure, g.source_count) for g in killed.groups] == [
+        ("JSS/SB (side A)", "0", 1),
+        ("Civilians (side B)", "0", 1),
+        ("civilians", "6", 1),
+        ("unknown status", "0", 1),
+    ]
+    [figure] = killed.by_source
+    assert (figure.figure, figure.summed) == ("6–8", False)
+
+
+def test_a_source_giving_only_groups_counts_their_sum() -> None:
+    """Juliaca: EFE 17 killed; another source only 17 civilians and 1 police officer, 18 in all: 17–18."""
+    incident = incident_with(
+        (1, KILLED, 17, 17),
+        (2, KILLED, 17, 17, "civilians"),
+        (2, KILLED, 1, 1, "police officers"),
+        (3, INJURED, 2, 3, "police officers"),
+        (3, INJURED, 30, 40, "protesters"),
+    )
+    killed, injured = casualty_ranges(incident)
+    assert (killed.figure, killed.source_count) == ("17–18", 2)
+    assert [(f.citation.source_id, f.figure, f.summed) for f in killed.by_source] == [
+        (1, "17", False),
+        (2, "18", True),
+    ]
+    assert [(g.group, g.figure) for g in killed.groups] == [("civilians", "17"), ("police officers", "1")]
+    assert (injured.figure, injured.source_count) == ("32–43", 1)
+
+
+def test_groups_across_sources_and_within_one() -> None:
+    # Two sources give the same group: its range spans theirs. One source names a group twice (two
+    # passages): that group's figure from it spans both, and is counted once in its sum.
+    figures = source_figures(
+        [("killed", 3, 3, "civilians"), ("killed", 2, 4, "civilians"), ("killed", 1, 1, "police officers")]
+    )
+    assert figures == {"killed": (3, 5)}
+    assert incident_figures(
+        [
+            [("killed", 3, 3, "civilians"), ("killed", 1, 1, "police officers")],
+            [("killed", 5, 6, "civilians")],
+            [("killed", 2, 2, "")],
+        ]
+    ) == {"killed": (2, 6)}
+    incident = incident_with((1, KILLED, 3, 3, "civilians"), (2, KILLED, 5, 6, "civilians"))
+    (killed,) = casualty_ranges(incident)
+    assert [(g.group, g.figure, g.source_count) for g in killed.groups] == [("civilians", "3–6", 2)]
+
+
+def test_a_whole_figure_wins_over_the_sum_of_its_own_groups() -> None:
+    # The source's own total is its figure, even when its groups add up to more (as sources sometimes do).
+    assert source_figures([("killed", 5, 5, ""), ("killed", 4, 4, "a"), ("killed", 3, 3, "b")]) == {
+        "killed": (5, 5)
+    }

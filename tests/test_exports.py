@@ -26,7 +26,8 @@ from incidents.models import Incident
 from incidents.schemas.filters import filters_from_args
 from tests.export_fixtures import DRAFT_TITLE, HOSTILE, MARKER, add_hostile_and_draft, add_incident
 
-SCHEMA = json.loads(schema_path("1.0").read_text(encoding="utf-8"))
+SCHEMA = json.loads(schema_path("1.1").read_text(encoding="utf-8"))
+SCHEMA_1_0 = json.loads(schema_path("1.0").read_text(encoding="utf-8"))
 OGRINFO = shutil.which("ogrinfo")
 
 
@@ -61,7 +62,21 @@ def test_json_export_of_the_demo_validates_and_its_checksum_is_stable(
     first = export_json(client)
     jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(first)
     header = first["header"]
-    assert first["format"] == "incidents-export" and first["format_version"] == "1.0"
+    assert first["format"] == "incidents-export" and first["format_version"] == "1.1"
+    # La República's breakdown of the Juliaca dead: claims per group beside its figure for the whole event.
+    [juliaca] = [i for i in first["incidents"] if i["title"].startswith("Juliaca")]
+    claims = [c["claims"] for c in juliaca["citations"] if c["source"]["publisher"] == "La República"]
+    assert claims == [
+        [
+            {"category": "killed", "low": 18, "high": 18, "group": ""},
+            {"category": "killed", "low": 17, "high": 17, "group": "civilians"},
+            {"category": "killed", "low": 1, "high": 1, "group": "police officers"},
+        ]
+    ]
+    [killed] = [c for c in juliaca["casualties"] if c["category"] == "killed"]
+    assert (killed["low"], killed["high"], killed["source_count"]) == (17, 18, 5)
+    # An export in 1.1 is not a valid 1.0 document: its claims carry a member 1.0 did not have.
+    assert not jsonschema.Draft202012Validator(SCHEMA_1_0).is_valid(first)
     assert header["count"] == len(first["incidents"]) == 11
     assert header["audience"] == "public" and header["includes_unpublished"] is False
     assert header["checksum"]["value"] == recomputed_checksum(first)
@@ -226,9 +241,13 @@ def test_staff_export_includes_drafts_and_says_so(
 
 
 def test_the_json_schema_is_served(client: FlaskClient) -> None:
-    response = client.get("/export/schema/1.0.json")
+    response = client.get("/export/schema/1.1.json")
     assert response.status_code == 200
     assert json.loads(response.data) == SCHEMA
+    # Files written in 1.0 point at its schema, which stays served.
+    older = client.get("/export/schema/1.0.json")
+    assert older.status_code == 200 and json.loads(older.data) == SCHEMA_1_0
+    assert client.get("/export/schema/1.2.json").status_code == 404
 
 
 def test_list_page_links_to_exports_of_this_view(client: FlaskClient, runner: FlaskCliRunner) -> None:

@@ -208,3 +208,32 @@ def test_an_incident_recorded_without_coordinates_comes_back_as_recorded(
     assert result.exit_code == 0, result.output
     assert "geocoded" not in result.output
     assert checksum(export(runner, tmp_path / "second.json")) == checksum(first)
+
+
+def test_a_version_1_0_export_imports_its_claims_as_whole_figures(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """1.0 had no claim groups: each of its claims counts its whole category, as a 1.1 claim with group ""."""
+    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    document: dict[str, Any] = export(runner, tmp_path / "current.json")
+    grouped = [k for i in document["incidents"] for c in i["citations"] for k in c["claims"] if k["group"]]
+    assert len(grouped) == 2  # La República's breakdown of the Juliaca dead
+    for item in document["incidents"]:
+        for citation in item["citations"]:
+            citation["claims"] = [
+                {key: value for key, value in claim.items() if key != "group"}
+                for claim in citation["claims"]
+                if not claim["group"]
+            ]
+    expected = json.loads(json.dumps(document["incidents"]))
+    document["format_version"] = "1.0"
+    empty_the_database(app)
+    result = run_import(runner, write(tmp_path, "old.json", resealed(document)), "--publish")
+    assert result.exit_code == 0, result.output
+    again = export(runner, tmp_path / "again.json")
+    assert again["format_version"] == "1.1"
+    for item in expected:
+        for citation in item["citations"]:
+            for claim in citation["claims"]:
+                claim["group"] = ""
+    assert again["incidents"] == expected

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from incidents.domain.casualties import casualty_ranges
 from incidents.extensions import db
 from incidents.importing import writing
 from incidents.models import Incident, Source
@@ -57,10 +58,25 @@ def test_ucdp_csv_imports_every_event_with_dates_place_figures_and_source(
     assert citation.source.title == "Separatist rebels kill six people in southern Bangladesh"
     assert citation.source.publisher == "Reuters"
     assert citation.source.publication_date == dt.date(1989, 10, 1)
-    assert [(c.category.value, c.low, c.high) for c in citation.claims] == [("killed", 6, 8)]
+    # The event's figure for the whole category, then UCDP's deaths per side, each a claim for its group.
+    assert [(c.category.value, c.low, c.high, c.group) for c in citation.claims] == [
+        ("killed", 6, 8, ""),
+        ("killed", 0, 0, "JSS/SB (side A)"),
+        ("killed", 0, 0, "Civilians (side B)"),
+        ("killed", 6, 6, "civilians"),
+        ("killed", 0, 0, "unknown status"),
+    ]
     assert [(e.category.value, e.best) for e in rangamati.estimates] == [("killed", 6)]
+    # The groups break the source's figure down; they do not widen the range as totals would (0–8).
     assert (rangamati.killed_low, rangamati.killed_high) == (6, 8)
-    # The deaths per side are kept, not added as claims that would widen the range.
+    [killed] = casualty_ranges(rangamati)
+    assert (killed.low, killed.high, killed.best, killed.source_count) == (6, 8, 6, 1)
+    assert [(g.group, g.figure) for g in killed.groups] == [
+        ("JSS/SB (side A)", "0"),
+        ("Civilians (side B)", "0"),
+        ("civilians", "6"),
+        ("unknown status", "0"),
+    ]
     assert "civilians 6" in rangamati.narrative and "low 6, best 6, high 8" in rangamati.narrative
 
 
@@ -169,7 +185,13 @@ def test_ucdp_geojson(app: Flask, runner: FlaskCliRunner) -> None:
     assert "2 features read (ucdp)." in result.output
     rangamati = incident(app, "73855")
     assert (rangamati.latitude, rangamati.longitude) == (22.643168, 92.191859)  # [lon, lat] in GeoJSON
-    assert [(c.low, c.high) for c in rangamati.citations[0].claims] == [(6, 8)]
+    assert [(c.low, c.high, c.group) for c in rangamati.citations[0].claims] == [
+        (6, 8, ""),
+        (0, 0, "JSS/SB (side A)"),
+        (0, 0, "Civilians (side B)"),
+        (6, 6, "civilians"),
+        (0, 0, "unknown status"),
+    ]
     # The same events from the CSV afterwards are recognised by their UCDP ids.
     again = run_import(runner, UCDP)
     assert "3 incident(s) created" in again.output and "2 already imported before" in again.output
@@ -198,10 +220,18 @@ def test_the_real_ucdp_bangladesh_sample_imports_completely(app: Flask, runner: 
             assert (found.end_date or found.start_date).isoformat() == event["date_end"]
             assert found.date_precision.value == codes[event["date_prec"]]
             assert found.citations, event["id"]
-            [claim] = found.citations[0].claims
+            claim, *per_side = found.citations[0].claims
             low, best, high = int(event["low"]), int(event["best"]), int(event["high"])
             # UCDP's own figures; where its best lies outside low–high the range takes it in (and says so).
-            assert (claim.low, claim.high) == (min(low, best), max(high, best))
+            assert (claim.low, claim.high, claim.group) == (min(low, best), max(high, best), "")
+            assert (found.killed_low, found.killed_high) == (claim.low, claim.high)
+            # The deaths per side, each a claim of its group, as UCDP gives them.
+            assert [(c.group, c.low, c.high) for c in per_side] == [
+                (f"{event['side_a']} (side A)", int(event["deaths_a"]), int(event["deaths_a"])),
+                (f"{event['side_b']} (side B)", int(event["deaths_b"]), int(event["deaths_b"])),
+                ("civilians", int(event["deaths_civilians"]), int(event["deaths_civilians"])),
+                ("unknown status", int(event["deaths_unknown"]), int(event["deaths_unknown"])),
+            ]
             assert [e.best for e in found.estimates] == [best]
             assert f"low {low}, best {best}, high {high}" in found.narrative
 
@@ -260,7 +290,8 @@ def test_geojson_counts_written_as_whole_floats(app: Flask, runner: FlaskCliRunn
     result = run_import(runner, write(tmp_path, "floats.geojson", json.dumps(document)))
     assert result.exit_code == 0, result.output
     rangamati = incident(app, "73855")
-    assert [(c.low, c.high) for c in rangamati.citations[0].claims] == [(6, 8)]
+    claims = rangamati.citations[0].claims
+    assert [(c.low, c.high) for c in claims] == [(6, 8), (0, 0), (0, 0), (6, 6), (0, 0)]
     assert [e.best for e in rangamati.estimates] == [6]
 
 

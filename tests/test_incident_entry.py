@@ -101,6 +101,60 @@ def test_create_incident_with_two_sources_shows_the_range(app: Flask, editor_cli
         ]
 
 
+def test_figures_per_group_break_a_source_down_without_widening_the_range(
+    app: Flask, editor_client: FlaskClient
+) -> None:
+    """La República: 18 dead, of whom 17 civilians and 1 police officer. A fourth source gives only figures
+    per group (2 police officers and 30 protesters injured): its figure for injured is their sum."""
+    form = juliaca_form(
+        **{
+            "citations-1-claims-2-category": "killed",
+            "citations-1-claims-2-low": "17",
+            "citations-1-claims-2-group": "civilians",
+            "citations-1-claims-3-category": "killed",
+            "citations-1-claims-3-low": "1",
+            "citations-1-claims-3-group": "police officers",
+            "citations-0-claims-1-category": "injured",
+            "citations-0-claims-1-low": "2",
+            "citations-0-claims-1-group": "police officers",
+            "citations-0-claims-2-category": "injured",
+            "citations-0-claims-2-low": "30",
+            "citations-0-claims-2-group": "  protesters ",
+        }
+    )
+    response = editor_client.post("/incidents/new", data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    location = response.headers["Location"]
+    page = app.test_client().get(location).get_data(as_text=True)
+    assert "Killed: 17–18 (2 sources, best estimate 18)" in page  # not 1–18
+    assert "of whom civilians: 17" in page and "of whom police officers: 1" in page
+    assert "Injured: 32–33 (2 sources)" in page
+    assert "32 (its figures per group, added) according to" in page
+    assert "Injured, protesters: 30" in page  # the claim as the source gave it
+    with app.app_context():
+        incident = db.session.scalar(sa.select(Incident))
+        assert incident is not None
+        assert (incident.killed_low, incident.killed_high, incident.injured_low, incident.injured_high) == (
+            17,
+            18,
+            32,
+            33,
+        )
+        groups = [(k.category.value, k.low, k.group) for c in incident.citations for k in c.claims]
+        assert groups == [
+            ("killed", 17, ""),
+            ("injured", 2, "police officers"),
+            ("injured", 30, "protesters"),
+            ("killed", 18, ""),
+            ("injured", 33, ""),
+            ("killed", 17, "civilians"),
+            ("killed", 1, "police officers"),
+        ]
+    # The edit form gives the groups back as they were saved.
+    form_page = editor_client.get(location + "/edit").get_data(as_text=True)
+    assert 'name="citations-1-claims-3-group" type="text" value="police officers"' in form_page
+
+
 def test_public_sees_published_incident_without_confidential_notes(
     app: Flask, editor_client: FlaskClient
 ) -> None:
@@ -159,6 +213,16 @@ BAD_INPUT = [
         {"citations-0-claims-0-high": "10"},
         "citations-0-claims-0-high",
         "Must not be below the low figure (17).",
+    ),
+    (
+        {"citations-0-claims-0-group": "g" * 201},
+        "citations-0-claims-0-group",
+        "Must be at most 200 characters long (it is 201).",
+    ),
+    (
+        {"citations-0-claims-1-group": "civilians"},  # a group typed on a row without category or figure
+        "citations-0-claims-1-category",
+        "Missing data for required field.",
     ),
     ({"types": ["killing", "teleportation"]}, "types", "Unknown incident type: teleportation."),
     ({"types": []}, "types", "Choose at least one incident type."),

@@ -112,3 +112,66 @@ def test_migrations_keep_data_and_fill_derived_ranges(empty_database: str) -> No
             assert connection.scalar(sa.text("SELECT count(*) FROM casualty_claims")) == 3
             assert connection.scalar(sa.text("SELECT count(*) FROM citations")) == 2
         db.engine.dispose()
+
+
+def test_claim_groups_keep_old_claims_whole_and_a_downgrade_never_miscounts(
+    empty_database: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """0008 adds the claims' group: claims from before count their whole category. Going back below it with
+    claims per group would turn each into a whole-category figure: refused, saying why."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": empty_database})
+    with app.app_context():
+        upgrade(revision="0007")
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO incidents (id, title, narrative, start_date, date_precision, place_name,"
+                    " admin1, admin2, country, location_precision, perpetrators, victims, verification_grade,"
+                    " status, confidential_notes, created_at, updated_at, version, killed_low, killed_high,"
+                    " source_count, location_method) VALUES (1, 'Juliaca', '', '2023-01-09', 'day',"
+                    " 'Juliaca', 'Puno', '', 'PE', 'near', '', '', 'fair', 'published', '',"
+                    " '2023-01-10 00:00:00+00', '2023-01-10 00:00:00+00', 1, 18, 18, 1, 'recorded')"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO sources (id, title, kind, publisher, author, url, archive_url, language,"
+                    " reliability, created_at) VALUES (1, 'La República', 'press', '', '', '', '', '', 'B',"
+                    " '2023-01-10 00:00:00+00')"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO citations (id, incident_id, source_id, position, locator, quote)"
+                    " VALUES (1, 1, 1, 0, '', '')"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO casualty_claims (citation_id, category, low, high)"
+                    " VALUES (1, 'killed', 18, 18)"
+                )
+            )
+        upgrade()
+        with db.engine.begin() as connection:
+            assert connection.execute(sa.text('SELECT low, "group" FROM casualty_claims')).all() == [(18, "")]
+            connection.execute(
+                sa.text(
+                    'INSERT INTO casualty_claims (citation_id, category, low, high, "group")'
+                    " VALUES (1, 'killed', 17, 17, 'civilians')"
+                )
+            )
+        # `flask db downgrade` says why and exits with status 1.
+        with pytest.raises(SystemExit) as stopped:
+            downgrade(revision="0007")
+        assert stopped.value.code == 1
+        assert "1 casualty claim(s) count a group" in capfd.readouterr().err
+        with db.engine.begin() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM casualty_claims")) == 2  # nothing lost
+            connection.execute(sa.text("DELETE FROM casualty_claims WHERE \"group\" <> ''"))
+        downgrade(revision="0007")
+        with db.engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("casualty_claims")}
+            assert "group" not in columns
+            assert connection.scalar(sa.text("SELECT count(*) FROM casualty_claims")) == 1
+        db.engine.dispose()

@@ -59,6 +59,13 @@ class ClaimRecordSchema(Schema):
     category = _enum(CasualtyCategory)
     low = fields.Integer(required=True)
     high = fields.Integer(required=True)
+    group = fields.String(
+        required=True,
+        metadata={
+            "description": "Empty when the figure counts the whole category; otherwise the side or group it "
+            "counts (UCDP's deaths of side A, side B, civilians, unknown)"
+        },
+    )
 
 
 class SourceRecordSchema(Schema):

@@ -23,6 +23,7 @@ from incidents.domain.incidents import (
     retract_incident,
     update_incident,
 )
+from incidents.exports.formats import FORMAT_VERSION
 from incidents.extensions import db
 from incidents.models import Incident
 from incidents.schemas import IncidentInputSchema, SourceInputSchema
@@ -251,7 +252,7 @@ def openapi() -> Response:
 @blueprint.get("/docs")
 def docs() -> str:
     """The OpenAPI description as a readable page, rendered here: no CDN, no script."""
-    return render_template("api/docs.html", spec=openapi_spec())
+    return render_template("api/docs.html", spec=openapi_spec(), export_format_version=FORMAT_VERSION)
 
 
 @blueprint.errorhandler(Exception)

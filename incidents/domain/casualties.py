@@ -1,12 +1,94 @@
-"""Casualty ranges derived from claims: sources disagree, so a figure is a range, never one number."""
+"""Casualty ranges derived from claims: sources disagree, so a figure is a range, never one number.
+
+A claim counts a category as a whole (its group is empty), or one side or group within it ("civilians",
+"Government of Bangladesh"), as UCDP gives deaths per side. Each source's figure for a category is its claim
+for the whole category, or, when it gives only figures per group, their sum: a breakdown never widens the
+range as if it were another source's total. The incident's range is the lowest and highest of the sources'
+figures.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from incidents.models import Incident
+from incidents.models import Citation, Incident
 from incidents.vocabulary import CasualtyCategory
+
+K = TypeVar("K", bound=Hashable)
+# (category, low, high, group) for one claim; the category as an enum member or as its value.
+Claim = tuple[K, int, int, str]
+
+
+def figure(low: int, high: int) -> str:
+    """ "17–18" for a range, "17" for one number."""
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def _widen(ranges: dict[K, tuple[int, int]], key: K, low: int, high: int) -> None:
+    known = ranges.get(key)
+    ranges[key] = (low, high) if known is None else (min(known[0], low), max(known[1], high))
+
+
+def source_figures(claims: Iterable[Claim[K]]) -> dict[K, tuple[int, int]]:
+    """One citation's figure per category: the lowest low and highest high of its claims for the whole
+    category; for a category it counts only by group, the sums over its groups (each group's lowest low and
+    highest high)."""
+    return _source_figures(claims)[0]
+
+
+def _source_figures(claims: Iterable[Claim[K]]) -> tuple[dict[K, tuple[int, int]], set[K]]:
+    """source_figures, and the categories whose figure is a sum over groups."""
+    whole: dict[K, tuple[int, int]] = {}
+    by_group: dict[K, dict[str, tuple[int, int]]] = {}
+    for category, low, high, group in claims:
+        if group:
+            _widen(by_group.setdefault(category, {}), group, low, high)
+        else:
+            _widen(whole, category, low, high)
+    summed = set(by_group) - set(whole)
+    for category in summed:
+        groups = by_group[category]
+        whole[category] = (sum(low for low, _ in groups.values()), sum(high for _, high in groups.values()))
+    return whole, summed
+
+
+def incident_figures(citations: Iterable[Iterable[Claim[K]]]) -> dict[K, tuple[int, int]]:
+    """Per category, the lowest and the highest of the citations' figures (source_figures)."""
+    ranges: dict[K, tuple[int, int]] = {}
+    for claims in citations:
+        for category, (low, high) in source_figures(claims).items():
+            _widen(ranges, category, low, high)
+    return ranges
+
+
+@dataclass(frozen=True)
+class GroupRange:
+    """One side or group within a category: the lowest low and highest high the sources give for it."""
+
+    group: str
+    low: int
+    high: int
+    source_count: int
+
+    @property
+    def figure(self) -> str:
+        return figure(self.low, self.high)
+
+
+@dataclass(frozen=True)
+class SourceFigure:
+    """What one citation gives for a category; `summed` when that is the sum of its figures per group."""
+
+    citation: Citation
+    low: int
+    high: int
+    summed: bool
+
+    @property
+    def figure(self) -> str:
+        return figure(self.low, self.high)
 
 
 @dataclass(frozen=True)
@@ -16,11 +98,13 @@ class CasualtyRange:
     high: int
     best: int | None
     source_count: int
+    groups: tuple[GroupRange, ...] = ()
+    by_source: tuple[SourceFigure, ...] = ()
 
     @property
     def figure(self) -> str:
         """ "17–18" for a range, "17" when every source agrees."""
-        return str(self.low) if self.low == self.high else f"{self.low}–{self.high}"
+        return figure(self.low, self.high)
 
     def __str__(self) -> str:
         sources = "1 source" if self.source_count == 1 else f"{self.source_count} sources"
@@ -29,21 +113,38 @@ class CasualtyRange:
 
 
 def casualty_ranges(incident: Incident) -> list[CasualtyRange]:
-    """Per category: the lowest low and highest high across the incident's claims, in vocabulary order."""
-    lows: dict[CasualtyCategory, int] = {}
-    highs: dict[CasualtyCategory, int] = {}
+    """Per category, in vocabulary order: the range of the sources' figures (incident_figures), the best
+    estimate, the number of sources, and each group's range in the order the claims name them."""
     sources: dict[CasualtyCategory, set[int]] = {}
+    groups: dict[CasualtyCategory, dict[str, tuple[int, int]]] = {}
+    group_sources: dict[tuple[CasualtyCategory, str], set[int]] = {}
+    ranges: dict[CasualtyCategory, tuple[int, int]] = {}
+    by_source: dict[CasualtyCategory, list[SourceFigure]] = {}
     for citation in incident.citations:
         for claim in citation.claims:
-            category = claim.category
-            lows[category] = min(lows.get(category, claim.low), claim.low)
-            highs[category] = max(highs.get(category, claim.high), claim.high)
-            sources.setdefault(category, set()).add(citation.source_id)
+            sources.setdefault(claim.category, set()).add(citation.source_id)
+            if claim.group:
+                _widen(groups.setdefault(claim.category, {}), claim.group, claim.low, claim.high)
+                group_sources.setdefault((claim.category, claim.group), set()).add(citation.source_id)
+        figures, summed = _source_figures((c.category, c.low, c.high, c.group) for c in citation.claims)
+        for category, (low, high) in figures.items():
+            _widen(ranges, category, low, high)
+            by_source.setdefault(category, []).append(SourceFigure(citation, low, high, category in summed))
     best = {estimate.category: estimate.best for estimate in incident.estimates}
     return [
-        CasualtyRange(category, lows[category], highs[category], best.get(category), len(sources[category]))
+        CasualtyRange(
+            category,
+            *ranges[category],
+            best.get(category),
+            len(sources[category]),
+            tuple(
+                GroupRange(group, low, high, len(group_sources[category, group]))
+                for group, (low, high) in groups.get(category, {}).items()
+            ),
+            tuple(by_source[category]),
+        )
         for category in CasualtyCategory
-        if category in lows
+        if category in ranges
     ]
 
 
@@ -56,7 +157,7 @@ class CasualtyTotal:
 
     @property
     def figure(self) -> str:
-        return str(self.low) if self.low == self.high else f"{self.low}–{self.high}"
+        return figure(self.low, self.high)
 
 
 def total_ranges(ranges: Iterable[CasualtyRange]) -> list[CasualtyTotal]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from incidents.domain.casualties import incident_figures
 from incidents.extensions import db
 from incidents.models import CasualtyClaim, CasualtyEstimate, Citation, Incident, IncidentType, Source, User
 from incidents.models.columns import utcnow
@@ -102,7 +103,7 @@ def _apply_fields(incident: Incident, data: dict[str, Any], user: User | None) -
                 locator=citation_data["locator"],
                 quote=citation_data["quote"],
                 claims=[
-                    CasualtyClaim(category=c["category"], low=c["low"], high=c["high"])
+                    CasualtyClaim(category=c["category"], low=c["low"], high=c["high"], group=c["group"])
                     for c in citation_data["claims"]
                 ],
             )
@@ -130,17 +131,14 @@ def range_columns(citations: list[dict[str, Any]]) -> dict[str, int | None]:
 
     Shared by every save and by bulk imports, which write rows without the ORM.
     """
-    lows: dict[CasualtyCategory, int] = {}
-    highs: dict[CasualtyCategory, int] = {}
-    for citation in citations:
-        for claim in citation["claims"]:
-            category = claim["category"]
-            lows[category] = min(lows.get(category, claim["low"]), claim["low"])
-            highs[category] = max(highs.get(category, claim["high"]), claim["high"])
+    ranges = incident_figures(
+        [(c["category"], c["low"], c["high"], c.get("group", "")) for c in citation["claims"]]
+        for citation in citations
+    )
     columns: dict[str, int | None] = {}
     for category, low, high in _RANGE_NAMES:
-        columns[low] = lows.get(category)
-        columns[high] = highs.get(category)
+        figures = ranges.get(category)
+        columns[low], columns[high] = figures if figures is not None else (None, None)
     return columns
 
 
@@ -173,7 +171,10 @@ def incident_input(incident: Incident) -> dict[str, Any]:
                 "source_id": c.source_id,
                 "locator": c.locator,
                 "quote": c.quote,
-                "claims": [{"category": k.category.value, "low": k.low, "high": k.high} for k in c.claims],
+                "claims": [
+                    {"category": k.category.value, "low": k.low, "high": k.high, "group": k.group}
+                    for k in c.claims
+                ],
             }
             for c in incident.citations
         ],

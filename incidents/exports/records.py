@@ -127,7 +127,10 @@ class IncidentRows:
     columns: dict[str, Any]
     types: list[tuple[str, str]] = field(default_factory=list)
     # (locator, quote, source record, [(category, low, high), …]) in citation order
-    citations: list[tuple[str, str, dict[str, Any], list[tuple[str, int, int]]]] = field(default_factory=list)
+    # (locator, quote, source, claims as (category, low, high, group))
+    citations: list[tuple[str, str, dict[str, Any], list[tuple[str, int, int, str]]]] = field(
+        default_factory=list
+    )
     estimates: dict[str, int] = field(default_factory=dict)
     created_by: str | None = None
     updated_by: str | None = None
@@ -213,17 +216,21 @@ class IncidentReader:
             if len(incident.types) > 1:
                 incident.types.sort(key=type_order)
 
-        claims: dict[int, list[tuple[str, int, int]]] = {}
+        claims: dict[int, list[tuple[str, int, int, str]]] = {}
         claim_query = (
             sa.select(
-                CasualtyClaim.citation_id, _raw(CasualtyClaim.category), CasualtyClaim.low, CasualtyClaim.high
+                CasualtyClaim.citation_id,
+                _raw(CasualtyClaim.category),
+                CasualtyClaim.low,
+                CasualtyClaim.high,
+                CasualtyClaim.group,
             )
             .join(Citation, Citation.id == CasualtyClaim.citation_id)
             .where(belongs(Citation.incident_id))
             .order_by(CasualtyClaim.id)
         )
-        for citation_id, category, low, high in execute(claim_query):
-            claims.setdefault(citation_id, []).append((category, low, high))
+        for citation_id, category, low, high, group in execute(claim_query):
+            claims.setdefault(citation_id, []).append((category, low, high, group))
 
         citation_query = (
             sa.select(Citation.id, Citation.incident_id, Citation.source_id, Citation.locator, Citation.quote)

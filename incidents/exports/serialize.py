@@ -90,14 +90,17 @@ def incident_record(incident: IncidentRows, *, staff: bool) -> dict[str, Any]:
     citations = []
     category_sources: dict[str, set[int]] = {}
     for locator, quote, source, claims in incident.citations:
-        for category, _low, _high in claims:
+        for category, *_ in claims:
             category_sources.setdefault(category, set()).add(source["id"])
         citations.append(
             {
                 "locator": locator,
                 "quote": quote,
                 "source": source,
-                "claims": [{"category": k, "low": low, "high": high} for k, low, high in claims],
+                "claims": [
+                    {"category": category, "low": low, "high": high, "group": group}
+                    for category, low, high, group in claims
+                ],
             }
         )
     casualties = [

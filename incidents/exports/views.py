@@ -8,7 +8,7 @@ from marshmallow import ValidationError
 
 from incidents.api.problems import validation_problem
 from incidents.exports.build import make_export
-from incidents.exports.formats import FORMAT_VERSION, MEDIA_TYPES, WRITERS
+from incidents.exports.formats import MEDIA_TYPES, SCHEMA_VERSIONS, WRITERS
 from incidents.exports.schema import schema_path
 from incidents.schemas.filters import filters_from_args
 
@@ -38,9 +38,10 @@ def export(fmt: str) -> Response:
     return response
 
 
-@blueprint.get(f"/export/schema/{FORMAT_VERSION}.json")
-def export_schema() -> Response:
-    """The JSON Schema (Draft 2020-12) of the JSON export format."""
-    response = Response(schema_path(FORMAT_VERSION).read_bytes(), mimetype="application/schema+json")
+@blueprint.get("/export/schema/<any(" + ", ".join(f'"{v}"' for v in SCHEMA_VERSIONS) + "):version>.json")
+def export_schema(version: str) -> Response:
+    """The JSON Schema (Draft 2020-12) of a version of the JSON export format; exports name theirs
+    (currently FORMAT_VERSION), and older files keep pointing at the version they were written in."""
+    response = Response(schema_path(version).read_bytes(), mimetype="application/schema+json")
     response.cache_control.max_age = 3600
     return response

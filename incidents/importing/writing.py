@@ -333,7 +333,7 @@ class BulkWriter:
         for key, citation in zip(item.keys, item.loaded["citations"], strict=True):
             source_id = self._sources[key]
             assert source_id is not None
-            claims = [(_plain(c["category"]), c["low"], c["high"]) for c in citation["claims"]]
+            claims = [(_plain(c["category"]), c["low"], c["high"], c["group"]) for c in citation["claims"]]
             incident.citations.append(
                 (citation["locator"], citation["quote"], self._source_records[source_id], claims)
             )

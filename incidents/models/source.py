@@ -64,7 +64,13 @@ class Citation(Base):
 
 
 class CasualtyClaim(Base):
-    """One figure from one source: between low and high people of a category (low == high for one number)."""
+    """One figure from one source: between low and high people of a category (low == high for one number).
+
+    `group` is empty for the source's figure for the whole category; otherwise it names the side or group the
+    people belonged to ("civilians", "Government of Bangladesh"), when the source breaks its figure down. A
+    source's figure for a category is its claims for the whole category, or, when it gives only figures per
+    group, their sum (see domain.casualties.source_figures).
+    """
 
     __tablename__ = "casualty_claims"
     __table_args__ = (
@@ -77,5 +83,6 @@ class CasualtyClaim(Base):
     category: Mapped[CasualtyCategory] = mapped_column(enum_column_type(CasualtyCategory))
     low: Mapped[int]
     high: Mapped[int]
+    group: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
 
     citation: Mapped[Citation] = relationship(back_populates="claims")

@@ -29,7 +29,7 @@ SOURCE_FIELDS = (
     "reliability",
 )
 CITATION_FIELDS = ("source_id", "locator", "quote")
-CLAIM_FIELDS = ("category", "low", "high")
+CLAIM_FIELDS = ("category", "low", "high", "group")
 MAX_ROWS = 200  # citations per incident, claims per citation: a bound on what one form may carry
 
 

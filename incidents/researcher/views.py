@@ -180,7 +180,7 @@ def _render_form(
     focus: str | None = None,
 ) -> str:
     for citation in typed["citations"]:
-        citation["claims"].append({"category": "", "low": "", "high": ""})
+        citation["claims"].append({"category": "", "low": "", "high": "", "group": ""})
     return render_template(
         "incidents/form.html",
         typed=typed,

@@ -5,6 +5,7 @@ from typing import Any
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
+from incidents.domain.casualties import incident_figures
 from incidents.extensions import db
 from incidents.models import IncidentType, Source
 from incidents.schemas.fields import MAX_INT, Count, CountryCode, RecordDate, RecordId, Text
@@ -20,11 +21,13 @@ from incidents.vocabulary import (
 
 
 class CasualtyClaimSchema(Schema):
-    """One source's figure for one category: low and high, equal when the source gives one number."""
+    """One source's figure for one category: low and high, equal when the source gives one number; for the
+    whole category, or for the side or group named (see domain.casualties)."""
 
     category = fields.Enum(CasualtyCategory, by_value=True, required=True)
     low = Count(required=True)
     high = Count(load_default=None, allow_none=True)
+    group = Text(200)
 
     @validates_schema
     def low_not_above_high(self, data: dict[str, Any], **_: Any) -> None:
@@ -133,25 +136,22 @@ class IncidentInputSchema(Schema):
 
 
 def _estimate_problems(data: dict[str, Any]) -> dict[str, Any]:
-    """A best estimate needs claims of its category and must lie within their range."""
-    lows: dict[CasualtyCategory, int] = {}
-    highs: dict[CasualtyCategory, int] = {}
-    for citation in data.get("citations") or []:
-        for claim in citation.get("claims") or []:
-            category, low, high = claim["category"], claim["low"], claim["high"]
-            lows[category] = min(lows.get(category, low), low)
-            highs[category] = max(highs.get(category, high), high)
+    """A best estimate needs claims of its category and must lie within the range the incident will show
+    (domain.casualties: a breakdown by group is not another source's total)."""
+    ranges = incident_figures(
+        [(c["category"], c["low"], c["high"], c.get("group", "")) for c in citation.get("claims") or []]
+        for citation in data.get("citations") or []
+    )
     problems: dict[int, dict[str, list[str]]] = {}
     seen: set[CasualtyCategory] = set()
     for index, estimate in enumerate(data.get("estimates") or []):
         category, best = estimate["category"], estimate["best"]
         if category in seen:
             problems[index] = {"category": [f"There is already a best estimate for {category.label}."]}
-        elif category not in lows:
+        elif category not in ranges:
             problems[index] = {"best": [f"No source gives a figure for {category.label}."]}
-        elif not lows[category] <= best <= highs[category]:
-            problems[index] = {
-                "best": [f"Must lie within the sources' range ({lows[category]}–{highs[category]})."]
-            }
+        elif not ranges[category][0] <= best <= ranges[category][1]:
+            low, high = ranges[category]
+            problems[index] = {"best": [f"Must lie within the sources' range ({low}–{high})."]}
         seen.add(category)
     return {"estimates": problems} if problems else {}

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from incidents.domain.casualties import figure
 from incidents.domain.dating import date_label
 from incidents.domain.map_view import MAP_CATEGORIES
 from incidents.domain.timeline import Series
@@ -62,13 +63,9 @@ class Chart:
     width: int = WIDTH
 
 
-def _figure(low: int, high: int) -> str:
-    return str(low) if low == high else f"{low}–{high}"
-
-
 def _summary(count: int, ranges: dict[str, tuple[int, int]]) -> str:
     parts = [f"{count} incident{'s' if count != 1 else ''}"]
-    parts += [f"{c.label} {_figure(*ranges[c.value])}" for c in MAP_CATEGORIES if c.value in ranges]
+    parts += [f"{c.label} {figure(*ranges[c.value])}" for c in MAP_CATEGORIES if c.value in ranges]
     return "; ".join(parts)
 
 

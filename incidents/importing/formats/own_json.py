@@ -1,4 +1,6 @@
-"""Our own JSON export (incidents-export 1.0, see incidents/exports/schema): one record, one incident.
+"""Our own JSON export (incidents-export 1.x, see incidents/exports/schema): one record, one incident.
+
+Version 1.0 has no claim groups: its claims count their whole category, as a 1.1 claim with an empty group.
 
 The checksum in the file's header is checked first: a file changed after export is refused. Incident and
 source ids are kept where they are free in this database (importing into an empty one gives back the same

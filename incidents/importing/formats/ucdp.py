@@ -2,8 +2,10 @@
 
 - dates: date_start, date_end and date_prec (1 day … 5 year); location: where_coordinates, adm_1, adm_2,
   latitude/longitude and where_prec (5 and 7 become "country", see importing.precision);
-- figures: low and high as one claim of killed, best as the best estimate; the deaths per side are kept in the
-  narrative (they add up to best: as claims they would widen the range);
+- figures: low and high as the claim of killed for the whole event, best as the best estimate, and the deaths
+  per side (deaths_a, deaths_b, deaths_civilians, deaths_unknown) as claims of killed for their group, named
+  after the side: a breakdown of the same source's figure, which does not widen the range (see
+  domain.casualties). The figures as coded are also written in the narrative;
 - source: source_article, source_office, source_date, source_headline as one source (the same text in
   several events is one source), cited by the event; an event without any is cited to the GED itself.
 """
@@ -251,7 +253,7 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
         )
         low, high = figures
 
-    _check_deaths(row, event, problems)
+    per_side = _check_deaths(row, event, problems)
 
     sources_text = event["source_article"]
     conflict = event["conflict_name"]
@@ -305,12 +307,20 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
                         event["source_headline"],
                     )
                 ),
-                "claims": [{"category": "killed", "low": low, "high": high}],
+                "claims": [
+                    {"category": "killed", "low": low, "high": high},
+                    *(
+                        {"category": "killed", "low": count, "high": count, "group": group}
+                        for group, count in zip(_groups(side_a, side_b), per_side, strict=True)
+                        if count is not None
+                    ),
+                ],
             }
         ],
         "estimates": [{"category": "killed", "best": best}],
     }
-    record = ImportRecord(row, event_id, data, COLUMNS, problems)
+    columns = _columns(tuple(count is not None for count in per_side))
+    record = ImportRecord(row, event_id, data, columns, problems)
     record.digest = content_digest(event[name] for name in _READ)
     return record
 
@@ -342,12 +352,41 @@ def _is_day(text: str) -> bool:
     return True
 
 
-def _check_deaths(row: int, event: dict[str, str], problems: list[Problem]) -> None:
-    """The per-side deaths, kept in the narrative: whole numbers, not negative, adding up to UCDP's best
-    estimate (as the codebook defines it)."""
+@functools.lru_cache(maxsize=16)
+def _columns(present: tuple[bool, ...]) -> dict[str, str]:
+    """COLUMNS, and the columns of the claims per side, numbered after the whole event's claim, for the
+    per-side deaths present."""
+    columns = dict(COLUMNS)
+    claims = (column for column, given in zip(_DEATHS, present, strict=True) if given)
+    for index, column in enumerate(claims, start=1):
+        prefix = f"citations.0.claims.{index}"
+        columns[prefix] = column
+        # The group is named after the side.
+        side = {"deaths_a": "side_a", "deaths_b": "side_b"}.get(column)
+        if side:
+            columns[f"{prefix}.group"] = side
+    return columns
+
+
+@functools.lru_cache(maxsize=1024)
+def _groups(side_a: str, side_b: str) -> tuple[str, str, str, str]:
+    """The groups of deaths_a, deaths_b, deaths_civilians and deaths_unknown, as a claim names them."""
+    return (
+        cut(f"{side_a} (side A)", 200) if side_a else "side A",
+        cut(f"{side_b} (side B)", 200) if side_b else "side B",
+        "civilians",
+        "unknown status",
+    )
+
+
+def _check_deaths(row: int, event: dict[str, str], problems: list[Problem]) -> list[str | None]:
+    """The per-side deaths as given, None where empty or wrong: whole numbers, not negative, adding up to
+    UCDP's best estimate (as the codebook defines it)."""
+    counts: list[str | None] = []
     total = 0
     for column in _DEATHS:
         text = event[column]
+        counts.append(None)
         if not text:
             total = -1
             continue
@@ -360,7 +399,9 @@ def _check_deaths(row: int, event: dict[str, str], problems: list[Problem]) -> N
         if count < 0:
             problems.append(Problem(row, column, f"{count} deaths: a count cannot be negative."))
             total = -1
-        elif total >= 0:
+            continue
+        counts[-1] = str(count)
+        if total >= 0:
             total += count
     best = event["best"]
     if total >= 0 and best.isdigit() and int(best) != total:
@@ -372,6 +413,7 @@ def _check_deaths(row: int, event: dict[str, str], problems: list[Problem]) -> N
                 Severity.WARNING,
             )
         )
+    return counts
 
 
 def _grade(number_of_sources: str, event_clarity: str) -> str:
