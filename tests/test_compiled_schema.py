@@ -368,6 +368,31 @@ def test_compiled_loader_agrees_with_the_schema_on_mutated_records(app: Flask) -
         agrees()
 
 
+def test_claims_remembered_by_input_are_told_apart_by_type_and_given_as_copies(app: Flask) -> None:
+    """Claims load by their input alone, so the compiled schema remembers them: 1, "1", True and 1.0 must
+    still get what the schema gives each, and a loaded claim changed afterwards must not change the next."""
+    with app.app_context():
+        schema, compiled = IncidentInputSchema(), compile_schema(IncidentInputSchema())
+        record = json.loads(demo_data_path().read_text(encoding="utf-8"))["incidents"][0]
+        record = {key: value for key, value in record.items() if key != "citations"}
+        record["citations"] = [{"source": {"title": "EFE", "kind": "press"}, "claims": []}]
+        record["estimates"] = []
+        for low in (1, "1", True, 1.0, 1, "1", True, " 1", "1", "civilians", 1):
+            data = copy.deepcopy(record)
+            data["citations"][0]["claims"] = [
+                {"category": "killed", "low": low, "group": "civilians"},
+                {"category": "killed", "low": low},
+            ]
+            assert_agrees(compiled, schema, data)
+        data = copy.deepcopy(record)
+        data["citations"][0]["claims"] = [{"category": "killed", "low": 3, "group": "civilians"}]
+        first = compiled(copy.deepcopy(data))
+        assert first is not None
+        first["citations"][0]["claims"][0]["low"] = 99
+        second = compiled(copy.deepcopy(data))
+        assert second is not None and second["citations"][0]["claims"][0]["low"] == 3
+
+
 def texts(limits: list[int]) -> st.SearchStrategy[str]:
     alphabet = st.one_of(st.characters(), st.sampled_from("\x00\t\n\r\x0b\x1f\x7f\x85\x9f\xa0\u2028 é"))
     around = [n + delta for n in limits for delta in (-1, 0, 1)]
@@ -419,6 +444,7 @@ FIELD_CASES = [
     (SourceInputSchema, "language", texts([35])),
     (CasualtyClaimSchema, "low", counts),
     (CasualtyClaimSchema, "high", counts),
+    (CasualtyClaimSchema, "group", texts([200])),
     (CitationInputSchema, "source_id", counts),
     (IncidentInputSchema, "version", counts),
     (IncidentInputSchema, "latitude", numbers),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from incidents.models import Citation, Incident
 from incidents.vocabulary import CasualtyCategory
@@ -38,28 +38,41 @@ def source_figures(claims: Iterable[Claim[K]]) -> dict[K, tuple[int, int]]:
     return _source_figures(claims)[0]
 
 
-def _source_figures(claims: Iterable[Claim[K]]) -> tuple[dict[K, tuple[int, int]], set[K]]:
-    """source_figures, and the categories whose figure is a sum over groups."""
+def _source_figures(claims: Iterable[Claim[K]]) -> tuple[dict[K, tuple[int, int]], frozenset[K]]:
+    """source_figures, and the categories whose figure is a sum over groups. (Every save and every imported
+    row comes through here: the common cases, no groups or groups beside a whole figure, go straight.)"""
     whole: dict[K, tuple[int, int]] = {}
-    by_group: dict[K, dict[str, tuple[int, int]]] = {}
-    for category, low, high, group in claims:
+    grouped: list[Claim[K]] | None = None
+    for claim in claims:
+        category, low, high, group = claim
         if group:
+            if grouped is None:
+                grouped = []
+            grouped.append(claim)
+            continue
+        known = whole.get(category)
+        whole[category] = (low, high) if known is None else (min(known[0], low), max(known[1], high))
+    if grouped is None:
+        return whole, _NONE
+    by_group: dict[K, dict[str, tuple[int, int]]] = {}
+    for category, low, high, group in grouped:
+        if category not in whole:  # the source's figure for the whole category is its figure
             _widen(by_group.setdefault(category, {}), group, low, high)
-        else:
-            _widen(whole, category, low, high)
-    summed = set(by_group) - set(whole)
-    for category in summed:
-        groups = by_group[category]
+    for category, groups in by_group.items():
         whole[category] = (sum(low for low, _ in groups.values()), sum(high for _, high in groups.values()))
-    return whole, summed
+    return whole, frozenset(by_group)
+
+
+_NONE: frozenset[Any] = frozenset()
 
 
 def incident_figures(citations: Iterable[Iterable[Claim[K]]]) -> dict[K, tuple[int, int]]:
     """Per category, the lowest and the highest of the citations' figures (source_figures)."""
     ranges: dict[K, tuple[int, int]] = {}
     for claims in citations:
-        for category, (low, high) in source_figures(claims).items():
-            _widen(ranges, category, low, high)
+        for category, (low, high) in _source_figures(claims)[0].items():
+            known = ranges.get(category)
+            ranges[category] = (low, high) if known is None else (min(known[0], low), max(known[1], high))
     return ranges
 
 

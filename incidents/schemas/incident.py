@@ -24,6 +24,9 @@ class CasualtyClaimSchema(Schema):
     """One source's figure for one category: low and high, equal when the source gives one number; for the
     whole category, or for the side or group named (see domain.casualties)."""
 
+    # What it loads depends on its input alone: the importer's compiled schema may remember it by input.
+    loads_by_input_alone = True
+
     category = fields.Enum(CasualtyCategory, by_value=True, required=True)
     low = Count(required=True)
     high = Count(load_default=None, allow_none=True)
@@ -65,6 +68,8 @@ class CitationInputSchema(Schema):
 
 
 class CasualtyEstimateSchema(Schema):
+    loads_by_input_alone = True  # as CasualtyClaimSchema
+
     category = fields.Enum(CasualtyCategory, by_value=True, required=True)
     best = Count(required=True)
 
