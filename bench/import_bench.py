@@ -420,11 +420,12 @@ def _database_floor(engine: Any) -> dict[str, Any]:
                 began = time.perf_counter()
                 if engine.dialect.name == "sqlite":
                     statement = "INSERT INTO {} ({}) VALUES ({})".format(
-                        name, ", ".join(columns), ", ".join("?" * len(columns))
+                        name, ", ".join(f'"{c}"' for c in columns), ", ".join("?" * len(columns))
                     )
                     driver.executemany(statement, part)
                 else:
-                    statement = f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+                    quoted = ", ".join(f'"{c}"' for c in columns)  # "group" is a reserved word
+                    statement = f"COPY {name} ({quoted}) FROM STDIN (FORMAT BINARY)"
                     with driver.cursor() as cursor, cursor.copy(statement) as copy:
                         copy.set_types([types[name][column] for column in columns])
                         for row in part:

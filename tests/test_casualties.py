@@ -138,3 +138,18 @@ def test_a_whole_figure_wins_over_the_sum_of_its_own_groups() -> None:
     assert source_figures([("killed", 5, 5, ""), ("killed", 4, 4, "a"), ("killed", 3, 3, "b")]) == {
         "killed": (5, 5)
     }
+
+
+def test_figures_are_per_citation_so_a_breakdown_goes_in_the_same_block() -> None:
+    """One source cited twice (p. 1: 18 dead; p. 2: 17 civilians) is two citations: the second's figure is 17.
+    The same claims in one citation give 18: the breakdown beside its own total."""
+    apart = incident_with((1, KILLED, 18, 18))
+    second = Citation(source=apart.citations[0].source, claims=[])
+    second.source_id = 1
+    second.claims.append(CasualtyClaim(category=KILLED, low=17, high=17, group="civilians"))
+    apart.citations.append(second)
+    (killed,) = casualty_ranges(apart)
+    assert (killed.figure, killed.source_count) == ("17–18", 1)
+    together = incident_with((1, KILLED, 18, 18), (1, KILLED, 17, 17, "civilians"))
+    (killed,) = casualty_ranges(together)
+    assert (killed.figure, killed.source_count) == ("18", 1)

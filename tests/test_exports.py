@@ -182,6 +182,8 @@ def test_geojson_is_a_feature_collection_with_longitude_first(
             continue
         assert feature["geometry"]["coordinates"] == [properties["longitude"], properties["latitude"]]
     assert collection["export"]["count"] == 12
+    # Its features did not change when claims gained their group (incidents-export 1.1): still 1.0.
+    assert collection["export"]["format_version"] == "1.0"
 
 
 @pytest.mark.skipif(OGRINFO is None, reason="ogrinfo is absent: apt-get install gdal-bin (CI installs it)")

@@ -251,13 +251,20 @@ def _ucdp_rows(**changes: dict[str, str]) -> str:
 def test_per_side_deaths_must_be_counts_that_add_up_to_best(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    """The per-side deaths go into the narrative; a negative or non-numeric one is an error by row and column,
-    and a best that is not their sum (the codebook's definition) is a warning."""
+    """The per-side deaths are claims per group; a negative or non-numeric one is an error by row and column,
+    one over the largest count is said once (it is both the claim's low and its high), and a best that is
+    not their sum (the codebook's definition) is a warning."""
     bad = write(tmp_path, "bad.csv", _ucdp_rows(**{"73855": {"deaths_civilians": "-5", "deaths_a": "abc"}}))
     result = run_import(runner, bad)
     assert result.exit_code == 1
     assert "row 3, deaths_a: 'abc' is not a whole number of deaths." in result.output
     assert "row 3, deaths_civilians: -5 deaths: a count cannot be negative." in result.output
+    assert counts(app)["incidents"] == 0
+
+    huge = write(tmp_path, "huge.csv", _ucdp_rows(**{"73855": {"deaths_b": "99999999999999999999"}}))
+    result = run_import(runner, huge)
+    assert result.exit_code == 1
+    assert result.output.count("row 3, deaths_b: Must be a whole number from 0 to 2147483647.") == 1
     assert counts(app)["incidents"] == 0
 
     off = write(tmp_path, "off.csv", _ucdp_rows(**{"73855": {"deaths_civilians": "4"}}))
@@ -325,3 +332,23 @@ def test_a_bad_start_date_gets_its_error_and_no_span_warning(
     assert result.exit_code == 1
     assert "row 3, date_start: '1989-02-30' is not a valid date (YYYY-MM-DD)." in result.output
     assert "date_prec" not in result.output
+
+
+def test_long_side_names_keep_their_side_in_the_group(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """A group is at most 200 characters: a long side name is cut, never its "(side A)", so two long names
+    that begin alike stay two groups."""
+    coalition = "Government of " + "Allied State, " * 25
+    path = write(
+        tmp_path,
+        "long.csv",
+        _ucdp_rows(**{"73855": {"side_a": coalition + "A", "side_b": coalition + "B", "deaths_b": "1"}}),
+    )
+    result = run_import(runner, path)
+    assert result.exit_code == 0, result.output
+    claims = incident(app, "73855").citations[0].claims
+    side_a, side_b = claims[1].group, claims[2].group
+    assert side_a.endswith("… (side A)") and side_b.endswith("… (side B)")
+    assert len(side_a) <= 200 and len(side_b) <= 200
+    assert side_a.startswith("Government of Allied State,") and (claims[2].low, claims[2].high) == (1, 1)

@@ -14,7 +14,7 @@ from incidents.schemas import IncidentInputSchema, SourceInputSchema
 from incidents.schemas.fields import MAX_INT
 from incidents.schemas.filters import IncidentFilterSchema
 
-API_VERSION = "1.0.0"
+API_VERSION = "1.1.0"  # 1.1: claims carry their group
 
 _DESCRIPTION = """\
 Incidents, with their sources and casualty claims, as the public and as editors see them.

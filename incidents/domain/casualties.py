@@ -1,10 +1,11 @@
 """Casualty ranges derived from claims: sources disagree, so a figure is a range, never one number.
 
 A claim counts a category as a whole (its group is empty), or one side or group within it ("civilians",
-"Government of Bangladesh"), as UCDP gives deaths per side. Each source's figure for a category is its claim
-for the whole category, or, when it gives only figures per group, their sum: a breakdown never widens the
-range as if it were another source's total. The incident's range is the lowest and highest of the sources'
-figures.
+"Government of Bangladesh"), as UCDP gives deaths per side. Each citation (a source at one locator) gives
+one figure for a category: its claim for the whole category, or, when it gives only figures per group, their
+sum: a breakdown never widens the range as if it were another source's total. The incident's range is the
+lowest and highest of the citations' figures. (Per citation, not per source: the figures are computed the
+same way before a save, when new sources have no id yet, as after it.)
 """
 
 from __future__ import annotations

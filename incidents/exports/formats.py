@@ -25,6 +25,8 @@ from incidents.exports.stored import StoredReader
 
 FORMAT_NAME = "incidents-export"
 FORMAT_VERSION = "1.1"
+# The GeoJSON export's own version: its features did not change when claims gained their group in 1.1.
+GEOJSON_FORMAT_VERSION = "1.0"
 # Every version whose JSON Schema is served at /export/schema/<version>.json (older exports point there).
 SCHEMA_VERSIONS = ("1.0", "1.1")
 GEOJSON_FORMAT_NAME = "incidents-export-geojson"
@@ -167,7 +169,7 @@ def write_geojson(export: Export) -> Iterator[bytes]:
         separator = b",\n"
         _tick(export, count)
     header = _header(export, count, None)
-    header = {"format": GEOJSON_FORMAT_NAME, "format_version": FORMAT_VERSION, **header}
+    header = {"format": GEOJSON_FORMAT_NAME, "format_version": GEOJSON_FORMAT_VERSION, **header}
     yield b'\n],\n"export":' + orjson.dumps(header, option=orjson.OPT_INDENT_2) + b"}\n"
 
 

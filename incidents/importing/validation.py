@@ -45,10 +45,13 @@ class RecordValidator:
         except ValidationError as error:
             # A cell the reader found wrong already has its message, which says more than the schema's.
             reported = {p.column for p in record.problems if p.severity == Severity.ERROR}
+            said: set[tuple[str, str]] = set()  # one cell read into two fields (UCDP's deaths per side)
             for path, message in flatten(error.messages):
                 column = column_for(path, record.columns)
-                if column not in reported:
-                    record.problems.append(Problem(record.row, column, _worded(message, record.data, path)))
+                worded = _worded(message, record.data, path)
+                if column not in reported and (column, worded) not in said:
+                    said.add((column, worded))
+                    record.problems.append(Problem(record.row, column, worded))
             return None
         return loaded
 

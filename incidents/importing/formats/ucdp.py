@@ -371,9 +371,10 @@ def _columns(present: tuple[bool, ...]) -> dict[str, str]:
 @functools.lru_cache(maxsize=1024)
 def _groups(side_a: str, side_b: str) -> tuple[str, str, str, str]:
     """The groups of deaths_a, deaths_b, deaths_civilians and deaths_unknown, as a claim names them."""
+    # A long name is cut, never its side: two long names with one beginning stay two groups.
     return (
-        cut(f"{side_a} (side A)", 200) if side_a else "side A",
-        cut(f"{side_b} (side B)", 200) if side_b else "side B",
+        cut(side_a, 200 - len(" (side A)")) + " (side A)" if side_a else "side A",
+        cut(side_b, 200 - len(" (side B)")) + " (side B)" if side_b else "side B",
         "civilians",
         "unknown status",
     )
