@@ -251,6 +251,12 @@ def test_claims_per_group_through_the_api(client: FlaskClient, token: str) -> No
     refused = client.post("/api/v1/incidents", json=body, headers=bearer(token))
     problem = assert_problem(refused, 422)
     assert problem["errors"] == {"estimates.0.best": ["Must lie within the sources' range (193–200)."]}
+    one = new_incident(
+        citations=[{**citation, "claims": citation["claims"][:1]}],
+        estimates=[{"category": "detained", "best": 160}],
+    )
+    problem = assert_problem(client.post("/api/v1/incidents", json=one, headers=bearer(token)), 422)
+    assert problem["errors"] == {"estimates.0.best": ["Must lie within the sources' range (150)."]}
     body["estimates"] = [{"category": "detained", "best": 195}]
     created = client.post("/api/v1/incidents", json=body, headers=bearer(token))
     assert created.status_code == 201, created.data

@@ -96,6 +96,18 @@ def test_login_throttling_per_client(app: Flask, make_user: Callable[..., User])
     assert statuses[10] == 429
 
 
+def test_successful_logins_do_not_count_against_the_limit(app: Flask, make_user: Callable[..., User]) -> None:
+    """A newsroom behind one address logs in many times a day: only failed logins are limited."""
+    app.config["LOGIN_RATE_LIMIT"] = "10 per 5 minutes"
+    make_user("ana@example.org")
+    statuses = [login(app.test_client(), "ana@example.org", PASSWORD).status_code for _ in range(15)]
+    assert statuses == [302] * 15
+    client = app.test_client()
+    failed = [login(client, "ana@example.org", "wrong password 123").status_code for _ in range(11)]
+    assert failed == [401] * 10 + [429]
+    assert b"Too many failed logins" in login(client, "ana@example.org", PASSWORD).data
+
+
 def test_login_throttling_per_account_leaves_others_alone(app: Flask, make_user: Callable[..., User]) -> None:
     app.config["LOGIN_RATE_LIMIT"] = "10 per 5 minutes"
     make_user("ana@example.org")

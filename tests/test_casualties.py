@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from incidents.domain.casualties import (
     CasualtyRange,
+    breakdown_problems,
     casualty_ranges,
     incident_figures,
     source_figures,
@@ -12,7 +13,7 @@ from incidents.domain.casualties import (
 from incidents.models import CasualtyClaim, CasualtyEstimate, Citation, Incident, Source
 from incidents.vocabulary import CasualtyCategory, SourceKind
 
-KILLED, INJURED = CasualtyCategory.KILLED, CasualtyCategory.INJURED
+KILLED, INJURED, DETAINED = CasualtyCategory.KILLED, CasualtyCategory.INJURED, CasualtyCategory.DETAINED
 
 
 def incident_with(
@@ -92,64 +93,84 @@ def test_a_breakdown_by_group_does_not_widen_the_range() -> None:
         ("unknown status", "0", 1),
     ]
     [figure] = killed.by_source
-    assert (figure.figure, figure.summed) == ("6–8", False)
+    assert (figure.figure, figure.parts) == ("6–8", ())
 
 
-def test_a_source_giving_only_groups_counts_their_sum() -> None:
-    """Juliaca: EFE 17 killed; another source only 17 civilians and 1 police officer, 18 in all: 17–18."""
+def test_a_part_of_a_breakdown_is_not_taken_for_a_total() -> None:
+    """Juliaca: EFE 17 killed; La República 18, of whom 17 civilians and 1 police officer; a police statement
+    only "1 police officer". The police figure is a part, not a total of 1: the range stays 17–18."""
     incident = incident_with(
         (1, KILLED, 17, 17),
+        (2, KILLED, 18, 18),
         (2, KILLED, 17, 17, "civilians"),
         (2, KILLED, 1, 1, "police officers"),
-        (3, INJURED, 2, 3, "police officers"),
-        (3, INJURED, 30, 40, "protesters"),
+        (3, KILLED, 1, 1, "Police officers "),
     )
-    killed, injured = casualty_ranges(incident)
-    assert (killed.figure, killed.source_count) == ("17–18", 2)
-    assert [(f.citation.source_id, f.figure, f.summed) for f in killed.by_source] == [
-        (1, "17", False),
-        (2, "18", True),
+    (killed,) = casualty_ranges(incident)
+    assert (killed.figure, killed.source_count) == ("17–18", 3)
+    assert [(f.citation.source_id, f.figure) for f in killed.by_source] == [(1, "17"), (2, "18")]
+    # One group, whatever its capitals and spacing; named as first spelled.
+    assert [(g.group, g.figure, g.source_count) for g in killed.groups] == [
+        ("civilians", "17", 1),
+        ("police officers", "1", 2),
     ]
-    assert [(g.group, g.figure) for g in killed.groups] == [("civilians", "17"), ("police officers", "1")]
-    assert (injured.figure, injured.source_count) == ("32–43", 1)
+    claims = [[("killed", 17, 17, "")], [("killed", 1, 1, "police officers")]]
+    assert incident_figures(claims) == {"killed": (17, 17)}
+
+
+def test_where_no_source_gives_a_whole_figure_the_sums_of_groups_make_the_range() -> None:
+    """San Marcos: one NGO counts 150 students and 43–50 people from the regions; another 190 and 10."""
+    incident = incident_with(
+        (1, DETAINED, 150, 150, "students"),
+        (1, DETAINED, 43, 50, "people from the regions"),
+        (2, DETAINED, 190, 190, "Students"),
+        (2, DETAINED, 10, 10, "people from the regions"),
+        (2, INJURED, 3, 3, "students"),
+    )
+    injured, detained = casualty_ranges(incident)  # in the vocabulary's order
+    assert (detained.figure, detained.source_count) == ("193–200", 2)
+    assert [(f.figure, f.parts) for f in detained.by_source] == [
+        ("193–200", (("150", "students"), ("43–50", "people from the regions"))),
+        ("200", (("190", "students"), ("10", "people from the regions"))),
+    ]
+    assert [(g.group, g.figure) for g in detained.groups] == [
+        ("students", "150–190"),
+        ("people from the regions", "10–50"),
+    ]
+    assert injured.figure == "3"
 
 
 def test_groups_across_sources_and_within_one() -> None:
-    # Two sources give the same group: its range spans theirs. One source names a group twice (two
-    # passages): that group's figure from it spans both, and is counted once in its sum.
+    # One source names a group twice (two passages): that group's figure from it spans both, and is
+    # counted once in its sum.
     figures = source_figures(
-        [("killed", 3, 3, "civilians"), ("killed", 2, 4, "civilians"), ("killed", 1, 1, "police officers")]
+        [("killed", 3, 3, "civilians"), ("killed", 2, 4, "Civilians"), ("killed", 1, 1, "police officers")]
     )
     assert figures == {"killed": (3, 5)}
     assert incident_figures(
         [
             [("killed", 3, 3, "civilians"), ("killed", 1, 1, "police officers")],
             [("killed", 5, 6, "civilians")],
-            [("killed", 2, 2, "")],
         ]
-    ) == {"killed": (2, 6)}
-    incident = incident_with((1, KILLED, 3, 3, "civilians"), (2, KILLED, 5, 6, "civilians"))
-    (killed,) = casualty_ranges(incident)
-    assert [(g.group, g.figure, g.source_count) for g in killed.groups] == [("civilians", "3–6", 2)]
+    ) == {"killed": (4, 6)}
 
 
 def test_a_whole_figure_wins_over_the_sum_of_its_own_groups() -> None:
-    # The source's own total is its figure, even when its groups add up to more (as sources sometimes do).
-    assert source_figures([("killed", 5, 5, ""), ("killed", 4, 4, "a"), ("killed", 3, 3, "b")]) == {
-        "killed": (5, 5)
-    }
+    # The citation's own total is its figure; groups adding up to more are a problem the schema reports.
+    claims = [("killed", 5, 5, ""), ("killed", 4, 4, "a"), ("killed", 3, 3, "b")]
+    assert source_figures(claims) == {"killed": (5, 5)}
+    assert breakdown_problems(claims) == [("killed", 7, 5)]
+    assert breakdown_problems([("killed", 5, 9, ""), ("killed", 4, 4, "a"), ("killed", 3, 5, "A")]) == []
 
 
 def test_figures_are_per_citation_so_a_breakdown_goes_in_the_same_block() -> None:
-    """One source cited twice (p. 1: 18 dead; p. 2: 17 civilians) is two citations: the second's figure is 17.
-    The same claims in one citation give 18: the breakdown beside its own total."""
+    """One source cited twice (p. 1: 18 dead; p. 2: 17 civilians, 1 police officer) is two citations. The
+    second gives no figure for the whole category, so it does not count in the range; its groups show."""
     apart = incident_with((1, KILLED, 18, 18))
     second = Citation(source=apart.citations[0].source, claims=[])
     second.source_id = 1
     second.claims.append(CasualtyClaim(category=KILLED, low=17, high=17, group="civilians"))
     apart.citations.append(second)
     (killed,) = casualty_ranges(apart)
-    assert (killed.figure, killed.source_count) == ("17–18", 1)
-    together = incident_with((1, KILLED, 18, 18), (1, KILLED, 17, 17, "civilians"))
-    (killed,) = casualty_ranges(together)
-    assert (killed.figure, killed.source_count) == ("18", 1)
+    assert (killed.figure, killed.source_count, len(killed.by_source)) == ("18", 1, 1)
+    assert [(g.group, g.figure) for g in killed.groups] == [("civilians", "17")]

@@ -237,3 +237,19 @@ def test_a_version_1_0_export_imports_its_claims_as_whole_figures(
             for claim in citation["claims"]:
                 claim["group"] = ""
     assert again["incidents"] == expected
+
+
+def test_a_version_this_release_does_not_know_is_refused_saying_so(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    document: dict[str, Any] = export(runner, tmp_path / "current.json")
+    for version in ("1.7", "2.0", ""):
+        document["format_version"] = version
+        result = run_import(runner, write(tmp_path, "newer.json", json.dumps(document)))
+        assert result.exit_code == 1
+        assert (
+            f"This is incidents-export version {version or '?'}; this importer reads versions 1.0 and 1.1."
+            in result.output
+        )
+    assert counts(app)["incidents"] == 11  # the demo, nothing more

@@ -59,10 +59,10 @@ def test_ucdp_csv_imports_every_event_with_dates_place_figures_and_source(
     assert citation.source.publisher == "Reuters"
     assert citation.source.publication_date == dt.date(1989, 10, 1)
     # The event's figure for the whole category, then UCDP's deaths per side, each a claim for its group.
+    # One-sided violence: side B is the civilians, counted in deaths_civilians (deaths_b is 0): no claim.
     assert [(c.category.value, c.low, c.high, c.group) for c in citation.claims] == [
         ("killed", 6, 8, ""),
         ("killed", 0, 0, "JSS/SB (side A)"),
-        ("killed", 0, 0, "Civilians (side B)"),
         ("killed", 6, 6, "civilians"),
         ("killed", 0, 0, "unknown status"),
     ]
@@ -73,7 +73,6 @@ def test_ucdp_csv_imports_every_event_with_dates_place_figures_and_source(
     assert (killed.low, killed.high, killed.best, killed.source_count) == (6, 8, 6, 1)
     assert [(g.group, g.figure) for g in killed.groups] == [
         ("JSS/SB (side A)", "0"),
-        ("Civilians (side B)", "0"),
         ("civilians", "6"),
         ("unknown status", "0"),
     ]
@@ -188,7 +187,6 @@ def test_ucdp_geojson(app: Flask, runner: FlaskCliRunner) -> None:
     assert [(c.low, c.high, c.group) for c in rangamati.citations[0].claims] == [
         (6, 8, ""),
         (0, 0, "JSS/SB (side A)"),
-        (0, 0, "Civilians (side B)"),
         (6, 6, "civilians"),
         (0, 0, "unknown status"),
     ]
@@ -226,12 +224,15 @@ def test_the_real_ucdp_bangladesh_sample_imports_completely(app: Flask, runner: 
             assert (claim.low, claim.high, claim.group) == (min(low, best), max(high, best), "")
             assert (found.killed_low, found.killed_high) == (claim.low, claim.high)
             # The deaths per side, each a claim of its group, as UCDP gives them.
-            assert [(c.group, c.low, c.high) for c in per_side] == [
+            expected = [
                 (f"{event['side_a']} (side A)", int(event["deaths_a"]), int(event["deaths_a"])),
                 (f"{event['side_b']} (side B)", int(event["deaths_b"]), int(event["deaths_b"])),
                 ("civilians", int(event["deaths_civilians"]), int(event["deaths_civilians"])),
                 ("unknown status", int(event["deaths_unknown"]), int(event["deaths_unknown"])),
             ]
+            if event["type_of_violence"] == "3" and event["deaths_b"] == "0":
+                del expected[1]  # one-sided: side B is the civilians, counted in deaths_civilians
+            assert [(c.group, c.low, c.high) for c in per_side] == expected
             assert [e.best for e in found.estimates] == [best]
             assert f"low {low}, best {best}, high {high}" in found.narrative
 
@@ -267,6 +268,27 @@ def test_per_side_deaths_must_be_counts_that_add_up_to_best(
     assert result.output.count("row 3, deaths_b: Must be a whole number from 0 to 2147483647.") == 1
     assert counts(app)["incidents"] == 0
 
+    # Deaths per side above UCDP's own high: the range takes them in (as it does a best outside it), and
+    # the breakdown never adds up to more than the figure for the whole event.
+    above = write(tmp_path, "above.csv", _ucdp_rows(**{"73855": {"deaths_a": "50"}}))
+    result = run_import(runner, above)
+    assert result.exit_code == 0, result.output
+    assert (
+        "row 3, high: warning: UCDP's deaths per side add up to 56, above its high estimate (8): the claim "
+        "for the whole event is recorded as 6–56, and the figures as given are kept in the narrative."
+        in result.output
+    )
+    rangamati = incident(app, "73855")
+    assert (rangamati.killed_low, rangamati.killed_high) == (6, 56)
+    assert [(c.low, c.high, c.group) for c in rangamati.citations[0].claims][:2] == [
+        (6, 56, ""),
+        (50, 50, "JSS/SB (side A)"),
+    ]
+    assert "low 6, best 6, high 8" in rangamati.narrative
+    with app.app_context():
+        db.session.execute(sa.delete(Incident))
+        db.session.commit()
+
     off = write(tmp_path, "off.csv", _ucdp_rows(**{"73855": {"deaths_civilians": "4"}}))
     result = run_import(runner, off)
     assert result.exit_code == 0, result.output
@@ -298,7 +320,7 @@ def test_geojson_counts_written_as_whole_floats(app: Flask, runner: FlaskCliRunn
     assert result.exit_code == 0, result.output
     rangamati = incident(app, "73855")
     claims = rangamati.citations[0].claims
-    assert [(c.low, c.high) for c in claims] == [(6, 8), (0, 0), (0, 0), (6, 6), (0, 0)]
+    assert [(c.low, c.high) for c in claims] == [(6, 8), (0, 0), (6, 6), (0, 0)]
     assert [e.best for e in rangamati.estimates] == [6]
 
 

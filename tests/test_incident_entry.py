@@ -104,8 +104,8 @@ def test_create_incident_with_two_sources_shows_the_range(app: Flask, editor_cli
 def test_figures_per_group_break_a_source_down_without_widening_the_range(
     app: Flask, editor_client: FlaskClient
 ) -> None:
-    """La República: 18 dead, of whom 17 civilians and 1 police officer. A fourth source gives only figures
-    per group (2 police officers and 30 protesters injured): its figure for injured is their sum."""
+    """Diario Correo: 18 dead, of whom 17 civilians and 1 police officer. EFE gives injured only per group
+    (2 police officers and 30 protesters): a part of a breakdown, not a total beside Correo's 33."""
     form = juliaca_form(
         **{
             "citations-1-claims-2-category": "killed",
@@ -128,18 +128,14 @@ def test_figures_per_group_break_a_source_down_without_widening_the_range(
     page = app.test_client().get(location).get_data(as_text=True)
     assert "Killed: 17–18 (2 sources, best estimate 18)" in page  # not 1–18
     assert "of whom civilians: 17" in page and "of whom police officers: 1" in page
-    assert "Injured: 32–33 (2 sources)" in page
-    assert "32 (its figures per group, added) according to" in page
-    assert "Injured, protesters: 30" in page  # the claim as the source gave it
+    assert "Injured: 33 (2 sources)" in page
+    assert "of whom protesters: 30" in page and "Injured, protesters: 30" in page  # the claim as given
+    assert "18 according to" in page
     with app.app_context():
         incident = db.session.scalar(sa.select(Incident))
         assert incident is not None
-        assert (incident.killed_low, incident.killed_high, incident.injured_low, incident.injured_high) == (
-            17,
-            18,
-            32,
-            33,
-        )
+        ranges = (incident.killed_low, incident.killed_high, incident.injured_low, incident.injured_high)
+        assert ranges == (17, 18, 33, 33)
         groups = [(k.category.value, k.low, k.group) for c in incident.citations for k in c.claims]
         assert groups == [
             ("killed", 17, ""),
@@ -218,6 +214,19 @@ BAD_INPUT = [
         {"citations-0-claims-0-group": "g" * 201},
         "citations-0-claims-0-group",
         "Must be at most 200 characters long (it is 201).",
+    ),
+    (
+        {
+            "citations-0-claims-1-category": "killed",
+            "citations-0-claims-1-low": "15",
+            "citations-0-claims-1-group": "civilians",
+            "citations-0-claims-2-category": "killed",
+            "citations-0-claims-2-low": "3",
+            "citations-0-claims-2-group": "police officers",
+        },
+        "citations-0-claims-1-low",
+        "The figures per group for killed add up to at least 18, more than this source's figure for the "
+        "whole category (17 at most). Correct one of them, or give the larger figure for the whole category.",
     ),
     (
         {"citations-0-claims-1-group": "civilians"},  # a group typed on a row without category or figure
@@ -307,6 +316,27 @@ def test_add_citation_keeps_what_was_typed(editor_client: FlaskClient) -> None:
     assert 'name="citations-2-locator"' in page
     assert 'value="95"' in page and 'value="Juliaca: 18 muertos"' in page
     assert "field-error" not in page
+
+
+def test_add_a_claim_row_to_one_block_keeps_what_was_typed(app: Flask, editor_client: FlaskClient) -> None:
+    """A source's breakdown needs several claim rows in its block: "Add a claim row" gives one more there."""
+    before = counts(app)
+    # Block 0 left blank in the form is dropped; the button of block 2 (Diario Correo) still finds it.
+    form = {key.replace("citations-1-", "citations-2-"): value for key, value in juliaca_form().items()}
+    form = {key.replace("citations-0-", "citations-1-"): value for key, value in form.items()}
+    form.update({"citations-0-locator": "", "citations-0-quote": "", "action": "add_claim-2"})
+    response = editor_client.post("/incidents/new", data=form)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    # Correo (now block 1) had claims 0 and 1: rows 2 and 3 are empty; EFE (block 0) has its one empty row.
+    assert 'name="citations-1-claims-1-low" type="text" value="33"' in page
+    for row in (2, 3):
+        assert f'name="citations-1-claims-{row}-low" type="text" value=""' in page
+    assert 'name="citations-1-claims-4-low"' not in page
+    assert 'name="citations-0-claims-1-low" type="text" value=""' in page
+    assert 'name="citations-0-claims-2-low"' not in page
+    assert 'data-focus="citation-1"' in page
+    assert "field-error" not in page and counts(app) == before
 
 
 def test_removed_citation_is_dropped(app: Flask, editor_client: FlaskClient) -> None:

@@ -37,6 +37,11 @@ def _login_limit() -> str:
     return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
+def _failed(response: Response) -> bool:
+    """Only failed logins count against the limits: a newsroom behind one address logs in many times."""
+    return response.status_code == 401
+
+
 def _safe_next(target: str | None) -> str:
     """Only follow a redirect target on this site."""
     if target:
@@ -47,12 +52,18 @@ def _safe_next(target: str | None) -> str:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], error_message="Too many login attempts; wait a few minutes.")
+@limiter.limit(
+    _login_limit,
+    methods=["POST"],
+    deduct_when=_failed,
+    error_message="Too many failed logins; wait a few minutes.",
+)
 @limiter.limit(
     _login_limit,
     key_func=_account_key,
     methods=["POST"],
-    error_message="Too many login attempts for this account; wait a few minutes.",
+    deduct_when=_failed,
+    error_message="Too many failed logins for this account; wait a few minutes.",
 )
 def login() -> Response | str | tuple[str, int]:
     if current_user.is_authenticated:

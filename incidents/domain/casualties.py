@@ -1,11 +1,17 @@
 """Casualty ranges derived from claims: sources disagree, so a figure is a range, never one number.
 
 A claim counts a category as a whole (its group is empty), or one side or group within it ("civilians",
-"Government of Bangladesh"), as UCDP gives deaths per side. Each citation (a source at one locator) gives
-one figure for a category: its claim for the whole category, or, when it gives only figures per group, their
-sum: a breakdown never widens the range as if it were another source's total. The incident's range is the
-lowest and highest of the citations' figures. (Per citation, not per source: the figures are computed the
-same way before a save, when new sources have no id yet, as after it.)
+"Government of Bangladesh"), as UCDP gives deaths per side. Groups are one whatever their capitals and
+spacing.
+
+Each citation (a source at one locator) gives at most one figure for a category:
+- its claim for the whole category (several: from the lowest low to the highest high);
+- or, when it gives only figures per group, their sum (each group from its lowest low to its highest high).
+
+The incident's range spans the citations' figures for the whole category. The sums of figures per group count
+only when no citation gives a figure for the whole category: a breakdown, or a part of one ("1 police officer
+killed", from a police statement that says nothing of civilians), is never taken for another total that would
+pull the range down (UCDP's side A 0 beside its 6-8 for the event would make it 0-8).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from incidents.vocabulary import CasualtyCategory
 K = TypeVar("K", bound=Hashable)
 # (category, low, high, group) for one claim; the category as an enum member or as its value.
 Claim = tuple[K, int, int, str]
+Range = tuple[int, int]
 
 
 def figure(low: int, high: int) -> str:
@@ -27,22 +34,21 @@ def figure(low: int, high: int) -> str:
     return str(low) if low == high else f"{low}–{high}"
 
 
-def _widen(ranges: dict[K, tuple[int, int]], key: K, low: int, high: int) -> None:
+def group_key(group: str) -> str:
+    """The group a name stands for: "Civilians", "civilians" and "civilians " are one."""
+    return " ".join(group.split()).casefold()
+
+
+def _widen(ranges: dict[Any, Range], key: Any, low: int, high: int) -> None:
     known = ranges.get(key)
     ranges[key] = (low, high) if known is None else (min(known[0], low), max(known[1], high))
 
 
-def source_figures(claims: Iterable[Claim[K]]) -> dict[K, tuple[int, int]]:
-    """One citation's figure per category: the lowest low and highest high of its claims for the whole
-    category; for a category it counts only by group, the sums over its groups (each group's lowest low and
-    highest high)."""
-    return _source_figures(claims)[0]
-
-
-def _source_figures(claims: Iterable[Claim[K]]) -> tuple[dict[K, tuple[int, int]], frozenset[K]]:
-    """source_figures, and the categories whose figure is a sum over groups. (Every save and every imported
-    row comes through here: the common cases, no groups or groups beside a whole figure, go straight.)"""
-    whole: dict[K, tuple[int, int]] = {}
+def _citation_figures(claims: Iterable[Claim[K]]) -> tuple[dict[K, Range], dict[K, dict[str, Range]]]:
+    """One citation's figures for whole categories, and, for the categories it counts only by group, each
+    group's range (by group_key). Every save and every imported row comes through here: the common cases,
+    no groups or groups beside a figure for the whole category, go straight."""
+    whole: dict[K, Range] = {}
     grouped: list[Claim[K]] | None = None
     for claim in claims:
         category, low, high, group = claim
@@ -54,34 +60,71 @@ def _source_figures(claims: Iterable[Claim[K]]) -> tuple[dict[K, tuple[int, int]
         known = whole.get(category)
         whole[category] = (low, high) if known is None else (min(known[0], low), max(known[1], high))
     if grouped is None:
-        return whole, _NONE
-    by_group: dict[K, dict[str, tuple[int, int]]] = {}
+        return whole, _NO_GROUPS
+    by_group: dict[K, dict[str, Range]] = {}
     for category, low, high, group in grouped:
-        if category not in whole:  # the source's figure for the whole category is its figure
-            _widen(by_group.setdefault(category, {}), group, low, high)
-    for category, groups in by_group.items():
-        whole[category] = (sum(low for low, _ in groups.values()), sum(high for _, high in groups.values()))
-    return whole, frozenset(by_group)
+        if category not in whole:
+            _widen(by_group.setdefault(category, {}), group_key(group), low, high)
+    return whole, by_group
 
 
-_NONE: frozenset[Any] = frozenset()
+_NO_GROUPS: dict[Any, Any] = {}
 
 
-def incident_figures(citations: Iterable[Iterable[Claim[K]]]) -> dict[K, tuple[int, int]]:
-    """Per category, the lowest and the highest of the citations' figures (source_figures)."""
-    ranges: dict[K, tuple[int, int]] = {}
+def _sum(groups: dict[str, Range]) -> Range:
+    return sum(low for low, _ in groups.values()), sum(high for _, high in groups.values())
+
+
+def source_figures(claims: Iterable[Claim[K]]) -> dict[K, Range]:
+    """One citation's figure per category: its claims for the whole category, or the sum of its groups."""
+    whole, by_group = _citation_figures(claims)
+    return {**{category: _sum(groups) for category, groups in by_group.items()}, **whole}
+
+
+def incident_figures(citations: Iterable[Iterable[Claim[K]]]) -> dict[K, Range]:
+    """Per category, the range of the citations' figures for the whole category; where none gives one, the
+    range of their sums of figures per group."""
+    ranges: dict[K, Range] = {}
+    sums: dict[K, Range] | None = None
     for claims in citations:
-        for category, (low, high) in _source_figures(claims)[0].items():
+        whole, by_group = _citation_figures(claims)
+        for category, (low, high) in whole.items():
             known = ranges.get(category)
             ranges[category] = (low, high) if known is None else (min(known[0], low), max(known[1], high))
+        if by_group:
+            if sums is None:
+                sums = {}
+            for category, groups in by_group.items():
+                _widen(sums, category, *_sum(groups))
+    if sums:
+        for category, summed in sums.items():
+            ranges.setdefault(category, summed)
     return ranges
+
+
+def breakdown_problems(claims: Iterable[Claim[K]]) -> list[tuple[K, int, int]]:
+    """(category, the least its groups add up to, the most its whole figure allows) for each category whose
+    figures per group, in one citation, add up to more than its figure for the whole category allows."""
+    whole: dict[K, Range] = {}
+    groups: dict[K, dict[str, Range]] = {}
+    for category, low, high, group in claims:
+        if group:
+            _widen(groups.setdefault(category, {}), group_key(group), low, high)
+        else:
+            _widen(whole, category, low, high)
+    problems = []
+    for category, ranges in groups.items():
+        least = sum(low for low, _ in ranges.values())
+        if category in whole and least > whole[category][1]:
+            problems.append((category, least, whole[category][1]))
+    return problems
 
 
 @dataclass(frozen=True)
 class GroupRange:
     """One side or group within a category: the lowest low and highest high the sources give for it."""
 
-    group: str
+    group: str  # as the first claim naming it spells it
     low: int
     high: int
     source_count: int
@@ -93,12 +136,13 @@ class GroupRange:
 
 @dataclass(frozen=True)
 class SourceFigure:
-    """What one citation gives for a category; `summed` when that is the sum of its figures per group."""
+    """What one citation gives for a category, as the range counts it; `parts` are its figures per group
+    when the figure is their sum."""
 
     citation: Citation
     low: int
     high: int
-    summed: bool
+    parts: tuple[tuple[str, str], ...] = ()  # (figure, group)
 
     @property
     def figure(self) -> str:
@@ -127,39 +171,50 @@ class CasualtyRange:
 
 
 def casualty_ranges(incident: Incident) -> list[CasualtyRange]:
-    """Per category, in vocabulary order: the range of the sources' figures (incident_figures), the best
-    estimate, the number of sources, and each group's range in the order the claims name them."""
+    """Per category, in vocabulary order: the range (incident_figures), the best estimate, the number of
+    sources giving any figure, each group's range (in the order the claims name them), and the citations'
+    figures that make the range."""
     sources: dict[CasualtyCategory, set[int]] = {}
-    groups: dict[CasualtyCategory, dict[str, tuple[int, int]]] = {}
+    groups: dict[CasualtyCategory, dict[str, Range]] = {}
+    spelling: dict[str, str] = {}
     group_sources: dict[tuple[CasualtyCategory, str], set[int]] = {}
-    ranges: dict[CasualtyCategory, tuple[int, int]] = {}
-    by_source: dict[CasualtyCategory, list[SourceFigure]] = {}
+    whole_figures: dict[CasualtyCategory, list[SourceFigure]] = {}
+    summed_figures: dict[CasualtyCategory, list[SourceFigure]] = {}
     for citation in incident.citations:
         for claim in citation.claims:
             sources.setdefault(claim.category, set()).add(citation.source_id)
             if claim.group:
-                _widen(groups.setdefault(claim.category, {}), claim.group, claim.low, claim.high)
-                group_sources.setdefault((claim.category, claim.group), set()).add(citation.source_id)
-        figures, summed = _source_figures((c.category, c.low, c.high, c.group) for c in citation.claims)
-        for category, (low, high) in figures.items():
-            _widen(ranges, category, low, high)
-            by_source.setdefault(category, []).append(SourceFigure(citation, low, high, category in summed))
+                key = group_key(claim.group)
+                spelling.setdefault(key, claim.group)
+                _widen(groups.setdefault(claim.category, {}), key, claim.low, claim.high)
+                group_sources.setdefault((claim.category, key), set()).add(citation.source_id)
+        whole, by_group = _citation_figures((c.category, c.low, c.high, c.group) for c in citation.claims)
+        for category, (low, high) in whole.items():
+            whole_figures.setdefault(category, []).append(SourceFigure(citation, low, high))
+        for category, parts in by_group.items():
+            shown = tuple((figure(*part), spelling[key]) for key, part in parts.items())
+            summed_figures.setdefault(category, []).append(SourceFigure(citation, *_sum(parts), shown))
     best = {estimate.category: estimate.best for estimate in incident.estimates}
-    return [
-        CasualtyRange(
-            category,
-            *ranges[category],
-            best.get(category),
-            len(sources[category]),
-            tuple(
-                GroupRange(group, low, high, len(group_sources[category, group]))
-                for group, (low, high) in groups.get(category, {}).items()
-            ),
-            tuple(by_source[category]),
+    ranges = []
+    for category in CasualtyCategory:
+        counted = whole_figures.get(category) or summed_figures.get(category)
+        if not counted:
+            continue
+        ranges.append(
+            CasualtyRange(
+                category,
+                min(f.low for f in counted),
+                max(f.high for f in counted),
+                best.get(category),
+                len(sources[category]),
+                tuple(
+                    GroupRange(spelling[key], low, high, len(group_sources[category, key]))
+                    for key, (low, high) in groups.get(category, {}).items()
+                ),
+                tuple(counted),
+            )
         )
-        for category in CasualtyCategory
-        if category in ranges
-    ]
+    return ranges
 
 
 @dataclass(frozen=True)

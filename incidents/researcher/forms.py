@@ -45,6 +45,7 @@ def typed_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
         if form.get(prefix + "remove"):
             continue
         citation: dict[str, Any] = {name: form.get(prefix + name, "") for name in CITATION_FIELDS}
+        citation["form_index"] = i  # the block's number in the form this came from
         citation["source"] = {name: form.get(f"{prefix}source-{name}", "") for name in SOURCE_FIELDS}
         citation["claims"] = []
         for j in range(MAX_ROWS):

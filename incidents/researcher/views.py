@@ -105,6 +105,16 @@ def _handle_post(incident: Incident | None) -> Response | str | tuple[str, int]:
     if action == "add_citation":
         typed["citations"].append(forms.blank_citation())
         return _render_form(typed, {}, incident=incident, focus=f"citation-{len(typed['citations']) - 1}")
+    if action.startswith("add_claim-"):
+        # One more empty claim row in that block (beside the one every block gets); a block left blank was
+        # dropped from what was typed, and comes back last.
+        wanted = action.removeprefix("add_claim-")
+        block = next((c for c in typed["citations"] if str(c.get("form_index")) == wanted), None)
+        if block is None:
+            block = forms.blank_citation()
+            typed["citations"].append(block)
+        block["claims"].append(dict.fromkeys(forms.CLAIM_FIELDS, ""))
+        return _render_form(typed, {}, incident=incident, focus=f"citation-{typed['citations'].index(block)}")
     if action == "geocode" or action.startswith("place-"):
         return _geocode_step(typed, action, incident)
     try:
@@ -180,7 +190,7 @@ def _render_form(
     focus: str | None = None,
 ) -> str:
     for citation in typed["citations"]:
-        citation["claims"].append({"category": "", "low": "", "high": "", "group": ""})
+        citation["claims"].append(dict.fromkeys(forms.CLAIM_FIELDS, ""))
     return render_template(
         "incidents/form.html",
         typed=typed,

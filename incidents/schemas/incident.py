@@ -5,7 +5,7 @@ from typing import Any
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
-from incidents.domain.casualties import incident_figures
+from incidents.domain.casualties import breakdown_problems, figure, incident_figures
 from incidents.extensions import db
 from incidents.models import IncidentType, Source
 from incidents.schemas.fields import MAX_INT, Count, CountryCode, RecordDate, RecordId, Text
@@ -65,6 +65,25 @@ class CitationInputSchema(Schema):
             raise ValidationError("Give either an existing source or a new one, not both.", "source_id")
         if source_id is not None and db.session.get(Source, source_id) is None:
             raise ValidationError(f"There is no source with id {source_id}.", "source_id")
+
+    @validates_schema
+    def groups_within_the_whole(self, data: dict[str, Any], **_: Any) -> None:
+        """A source's figures per group cannot add up to more than its own figure for the whole category."""
+        claims = data.get("claims") or []
+        problems = breakdown_problems((c["category"], c["low"], c["high"], c["group"]) for c in claims)
+        errors: dict[int, dict[str, list[str]]] = {}
+        for category, least, most in problems:
+            # Said beside the first figure per group of that category.
+            index = next(i for i, c in enumerate(claims) if c["category"] == category and c["group"])
+            errors[index] = {
+                "low": [
+                    f"The figures per group for {category.label} add up to at least {least}, more than this "
+                    f"source's figure for the whole category ({most} at most). Correct one of them, or give "
+                    "the larger figure for the whole category."
+                ]
+            }
+        if errors:
+            raise ValidationError({"claims": errors})
 
 
 class CasualtyEstimateSchema(Schema):
@@ -156,7 +175,6 @@ def _estimate_problems(data: dict[str, Any]) -> dict[str, Any]:
         elif category not in ranges:
             problems[index] = {"best": [f"No source gives a figure for {category.label}."]}
         elif not ranges[category][0] <= best <= ranges[category][1]:
-            low, high = ranges[category]
-            problems[index] = {"best": [f"Must lie within the sources' range ({low}–{high})."]}
+            problems[index] = {"best": [f"Must lie within the sources' range ({figure(*ranges[category])})."]}
         seen.add(category)
     return {"estimates": problems} if problems else {}

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from incidents.exports.formats import FORMAT_NAME, GEOJSON_FORMAT_NAME
+from incidents.exports.formats import FORMAT_NAME, FORMAT_VERSION, GEOJSON_FORMAT_NAME
 from incidents.exports.serialize import canonical_json
 from incidents.importing.formats.base import SOURCE_FIELDS, ImportRecord
 from incidents.importing.reading import FileError
@@ -23,7 +23,8 @@ from incidents.vocabulary import PublicationStatus
 
 FORMAT = "json"
 DATASET = "incidents"
-SUPPORTED_MAJOR = "1"
+# The versions this importer reads: 1.0 (claims without a group) and 1.1.
+SUPPORTED = ("1.0", FORMAT_VERSION)
 
 COLUMNS = {
     "start_date": "date.start",
@@ -57,8 +58,12 @@ class ExportJsonReader:
 
     def __init__(self, document: dict[str, Any]) -> None:
         version = str(document.get("format_version", ""))
-        if version.split(".")[0] != SUPPORTED_MAJOR:
-            raise FileError(f"This is {FORMAT_NAME} version {version or '?'}; this importer reads version 1.")
+        if version not in SUPPORTED:
+            raise FileError(
+                f"This is {FORMAT_NAME} version {version or '?'}; this importer reads versions "
+                f"{' and '.join(SUPPORTED)}. A later version comes from a newer release of this application: "
+                "upgrade this one to import it."
+            )
         incidents, header = document.get("incidents"), document.get("header")
         if not isinstance(incidents, list) or not isinstance(header, dict):
             raise FileError(f"This {FORMAT_NAME} file is incomplete: it needs its incidents and its header.")

@@ -5,7 +5,9 @@
 - figures: low and high as the claim of killed for the whole event, best as the best estimate, and the deaths
   per side (deaths_a, deaths_b, deaths_civilians, deaths_unknown) as claims of killed for their group, named
   after the side: a breakdown of the same source's figure, which does not widen the range (see
-  domain.casualties). The figures as coded are also written in the narrative;
+  domain.casualties). One-sided violence has no deaths_b claim when it is 0 (side B is the civilians, counted
+  in deaths_civilians). Where best, or the deaths per side, exceed low–high, the range is widened to take
+  them in, with a warning. The figures as coded are also written in the narrative;
 - source: source_article, source_office, source_date, source_headline as one source (the same text in
   several events is one source), cited by the event; an event without any is cited to the GED itself.
 """
@@ -36,6 +38,7 @@ from incidents.importing.precision import (
 )
 from incidents.importing.reading import CsvTable, FileError, refuse_repeated
 from incidents.importing.report import Problem, Severity
+from incidents.schemas.fields import MAX_INT
 from incidents.vocabulary import DatePrecision, LocationPrecision, SourceKind
 
 FORMAT = "ucdp"
@@ -254,6 +257,25 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
         low, high = figures
 
     per_side = _check_deaths(row, event, problems)
+    if one_sided and per_side[1] == "0":
+        # One-sided violence: side B is the civilians, whose deaths UCDP counts in deaths_civilians and
+        # whose deaths_b is always 0. A group "Civilians (side B)": 0 beside "civilians": 6 would read as a
+        # contradiction.
+        per_side[1] = None
+    side_total = sum(int(count) for count in per_side if count is not None)
+    # Not when low is above high (the schema says so), nor beyond the largest count (refused as such).
+    if low.isdigit() and high.isdigit() and int(low) <= int(high) < side_total <= MAX_INT:
+        problems.append(
+            Problem(
+                row,
+                "high",
+                f"UCDP's deaths per side add up to {side_total}, above its high estimate ({high}): the "
+                f"claim for the whole event is recorded as {low}–{side_total}, and the figures as given are "
+                "kept in the narrative.",
+                Severity.WARNING,
+            )
+        )
+        high = str(side_total)
 
     sources_text = event["source_article"]
     conflict = event["conflict_name"]
