@@ -46,7 +46,11 @@ DEFAULTS: dict[str, Any] = {
     "TILE_ATTRIBUTION": (
         '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
     ),
+    # Failed logins, per client and per account.
     "LOGIN_RATE_LIMIT": "10 per 5 minutes",
+    # Every login attempt, successful or not, per client and per account: failed ones are counted only once
+    # answered, so attempts sent at the same moment are bounded by this cap.
+    "LOGIN_ATTEMPT_LIMIT": "30 per 5 minutes",
     "RATELIMIT_STORAGE_URI": "memory://",
 }
 
@@ -65,6 +69,7 @@ _ENV_PARSERS: dict[str, Any] = {
     "IMPORT_BACKGROUND_BYTES": int,
     "IMPORT_FOLDER": str,
     "LOGIN_RATE_LIMIT": str,
+    "LOGIN_ATTEMPT_LIMIT": str,
     "RATELIMIT_STORAGE_URI": str,
     "SESSION_COOKIE_SECURE": json.loads,
 }

@@ -66,6 +66,7 @@ def _test_config(database_url: str, instance: Path) -> dict[str, Any]:
         "WTF_CSRF_ENABLED": False,
         # Tests log in many times; the throttling tests set the real limit themselves.
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        "LOGIN_ATTEMPT_LIMIT": "1000 per minute",
         "TILE_URL": "",
         # Import uploads wait in the test's own folder, not in instance/.
         "IMPORT_FOLDER": str(instance / "imports"),

@@ -99,6 +99,7 @@ def test_login_throttling_per_client(app: Flask, make_user: Callable[..., User])
 def test_successful_logins_do_not_count_against_the_limit(app: Flask, make_user: Callable[..., User]) -> None:
     """A newsroom behind one address logs in many times a day: only failed logins are limited."""
     app.config["LOGIN_RATE_LIMIT"] = "10 per 5 minutes"
+    app.config["LOGIN_ATTEMPT_LIMIT"] = "30 per 5 minutes"
     make_user("ana@example.org")
     statuses = [login(app.test_client(), "ana@example.org", PASSWORD).status_code for _ in range(15)]
     assert statuses == [302] * 15
@@ -106,6 +107,18 @@ def test_successful_logins_do_not_count_against_the_limit(app: Flask, make_user:
     failed = [login(client, "ana@example.org", "wrong password 123").status_code for _ in range(11)]
     assert failed == [401] * 10 + [429]
     assert b"Too many failed logins" in login(client, "ana@example.org", PASSWORD).data
+
+
+def test_every_attempt_counts_against_a_higher_cap_before_the_password_is_checked(
+    app: Flask, make_user: Callable[..., User]
+) -> None:
+    """Failed logins are counted once answered, so attempts sent at one moment would all pass that limit;
+    the cap on all attempts is counted first."""
+    app.config["LOGIN_ATTEMPT_LIMIT"] = "5 per 5 minutes"
+    make_user("ana@example.org")
+    statuses = [login(app.test_client(), "ana@example.org", PASSWORD).status_code for _ in range(6)]
+    assert statuses == [302] * 5 + [429]
+    assert b"Too many login attempts" in login(app.test_client(), "ana@example.org", PASSWORD).data
 
 
 def test_login_throttling_per_account_leaves_others_alone(app: Flask, make_user: Callable[..., User]) -> None:

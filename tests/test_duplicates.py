@@ -218,3 +218,36 @@ def test_nothing_is_merged_into_a_retracted_incident(
     with app.app_context():
         kept = db.session.get(Incident, manual)
         assert kept is not None and kept.status == PublicationStatus.PUBLISHED
+
+
+def test_a_merge_that_would_leave_the_best_estimate_outside_the_range_is_refused(
+    app: Flask, editor_client: FlaskClient
+) -> None:
+    """A source's figure for the whole category narrows a range made of figures per group only: the kept
+    incident's best estimate may then lie outside it. The merge is refused, saying so; nothing changes."""
+    first, _ = save(
+        editor_client,
+        title="Juliaca airport: civilians killed",
+        **{"citations-0-claims-0-low": "12", "citations-0-claims-0-group": "civilians", "best-killed": "12"},
+    )
+    second, _ = save(editor_client, **{**SECOND, "citations-0-claims-0-low": "20"})
+    with app.app_context():
+        flag_id = db.session.scalar(sa.select(DuplicateFlag.id))
+        before = [
+            (i.id, i.version, i.status, i.killed_low, i.killed_high)
+            for i in db.session.scalars(sa.select(Incident))
+        ]
+    response = editor_client.post(f"/incidents/{first}/duplicates/{flag_id}/merge", follow_redirects=True)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert (
+        f"Merged with incident {second}, this incident would not be valid (best estimate: Must lie within "
+        "the sources&#39; range (20).). Edit this incident first (for example its best estimate), then merge."
+    ) in page
+    with app.app_context():
+        after = [
+            (i.id, i.version, i.status, i.killed_low, i.killed_high)
+            for i in db.session.scalars(sa.select(Incident))
+        ]
+    assert after == before
+    assert flags(app)[0][4] == DuplicateStatus.OPEN

@@ -262,6 +262,17 @@ def test_per_side_deaths_must_be_counts_that_add_up_to_best(
     assert "row 3, deaths_civilians: -5 deaths: a count cannot be negative." in result.output
     assert counts(app)["incidents"] == 0
 
+    # Digits other than 0-9 ("²" passes str.isdigit and fails int; "٦" and "1_0" pass int) are not counts.
+    odd = write(
+        tmp_path, "odd.csv", _ucdp_rows(**{"73855": {"high": "²", "deaths_a": "٦", "deaths_b": "1_0"}})
+    )
+    result = run_import(runner, odd)
+    assert result.exit_code == 1, result.output
+    assert "row 3, deaths_a: '٦' is not a whole number of deaths." in result.output
+    assert "row 3, deaths_b: '1_0' is not a whole number of deaths." in result.output
+    assert "row 3, high:" in result.output and "Traceback" not in result.output
+    assert counts(app)["incidents"] == 0
+
     huge = write(tmp_path, "huge.csv", _ucdp_rows(**{"73855": {"deaths_b": "99999999999999999999"}}))
     result = run_import(runner, huge)
     assert result.exit_code == 1

@@ -338,6 +338,20 @@ def test_add_a_claim_row_to_one_block_keeps_what_was_typed(app: Flask, editor_cl
     assert 'data-focus="citation-1"' in page
     assert "field-error" not in page and counts(app) == before
 
+    # On a block with nothing typed yet but its kind and reliability: it stays where it is, as chosen.
+    form.update({"citations-0-source-kind": "ngo_report", "citations-0-source-reliability": "B"})
+    form["action"] = "add_claim-0"
+    page = editor_client.post("/incidents/new", data=form).get_data(as_text=True)
+    first = page[page.index('id="citation-0"') : page.index('id="citation-1"')]
+    assert '<option value="ngo_report" selected>' in first and '<option value="B" selected>' in first
+    assert 'name="citations-0-claims-1-low" type="text" value=""' in first
+    assert 'name="citations-2-source-title"' in page and 'value="Juliaca: 18 muertos"' in page
+    # A forged block number is no error: an empty block comes last.
+    for forged in ("add_claim-abc", "add_claim-999999", "add_claim-"):
+        form["action"] = forged
+        assert editor_client.post("/incidents/new", data=form).status_code == 200
+    assert counts(app) == before
+
 
 def test_removed_citation_is_dropped(app: Flask, editor_client: FlaskClient) -> None:
     response = editor_client.post(

@@ -37,6 +37,10 @@ def _login_limit() -> str:
     return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
+def _attempt_limit() -> str:
+    return str(current_app.config["LOGIN_ATTEMPT_LIMIT"])
+
+
 def _failed(response: Response) -> bool:
     """Only failed logins count against the limits: a newsroom behind one address logs in many times."""
     return response.status_code == 401
@@ -52,6 +56,15 @@ def _safe_next(target: str | None) -> str:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
+# Failed logins are counted once answered (deduct_when): attempts sent at the same moment all pass that test,
+# so every attempt also counts, before the password is checked, against a higher cap.
+@limiter.limit(_attempt_limit, methods=["POST"], error_message="Too many login attempts; wait a few minutes.")
+@limiter.limit(
+    _attempt_limit,
+    key_func=_account_key,
+    methods=["POST"],
+    error_message="Too many login attempts for this account; wait a few minutes.",
+)
 @limiter.limit(
     _login_limit,
     methods=["POST"],

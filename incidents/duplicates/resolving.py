@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from marshmallow import ValidationError
 
 from incidents.domain.incidents import incident_input, update_incident
 from incidents.extensions import db
+from incidents.importing.validation import flatten
 from incidents.models import DuplicateFlag, Incident, User
 from incidents.schemas import IncidentInputSchema
 from incidents.vocabulary import DuplicateStatus, PublicationStatus
@@ -60,7 +62,17 @@ def merge(flag: DuplicateFlag, keep: Incident, user: User) -> Incident:
         )
     kept = incident_input(keep)
     kept["citations"] += incident_input(other)["citations"]
-    update_incident(keep, IncidentInputSchema().load(kept), user)
+    try:
+        merged = IncidentInputSchema().load(kept)
+    except ValidationError as error:
+        # The other's figures for a whole category can narrow the range (sums of figures per group count
+        # only where no source gives one): this incident's best estimate may then lie outside it.
+        problems = "; ".join(f"{_field(path)}: {message}" for path, message in flatten(error.messages))
+        raise ResolutionError(
+            f"Merged with incident {other.id}, this incident would not be valid ({problems}). Edit this "
+            "incident first (for example its best estimate), then merge."
+        ) from None
+    update_incident(keep, merged, user)
     retracted = incident_input(other)
     note = (
         f"Merged into incident {keep.id} (“{keep.title}”) by {user.email} on "
@@ -71,6 +83,11 @@ def merge(flag: DuplicateFlag, keep: Incident, user: User) -> Incident:
     update_incident(other, IncidentInputSchema().load(retracted), user)
     _resolve(flag, DuplicateStatus.MERGED, user)
     return other
+
+
+def _field(path: str) -> str:
+    """ "estimates.0.best" as the page names it: "best estimate"."""
+    return "best estimate" if path.startswith("estimates.") and path.endswith(".best") else path
 
 
 def _resolve(flag: DuplicateFlag, status: DuplicateStatus, user: User) -> None:

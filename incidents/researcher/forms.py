@@ -33,8 +33,9 @@ CLAIM_FIELDS = ("category", "low", "high", "group")
 MAX_ROWS = 200  # citations per incident, claims per citation: a bound on what one form may carry
 
 
-def typed_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
-    """What the user typed, as a nested structure of strings, with blank rows dropped."""
+def typed_from_form(form: MultiDict[str, str], *, keep: int | None = None) -> dict[str, Any]:
+    """What the user typed, as a nested structure of strings, with blank rows dropped (except the source
+    block numbered `keep`, which the user is adding a claim row to)."""
     typed: dict[str, Any] = {name: form.get(name, "") for name in INCIDENT_FIELDS}
     typed["types"] = form.getlist("types")
     typed["citations"] = []
@@ -52,7 +53,7 @@ def typed_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
             claim = {name: form.get(f"{prefix}claims-{j}-{name}", "") for name in CLAIM_FIELDS}
             if any(value.strip() for value in claim.values()):
                 citation["claims"].append(claim)
-        if _citation_is_blank(citation):
+        if _citation_is_blank(citation) and i != keep:
             continue
         typed["citations"].append(citation)
     typed["estimates"] = {c.value: form.get(f"best-{c.value}", "") for c in CasualtyCategory}

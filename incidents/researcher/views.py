@@ -100,16 +100,18 @@ def incident_edit(incident_id: int) -> Response | str | tuple[str, int]:
 
 
 def _handle_post(incident: Incident | None) -> Response | str | tuple[str, int]:
-    typed = forms.typed_from_form(request.form)
     action = request.form.get("action", "save")
+    target = action.removeprefix("add_claim-") if action.startswith("add_claim-") else ""
+    typed = forms.typed_from_form(
+        request.form, keep=int(target) if target.isascii() and target.isdigit() else None
+    )
     if action == "add_citation":
         typed["citations"].append(forms.blank_citation())
         return _render_form(typed, {}, incident=incident, focus=f"citation-{len(typed['citations']) - 1}")
     if action.startswith("add_claim-"):
-        # One more empty claim row in that block (beside the one every block gets); a block left blank was
-        # dropped from what was typed, and comes back last.
-        wanted = action.removeprefix("add_claim-")
-        block = next((c for c in typed["citations"] if str(c.get("form_index")) == wanted), None)
+        # One more empty claim row in that block (beside the one every block gets), kept where it was even
+        # when nothing is typed in it yet. A block that is not in the form (a forged number) comes last.
+        block = next((c for c in typed["citations"] if str(c.get("form_index")) == target), None)
         if block is None:
             block = forms.blank_citation()
             typed["citations"].append(block)

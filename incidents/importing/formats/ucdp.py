@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -264,7 +265,7 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
         per_side[1] = None
     side_total = sum(int(count) for count in per_side if count is not None)
     # Not when low is above high (the schema says so), nor beyond the largest count (refused as such).
-    if low.isdigit() and high.isdigit() and int(low) <= int(high) < side_total <= MAX_INT:
+    if _whole(low) and _whole(high) and int(low) <= int(high) < side_total <= MAX_INT:
         problems.append(
             Problem(
                 row,
@@ -357,13 +358,20 @@ def _figures(low: str, best: str, high: str) -> tuple[str, str] | None:
     3): widened to take in the best estimate, never narrowed. None when the figures are not whole numbers or
     low is above high: the schema reports those as they are.
     """
-    try:
-        low_n, best_n, high_n = int(low), int(best), int(high)
-    except ValueError:
+    if not (_whole(low) and _whole(best) and _whole(high)):
         return None
+    low_n, best_n, high_n = int(low), int(best), int(high)
     if low_n > high_n or low_n <= best_n <= high_n:
         return None
     return str(min(low_n, best_n)), str(max(high_n, best_n))
+
+
+_SIGNED_WHOLE = re.compile(r"-?[0-9]+")
+
+
+def _whole(text: str) -> bool:
+    """Digits 0-9 only ("²".isdigit() is true, and int() refuses it)."""
+    return text.isascii() and text.isdigit()
 
 
 def _is_day(text: str) -> bool:
@@ -413,12 +421,11 @@ def _check_deaths(row: int, event: dict[str, str], problems: list[Problem]) -> l
         if not text:
             total = -1
             continue
-        try:
-            count = int(text)
-        except ValueError:
+        if not _SIGNED_WHOLE.fullmatch(text):  # not int(): it reads "1_0", " 5" and "٦" too
             problems.append(Problem(row, column, f"{text!r} is not a whole number of deaths."))
             total = -1
             continue
+        count = int(text)
         if count < 0:
             problems.append(Problem(row, column, f"{count} deaths: a count cannot be negative."))
             total = -1
@@ -427,7 +434,7 @@ def _check_deaths(row: int, event: dict[str, str], problems: list[Problem]) -> l
         if total >= 0:
             total += count
     best = event["best"]
-    if total >= 0 and best.isdigit() and int(best) != total:
+    if total >= 0 and _whole(best) and int(best) != total:
         problems.append(
             Problem(
                 row,
