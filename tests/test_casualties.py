@@ -109,6 +109,7 @@ def test_a_part_of_a_breakdown_is_not_taken_for_a_total() -> None:
     (killed,) = casualty_ranges(incident)
     assert (killed.figure, killed.source_count) == ("17–18", 3)
     assert [(f.citation.source_id, f.figure) for f in killed.by_source] == [(1, "17"), (2, "18")]
+    assert [(f.citation.source_id, f.parts) for f in killed.partial] == [(3, (("1", "police officers"),))]
     # One group, whatever its capitals and spacing; named as first spelled.
     assert [(g.group, g.figure, g.source_count) for g in killed.groups] == [
         ("civilians", "17", 1),

@@ -129,6 +129,11 @@ def test_figures_per_group_break_a_source_down_without_widening_the_range(
     assert "Killed: 17–18 (2 sources, best estimate 18)" in page  # not 1–18
     assert "of whom civilians: 17" in page and "of whom police officers: 1" in page
     assert "Injured: 33 (2 sources)" in page
+    # Both sources are named: EFE's figures per group beside Correo's total, said not to make the range.
+    assert (
+        '2 police officers + 30 protesters according to <a href="#source-1">[1]</a> Peru: 17 dead in Juliaca '
+        "clashes (figures per group only: not counted in the range)"
+    ) in page
     assert "of whom protesters: 30" in page and "Injured, protesters: 30" in page  # the claim as given
     assert "18 according to" in page
     with app.app_context():

@@ -158,6 +158,8 @@ class CasualtyRange:
     source_count: int
     groups: tuple[GroupRange, ...] = ()
     by_source: tuple[SourceFigure, ...] = ()
+    # Citations giving only figures per group where others give the whole category's: not in the range.
+    partial: tuple[SourceFigure, ...] = ()
 
     @property
     def figure(self) -> str:
@@ -200,6 +202,7 @@ def casualty_ranges(incident: Incident) -> list[CasualtyRange]:
         counted = whole_figures.get(category) or summed_figures.get(category)
         if not counted:
             continue
+        partial = summed_figures.get(category, []) if category in whole_figures else []
         ranges.append(
             CasualtyRange(
                 category,
@@ -212,6 +215,7 @@ def casualty_ranges(incident: Incident) -> list[CasualtyRange]:
                     for key, (low, high) in groups.get(category, {}).items()
                 ),
                 tuple(counted),
+                tuple(partial),
             )
         )
     return ranges
