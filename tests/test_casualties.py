@@ -7,7 +7,6 @@ from incidents.domain.casualties import (
     breakdown_problems,
     casualty_ranges,
     incident_figures,
-    source_figures,
     total_ranges,
 )
 from incidents.models import CasualtyClaim, CasualtyEstimate, Citation, Incident, Source
@@ -144,9 +143,12 @@ def test_where_no_source_gives_a_whole_figure_the_sums_of_groups_make_the_range(
 def test_groups_across_sources_and_within_one() -> None:
     # One source names a group twice (two passages): that group's figure from it spans both, and is
     # counted once in its sum.
-    figures = source_figures(
-        [("killed", 3, 3, "civilians"), ("killed", 2, 4, "Civilians"), ("killed", 1, 1, "police officers")]
-    )
+    one_citation = [
+        ("killed", 3, 3, "civilians"),
+        ("killed", 2, 4, "Civilians"),
+        ("killed", 1, 1, "police officers"),
+    ]
+    figures = incident_figures([one_citation])
     assert figures == {"killed": (3, 5)}
     assert incident_figures(
         [
@@ -159,7 +161,7 @@ def test_groups_across_sources_and_within_one() -> None:
 def test_a_whole_figure_wins_over_the_sum_of_its_own_groups() -> None:
     # The citation's own total is its figure; groups adding up to more are a problem the schema reports.
     claims = [("killed", 5, 5, ""), ("killed", 4, 4, "a"), ("killed", 3, 3, "b")]
-    assert source_figures(claims) == {"killed": (5, 5)}
+    assert incident_figures([claims]) == {"killed": (5, 5)}
     assert breakdown_problems(claims) == [("killed", 7, 5)]
     assert breakdown_problems([("killed", 5, 9, ""), ("killed", 4, 4, "a"), ("killed", 3, 5, "A")]) == []
 

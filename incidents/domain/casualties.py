@@ -16,7 +16,7 @@ pull the range down (UCDP's side A 0 beside its 6-8 for the event would make it 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -75,12 +75,6 @@ def _sum(groups: dict[str, Range]) -> Range:
     return sum(low for low, _ in groups.values()), sum(high for _, high in groups.values())
 
 
-def source_figures(claims: Iterable[Claim[K]]) -> dict[K, Range]:
-    """One citation's figure per category: its claims for the whole category, or the sum of its groups."""
-    whole, by_group = _citation_figures(claims)
-    return {**{category: _sum(groups) for category, groups in by_group.items()}, **whole}
-
-
 def incident_figures(citations: Iterable[Iterable[Claim[K]]]) -> dict[K, Range]:
     """Per category, the range of the citations' figures for the whole category; where none gives one, the
     range of their sums of figures per group."""
@@ -100,6 +94,14 @@ def incident_figures(citations: Iterable[Iterable[Claim[K]]]) -> dict[K, Range]:
         for category, summed in sums.items():
             ranges.setdefault(category, summed)
     return ranges
+
+
+def loaded_figures(citations: Iterable[Mapping[str, Any]]) -> dict[CasualtyCategory, Range]:
+    """incident_figures of citations as IncidentInputSchema loads them (each with its claims as dicts)."""
+    return incident_figures(
+        [(c["category"], c["low"], c["high"], c["group"]) for c in citation["claims"]]
+        for citation in citations
+    )
 
 
 def breakdown_problems(claims: Iterable[Claim[K]]) -> list[tuple[K, int, int]]:

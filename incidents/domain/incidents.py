@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from incidents.domain.casualties import incident_figures
+from incidents.domain.casualties import loaded_figures
 from incidents.extensions import db
 from incidents.models import CasualtyClaim, CasualtyEstimate, Citation, Incident, IncidentType, Source, User
 from incidents.models.columns import utcnow
@@ -131,10 +131,7 @@ def range_columns(citations: list[dict[str, Any]]) -> dict[str, int | None]:
 
     Shared by every save and by bulk imports, which write rows without the ORM.
     """
-    ranges = incident_figures(
-        [(c["category"], c["low"], c["high"], c.get("group", "")) for c in citation["claims"]]
-        for citation in citations
-    )
+    ranges = loaded_figures(citations)
     columns: dict[str, int | None] = {}
     for category, low, high in _RANGE_NAMES:
         figures = ranges.get(category)

@@ -69,7 +69,7 @@ class CasualtyClaim(Base):
     `group` is empty for the source's figure for the whole category; otherwise it names the side or group the
     people belonged to ("civilians", "Government of Bangladesh"), when the source breaks its figure down. A
     citation's figure for a category is its claims for the whole category, or, when it gives only figures per
-    group, their sum (see domain.casualties.source_figures).
+    group, their sum (see domain.casualties).
     """
 
     __tablename__ = "casualty_claims"

@@ -5,7 +5,7 @@ from typing import Any
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
-from incidents.domain.casualties import breakdown_problems, figure, incident_figures
+from incidents.domain.casualties import breakdown_problems, figure, loaded_figures
 from incidents.extensions import db
 from incidents.models import IncidentType, Source
 from incidents.schemas.fields import MAX_INT, Count, CountryCode, RecordDate, RecordId, Text
@@ -162,10 +162,7 @@ class IncidentInputSchema(Schema):
 def _estimate_problems(data: dict[str, Any]) -> dict[str, Any]:
     """A best estimate needs claims of its category and must lie within the range the incident will show
     (domain.casualties: a breakdown by group is not another source's total)."""
-    ranges = incident_figures(
-        [(c["category"], c["low"], c["high"], c.get("group", "")) for c in citation.get("claims") or []]
-        for citation in data.get("citations") or []
-    )
+    ranges = loaded_figures(data.get("citations") or [])
     problems: dict[int, dict[str, list[str]]] = {}
     seen: set[CasualtyCategory] = set()
     for index, estimate in enumerate(data.get("estimates") or []):
