@@ -31,17 +31,8 @@ FORMAT = "csv"
 _RANGE = re.compile(r"^\s*(\d+)\s*[-–—]\s*(\d+)\s*$")
 _MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
 _YEAR = re.compile(r"^\s*(\d{4})\s*$")
-# Fine to coarse.
-_DATE_ORDER = [
-    p.value
-    for p in (
-        DatePrecision.DAY,
-        DatePrecision.SPAN,
-        DatePrecision.WEEK,
-        DatePrecision.MONTH,
-        DatePrecision.YEAR,
-    )
-]
+# Fine to coarse: the vocabulary's own order (UCDP's date_prec 1 to 5).
+_DATE_ORDER = [p.value for p in DatePrecision]
 _SERIAL = re.compile(r"^\s*\d{5}(\.\d+)?\s*$")  # Excel's days since 1899-12-30: 44935 is 2023-01-09
 _SLASHED = re.compile(r"^\s*\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\s*$")
 _WORDY_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%d-%b-%Y", "%d-%B-%Y")
