@@ -226,8 +226,8 @@ def run_import(
     import resource
 
     from incidents import create_app
-    from incidents.domain.incidents import seed_incident_types
     from incidents.extensions import db
+    from incidents.services.incident_types import seed_incident_types
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench"})
     with app.app_context():
@@ -308,7 +308,7 @@ _STAGES = [
     ("incidents.importing.pipeline:_Importer._remember", "keeping footprints"),
     ("incidents.importing.writing:BulkWriter.finish", "map rollup"),
     ("incidents.importing.pipeline:batch_matches", "finding possible duplicates"),
-    ("incidents.duplicates.finding:geodesic_km", "  geodesic distances"),
+    ("incidents.domain.duplicates:geodesic_km", "  geodesic distances"),
     ("incidents.importing.pipeline:_Importer._flag_duplicates", "flagging them, and their warnings"),
 ]
 

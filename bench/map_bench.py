@@ -25,7 +25,7 @@ from bench.generate import generate
 from bench.machine import describe as describe_machine
 from incidents import create_app
 from incidents.config import normalise_database_url
-from incidents.domain.map_cells import rebuild_map_cells
+from incidents.derived import map_cells
 from incidents.extensions import db
 from incidents.models import Incident
 
@@ -60,7 +60,7 @@ def prepare(url: str, count: int, seed: int) -> int:
         print(f"generated {count - have:,} incidents in {time.perf_counter() - began:.0f} s", file=sys.stderr)
     began = time.perf_counter()
     with engine.begin() as connection:
-        cells = rebuild_map_cells(connection)
+        cells = map_cells.rebuild(connection)
     print(f"rebuilt the rollup ({cells:,} cells) in {time.perf_counter() - began:.1f} s", file=sys.stderr)
     if engine.dialect.name == "sqlite":
         with engine.begin() as connection:

@@ -44,8 +44,8 @@ def create_user_command(email: str, role: str, password: str | None) -> None:
 def load_demo_command(publish: bool, if_empty: bool) -> None:
     """Load the demo data set: eleven incidents of the Peru crackdown, December 2022 – January 2023."""
     from incidents.demo import DemoDataError, load_demo
-    from incidents.domain.incidents import seed_incident_types
     from incidents.models import Incident
+    from incidents.services.incident_types import seed_incident_types
 
     if if_empty:
         existing = db.session.scalar(sa.select(sa.func.count()).select_from(Incident))

@@ -14,13 +14,12 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from incidents import create_app
+from incidents import create_app, derived
 from incidents.auth.accounts import create_user
 from incidents.config import normalise_database_url
-from incidents.domain.incidents import seed_incident_types
-from incidents.exports import stored
 from incidents.extensions import db, limiter
 from incidents.models import User
+from incidents.services.incident_types import seed_incident_types
 from incidents.vocabulary import Role
 
 PASSWORD = "correct horse battery staple"
@@ -98,21 +97,22 @@ def app(request: pytest.FixtureRequest, tmp_path: Path, postgresql_url: str | No
     yield app
     with app.app_context():
         db.session.remove()
-        _assert_stored_records_true()
+        _assert_derived_data_true()
         db.session.remove()
         db.engine.dispose()
 
 
-def _assert_stored_records_true() -> None:
-    """After every test, whatever it did: each incident's stored record is what a fresh build gives.
+def _assert_derived_data_true() -> None:
+    """After every test, whatever it did: the derived data is what a rebuild from the incidents gives.
 
-    The JSON export streams these records; one left stale by any road that writes (forms, API, imports,
-    merges, source or type edits) would put outdated facts into exports, so every test checks them all.
+    The range columns feed filters, lists and totals; the map's rollup the map; the stored records the JSON
+    export. One left stale by any road that writes (forms, API, imports, merges, source or type edits) would
+    show outdated facts, so every test checks all three, on SQLite and on PostgreSQL.
     """
     if not sa.inspect(db.engine).has_table("incident_records"):
-        return
-    wrong = stored.check(db.session.connection(), limit=10)
-    assert not wrong, f"stored records missing or out of date for incidents {wrong}"
+        return  # a test of migrations left an older schema
+    problems = derived.check(db.session.connection(), limit=10)
+    assert not problems, "derived data out of date:\n" + "\n".join(problems)
 
 
 def _truncate_all() -> None:

@@ -6,9 +6,8 @@ from typing import Any
 
 from flask import Flask
 
-from incidents.domain.incidents import create_incident
 from incidents.extensions import db
-from incidents.schemas import IncidentInputSchema
+from incidents.services.incidents import create_incident
 
 MARKER = "CONFIDENTIAL-MARKER-7f3a"
 DRAFT_TITLE = "Draft: unverified raid in Ilave"
@@ -38,7 +37,7 @@ def add_incident(app: Flask, title: str, **fields: Any) -> int:
     }
     data.update(fields)
     with app.app_context():
-        incident = create_incident(IncidentInputSchema().load(data), None)
+        incident = create_incident(data, None).incident
         db.session.commit()
         return incident.id
 

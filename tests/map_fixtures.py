@@ -10,17 +10,16 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from incidents.domain.incidents import create_incident
 from incidents.extensions import db
 from incidents.models import Incident
-from incidents.schemas import IncidentInputSchema
+from incidents.services.incidents import create_incident
 
 HOSTILE = "<img src=x onerror=alert(1)> ${alert(1)} `tick` </script><script>alert(2)</script>"
 
 
 @pytest.fixture
 def add_incident(app: Flask) -> Callable[..., int]:
-    """Add an incident through domain.incidents.create_incident; keyword arguments override the defaults."""
+    """Add an incident through services.incidents.create_incident; keyword arguments override the defaults."""
 
     def add(title: str, **fields: Any) -> int:
         data: dict[str, Any] = {
@@ -39,7 +38,7 @@ def add_incident(app: Flask) -> Callable[..., int]:
         }
         data.update(fields)
         with app.app_context():
-            incident = create_incident(IncidentInputSchema().load(data), None)
+            incident = create_incident(data, None).incident
             db.session.commit()
             return incident.id
 

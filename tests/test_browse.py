@@ -10,9 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from incidents.domain.incidents import create_incident
 from incidents.extensions import db
-from incidents.schemas import IncidentInputSchema
+from incidents.services.incidents import create_incident
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ def add_incident(app: Flask) -> Callable[..., int]:
         }
         data.update(fields)
         with app.app_context():
-            incident = create_incident(IncidentInputSchema().load(data), None)
+            incident = create_incident(data, None).incident
             db.session.commit()
             return incident.id
 

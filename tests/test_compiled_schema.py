@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields, validate
 
 from incidents.demo import demo_data_path
-from incidents.domain.incidents import create_source
 from incidents.extensions import db
 from incidents.importing.formats import open_reader
 from incidents.importing.mapping import ColumnMapping
@@ -29,6 +28,7 @@ from incidents.schemas import (
 )
 from incidents.schemas.compiled import NotCompilable, compile_schema
 from incidents.schemas.fields import MAX_INT, MIN_DATE, Text
+from incidents.services.sources import create_source
 from incidents.vocabulary import CasualtyCategory, DatePrecision
 from tests.import_fixtures import FIXTURES, UCDP_SAMPLE
 
@@ -272,7 +272,7 @@ def test_demo_data_with_existing_sources_takes_the_compiled_path(app: Flask) -> 
         sources = {}
         for raw in document["sources"]:
             details = {key: value for key, value in raw.items() if key != "key"}
-            sources[raw["key"]] = create_source(SourceInputSchema().load(details), None)
+            sources[raw["key"]] = create_source(details, None)
         db.session.flush()
         schema, compiled = IncidentInputSchema(), compile_schema(IncidentInputSchema())
         for raw in document["incidents"]:

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from incidents.duplicates.finding import Footprint, FootprintIndex
+from incidents.domain.duplicates import Footprint, FootprintIndex
 from incidents.extensions import db
 from incidents.models import DuplicateFlag, Incident
+from incidents.services.incidents import retract_incident
 from incidents.vocabulary import DuplicateStatus, PublicationStatus
 from tests.import_fixtures import FIXTURES, counts, run_import
 from tests.test_incident_entry import juliaca_form
@@ -206,7 +207,7 @@ def test_nothing_is_merged_into_a_retracted_incident(
     with app.app_context():
         imported = db.session.scalar(sa.select(Incident).where(Incident.external_id == "PER12001"))
         assert imported is not None
-        imported.status = PublicationStatus.RETRACTED
+        retract_incident(imported, None)
         imported_id = imported.id
         db.session.commit()
         flag_id = db.session.scalar(sa.select(DuplicateFlag.id))

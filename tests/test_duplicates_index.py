@@ -14,7 +14,7 @@ from geopy.distance import geodesic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from incidents.duplicates.finding import DAYS, KILOMETRES, Footprint, FootprintIndex, compare
+from incidents.domain.duplicates import DAYS, KILOMETRES, Footprint, FootprintIndex, compare
 from incidents.geocoding.distance import great_circle_km
 
 # The reference: the index by day and 0.2° cell, and the comparison with geopy's geodesic for every pair the

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from incidents.domain.incidents import incident_input, update_incident
 from incidents.extensions import db
 from incidents.models import Incident
-from incidents.schemas import IncidentInputSchema
+from incidents.schemas.incident import incident_input
+from incidents.services.incidents import update_incident
 from incidents.vocabulary import DatePrecision, LocationMethod, LocationPrecision
 from tests.import_fixtures import FIXTURES, counts, incident, run_import, write
 
@@ -181,7 +181,7 @@ def test_a_location_changed_by_hand_is_no_longer_marked_geocoded(
         assert stored is not None
         data = incident_input(stored)
         data["latitude"], data["longitude"] = -14.07, -70.43
-        update_incident(stored, IncidentInputSchema().load(data), None)
+        update_incident(stored, data, None)
         db.session.commit()
         assert stored.location_method == LocationMethod.RECORDED
 

@@ -11,10 +11,12 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from incidents.domain.incidents import seed_incident_types
 from incidents.exports.serialize import canonical_json
 from incidents.extensions import db
 from incidents.models import Incident
+from incidents.schemas.incident import incident_input
+from incidents.services.incident_types import seed_incident_types
+from incidents.services.incidents import retract_incident, update_incident
 from incidents.vocabulary import LocationPrecision, PublicationStatus
 from tests.import_fixtures import counts, run_import, write
 
@@ -126,7 +128,8 @@ def test_a_staff_export_keeps_drafts_and_retractions_whatever_publish(
     assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
     with app.app_context():
         first, second = db.session.scalars(sa.select(Incident).order_by(Incident.id).limit(2)).all()
-        first.status, second.status = PublicationStatus.DRAFT, PublicationStatus.RETRACTED
+        update_incident(first, incident_input(first) | {"status": PublicationStatus.DRAFT.value}, None)
+        retract_incident(second, None)
         expected = {
             incident.id: incident.status.value for incident in db.session.scalars(sa.select(Incident)).all()
         }

@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from incidents.derived import map_cells, records
 from incidents.domain import map_view
-from incidents.domain.incidents import incident_input, update_incident
-from incidents.domain.map_cells import CELLS, add_incident_rows, cell_of, rebuild_map_cells
-from incidents.exports import stored
+from incidents.domain.map_grid import CELLS, cell_of
 from incidents.extensions import db
 from incidents.maps import folium_map
-from incidents.models import Incident
-from incidents.schemas import IncidentInputSchema
+from incidents.models import CasualtyClaim, Citation, Incident, Source
+from incidents.schemas.incident import incident_input
+from incidents.services.incidents import update_incident
 from tests.map_fixtures import HOSTILE, add_incident, demo, incident_id, killed
 
 __all__ = ["add_incident", "demo"]  # fixtures used by name below
@@ -269,7 +269,7 @@ def test_rollup_follows_every_save_and_equals_a_rebuild(
         data = incident_input(incident)
         data.update(latitude=48.85, longitude=2.35, country="FR", status="retracted")
         data["citations"] = [killed(5, 9)]
-        update_incident(incident, IncidentInputSchema().load(data), None)
+        update_incident(incident, data, None)
         db.session.commit()
     maintained = _rollup(app)
     assert maintained
@@ -288,7 +288,7 @@ def test_rollup_follows_every_save_and_equals_a_rebuild(
             9,
         )
         with db.engine.begin() as connection:
-            assert rebuild_map_cells(connection) == len(maintained)
+            assert map_cells.rebuild(connection) == len(maintained)
 
 
 def test_timeline_lists_by_month_with_chart_linking_to_the_map(client: FlaskClient, demo: None) -> None:
@@ -361,7 +361,7 @@ def test_map_and_timeline_are_public_and_carry_the_csp(client: FlaskClient) -> N
         assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe-inline" not in csp
 
 
-def test_bulk_inserted_incidents_are_counted_with_add_incident_rows(app: Flask) -> None:
+def test_bulk_inserted_incidents_are_counted_with_add_rows(app: Flask) -> None:
     row = {
         "title": "Bulk",
         "narrative": "",
@@ -381,15 +381,28 @@ def test_bulk_inserted_incidents_are_counted_with_add_incident_rows(app: Flask) 
         "confidential_notes": "",
         "killed_low": 2,
         "killed_high": 3,
-        "source_count": 0,
+        "source_count": 1,
         "version": 1,
     }
     with app.app_context(), db.engine.begin() as connection:
-        connection.execute(sa.insert(Incident), [row])
-        add_incident_rows(connection, [row])
-        # Rows written around the ORM need their stored records too (exports.stored).
-        stored.refresh(connection, connection.scalars(sa.select(Incident.id)).all())
+        incident_id = connection.execute(sa.insert(Incident).returning(Incident.id), [row]).scalar_one()
+        # The claim the range columns come from, as the bulk writer inserts it beside the incident.
+        source_id = connection.execute(
+            sa.insert(Source).returning(Source.id),
+            [{"title": "A report", "kind": "press", "reliability": "C"}],
+        ).scalar_one()
+        citation_id = connection.execute(
+            sa.insert(Citation).returning(Citation.id),
+            [{"incident_id": incident_id, "source_id": source_id, "position": 0, "locator": "", "quote": ""}],
+        ).scalar_one()
+        connection.execute(
+            sa.insert(CasualtyClaim),
+            [{"citation_id": citation_id, "category": "killed", "low": 2, "high": 3}],
+        )
+        map_cells.add_rows(connection, [row])
+        # Rows written around the ORM need their stored records too (derived.records).
+        records.refresh(connection, [incident_id])
     counted = _rollup(app)
     with app.app_context(), db.engine.begin() as connection:
-        rebuild_map_cells(connection)
+        map_cells.rebuild(connection)
     assert _rollup(app) == counted and counted

@@ -49,22 +49,28 @@ def test_a_citation_only_edit_moves_the_version_so_a_stale_save_is_refused(
         assert "17 civilians killed." in list(quotes)
 
 
-def test_an_edit_without_a_version_is_a_conflict_not_an_overwrite(
+def test_an_edit_without_a_version_is_refused_not_an_overwrite(
     app: Flask, editor_client: FlaskClient
 ) -> None:
     incident_id = _create(editor_client)
     response = editor_client.post(
         f"/incidents/{incident_id}/edit", data=_existing_source_form(app, version="", title="Blind overwrite")
     )
-    assert response.status_code == 409
-    assert "Blind overwrite" in response.get_data(as_text=True)  # what was typed is kept
+    # Invalid input, as the API answers it (tests/test_api.py): no colleague's save is known to conflict.
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Blind overwrite" in page  # what was typed is kept
+    assert "Give the version you read, so that no one&#39;s change is lost." in page
+    with app.app_context():
+        incident = db.session.get(Incident, incident_id)
+        assert incident is not None and incident.title != "Blind overwrite" and incident.version == 1
 
 
 def test_a_save_racing_a_colleague_is_a_conflict_not_a_server_error(
     app: Flask, editor_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     incident_id = _create(editor_client)
-    from incidents.domain import incidents as operations
+    from incidents.services import incidents as operations
 
     real_apply = operations._apply
 

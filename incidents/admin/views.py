@@ -9,8 +9,9 @@ from werkzeug.wrappers import Response
 
 from incidents.extensions import db
 from incidents.models import IncidentType, incident_type_links
-from incidents.schemas.vocabulary import IncidentTypeSchema
+from incidents.schemas.errors import by_top_field
 from incidents.security import require_admin
+from incidents.services.incident_types import add_incident_type
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -23,13 +24,13 @@ def incident_types() -> Response | str | tuple[str, int]:
     if request.method == "POST":
         typed = {name: request.form.get(name, "") for name in typed}
         try:
-            data = IncidentTypeSchema().load(typed)
-        except ValidationError as error:
-            errors = {field: " ".join(messages) for field, messages in error.messages_dict.items()}
-        else:
-            db.session.add(IncidentType(slug=data["slug"], label=data["label"]))
+            added = add_incident_type(typed)
             db.session.commit()
-            flash(f"Added the incident type “{data['label']}”.", "info")
+        except ValidationError as error:
+            db.session.rollback()
+            errors = by_top_field(error.messages)
+        else:
+            flash(f"Added the incident type “{added.label}”.", "info")
             return redirect(url_for("admin.incident_types"))
     counts = sa.select(incident_type_links.c.incident_type_id, sa.func.count()).group_by(
         incident_type_links.c.incident_type_id

@@ -39,6 +39,21 @@ def _ok(schema: Any, description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _saved(description: str) -> dict[str, Any]:
+    """A save's answer: the staff record, and the possible duplicates the save flagged."""
+    return {
+        **_ok("StaffIncidentRecord", description),
+        "headers": {
+            "X-Possible-Duplicates": {
+                "description": "The ids of incidents this save flagged as possible duplicates of this one "
+                "(same type, within 3 days and 10 km), comma-separated; absent when it flagged none. An "
+                "editor confirms or merges them from the incident's page.",
+                "schema": {"type": "string", "pattern": "^[0-9]+(, [0-9]+)*$"},
+            }
+        },
+    }
+
+
 _INCIDENT_ANY = {
     "anyOf": [
         {"$ref": "#/components/schemas/IncidentRecord"},
@@ -126,7 +141,7 @@ def build_spec() -> dict[str, Any]:
                     "required": True,
                     "content": {"application/json": {"schema": "IncidentInput"}},
                 },
-                "responses": {"201": _ok("StaffIncidentRecord", "Created"), **bad_body},
+                "responses": {"201": _saved("Created"), **bad_body},
             },
         },
     )
@@ -146,14 +161,14 @@ def build_spec() -> dict[str, Any]:
             },
             "put": {
                 "operationId": "replaceIncident",
-                "summary": "Replace an incident; version must be the one read, else 409",
+                "summary": "Replace an incident: version is the one read (missing: 422; stale: 409)",
                 "security": _TOKEN,
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": "IncidentInput"}},
                 },
                 "responses": {
-                    "200": _ok("StaffIncidentRecord"),
+                    "200": _saved("Replaced"),
                     **bad_body,
                     "404": _problem("No such incident"),
                     "409": _problem("Someone else changed the incident since that version"),

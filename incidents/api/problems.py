@@ -9,6 +9,8 @@ from flask import Response
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from incidents.schemas.errors import error_paths
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/api/v1/problems/"  # relative references, resolved against the API's address
 
@@ -35,25 +37,6 @@ def problem(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
-
-
-def error_paths(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages keyed by field path: {"citations.0.claims.1.high": ["…"]}."""
-    paths: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            name = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
-            for path, texts in error_paths(value, name).items():
-                paths.setdefault(path, []).extend(texts)
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        paths[prefix or "_body"] = list(messages)
-    elif isinstance(messages, list):
-        for item in messages:
-            for path, texts in error_paths(item, prefix).items():
-                paths.setdefault(path, []).extend(texts)
-    else:
-        paths[prefix or "_body"] = [str(messages)]
-    return paths
 
 
 def validation_problem(

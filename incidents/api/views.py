@@ -9,26 +9,26 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from incidents.api import records
 from incidents.api.auth import api_user
 from incidents.api.openapi import openapi_spec
 from incidents.api.problems import http_problem, problem, validation_problem
-from incidents.domain.incidents import (
-    EditConflict,
-    create_incident,
-    create_source,
-    retract_incident,
-    update_incident,
-)
 from incidents.exports.formats import FORMAT_VERSION
 from incidents.extensions import db
 from incidents.models import Incident
-from incidents.schemas import IncidentInputSchema, SourceInputSchema
 from incidents.schemas.fields import MAX_INT
 from incidents.schemas.filters import filters_from_args
+from incidents.services.incidents import (
+    EditConflict,
+    Saved,
+    create_incident,
+    current_version,
+    retract_incident,
+    update_incident,
+)
+from incidents.services.sources import create_source
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -147,15 +147,26 @@ def incident_create() -> Response:
     if isinstance(body, Response):
         return body
     try:
-        data = IncidentInputSchema().load(body)
-        incident = create_incident(data, api_user())
+        saved = create_incident(body, api_user())
         db.session.commit()
     except ValidationError as error:
         db.session.rollback()
         return validation_problem(error)
-    record = records.incident_by_id(incident.id, staff=True, permalink_prefix=_permalink_prefix())
-    response = _json(record, 201)
-    response.headers["Location"] = url_for("api.incident_get", incident_id=incident.id)
+    return _saved_incident(saved, 201)
+
+
+def _saved_incident(saved: Saved, status: int) -> Response:
+    """The saved incident's staff record; the possible duplicates this save flagged, in a header as the
+    form's page tells them (the record itself is the same whoever reads it)."""
+    incident_id = saved.incident.id
+    record = records.incident_by_id(incident_id, staff=True, permalink_prefix=_permalink_prefix())
+    response = _json(record, status)
+    if status == 201:
+        response.headers["Location"] = url_for("api.incident_get", incident_id=incident_id)
+    if saved.flagged:
+        response.headers["X-Possible-Duplicates"] = ", ".join(
+            str(flag.other(incident_id).id) for flag in saved.flagged
+        )
     return response
 
 
@@ -177,26 +188,21 @@ def incident_replace(incident_id: int) -> Response:
     if isinstance(body, Response):
         return body
     try:
-        data = IncidentInputSchema().load(body)
-        if data.get("version") is None:
-            raise ValidationError({"version": ["Give the version you read, so no one's change is lost."]})
-        update_incident(incident, data, api_user())
+        saved = update_incident(incident, body, api_user())
         db.session.commit()
     except ValidationError as error:
         db.session.rollback()
         return validation_problem(error)
-    except (EditConflict, StaleDataError):
+    except EditConflict:
         db.session.rollback()
-        current = db.session.get(Incident, incident_id)
-        version = current.version if current else "unknown"
+        version = current_version(incident_id)
         return problem(
             409,
             "Conflict",
             f"Someone else changed this incident (now version {version}); read it again and reapply.",
             kind="edit-conflict",
         )
-    record = records.incident_by_id(incident_id, staff=True, permalink_prefix=_permalink_prefix())
-    return _json(record)
+    return _saved_incident(saved, 200)
 
 
 @blueprint.delete("/incidents/<id:incident_id>")
@@ -233,11 +239,11 @@ def source_create() -> Response:
     if isinstance(body, Response):
         return body
     try:
-        data = SourceInputSchema().load(body)
+        source = create_source(body, api_user())
+        db.session.commit()
     except ValidationError as error:
+        db.session.rollback()
         return validation_problem(error)
-    source = create_source(data, api_user())
-    db.session.commit()
     record = records.source_by_id(source.id, staff=True)
     response = _json(record, 201)
     response.headers["Location"] = url_for("api.source_get", source_id=source.id)

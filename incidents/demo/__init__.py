@@ -1,8 +1,8 @@
 """The demo data set: incidents of the Peru crackdown (December 2022 – January 2023), loaded like any input.
 
 The file holds reusable sources, each under a key, and incidents whose citations name their source by
-"source_key". Every source goes through SourceInputSchema and every incident through IncidentInputSchema,
-the same road as the forms, so the demo data obeys the same rules as researchers' records.
+"source_key". Every source and every incident is created by the services the forms use (services.sources,
+services.incidents), so the demo data obeys the same rules as researchers' records.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from incidents.domain.incidents import create_incident, create_source
-from incidents.extensions import db
 from incidents.models import Source, User
-from incidents.schemas import IncidentInputSchema, SourceInputSchema
+from incidents.schemas.errors import Path as FieldPath
+from incidents.schemas.errors import grouped
+from incidents.services.incidents import create_incident
+from incidents.services.sources import create_source
 from incidents.vocabulary import PublicationStatus
 
 FORMAT = "incidents-demo"
@@ -47,10 +48,9 @@ def load_demo(path: Path | None = None, *, publish: bool, user: User | None = No
         data = _incident_input(raw, source_ids, where)
         data["status"] = status.value
         try:
-            loaded = IncidentInputSchema().load(data)
+            create_incident(data, user)
         except ValidationError as error:
             raise DemoDataError(f"{where}: {_describe(error.messages)}") from error
-        create_incident(loaded, user)
     return len(document["incidents"])
 
 
@@ -88,11 +88,9 @@ def _load_sources(raw_sources: list[Any], user: User | None) -> dict[str, int]:
         if key in created:
             raise DemoDataError(f"{where}: key: {key!r} is used by another source already.")
         try:
-            data = SourceInputSchema().load(fields)
+            created[key] = create_source(fields, user)
         except ValidationError as error:
             raise DemoDataError(f"{where}: {_describe(error.messages)}") from error
-        created[key] = create_source(data, user)
-    db.session.flush()
     return {key: source.id for key, source in created.items()}
 
 
@@ -128,22 +126,16 @@ def _incident_label(index: int, raw: Any) -> str:
     return f"incidents[{index}] ({title!r})" if isinstance(title, str) and title else f"incidents[{index}]"
 
 
-def _describe(messages: Any, prefix: str = "") -> str:
+def _describe(messages: Any) -> str:
     """marshmallow's nested messages as "citations[0].claims[1].high: message; …"."""
-    if isinstance(messages, dict):
-        parts = []
-        for key, value in messages.items():
-            if isinstance(key, int):
-                name = f"{prefix}[{key}]"
-            elif key == "_schema":
-                name = prefix
-            else:
-                name = f"{prefix}.{key}" if prefix else str(key)
-            parts.append(_describe(value, name))
-        return "; ".join(parts)
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        text = " ".join(messages)
-        return f"{prefix}: {text}" if prefix else text
-    if isinstance(messages, list):
-        return "; ".join(_describe(m, prefix) for m in messages)
-    return f"{prefix}: {messages}" if prefix else str(messages)
+    return "; ".join(
+        f"{name}: {' '.join(texts)}" if name else " ".join(texts)
+        for name, texts in grouped(messages, _bracketed).items()
+    )
+
+
+def _bracketed(path: FieldPath) -> str:
+    name = ""
+    for part in path:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name

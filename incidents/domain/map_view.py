@@ -2,7 +2,7 @@
 
 No answer holds more than about FEATURE_LIMIT features: an area with more matching incidents is answered
 with one cluster per grid cell, each with its count and casualty sums (lows and highs added separately).
-Without filters the cells come from the rollup (domain.map_cells), a few hundred rows whatever the size of
+Without filters the cells come from the rollup (derived.map_cells), a few hundred rows whatever the size of
 the database; with filters they are computed from the incidents with a covering index.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from incidents.domain.map_cells import (
+from incidents.domain.map_grid import (
     CASUALTY_COLUMNS,
     CELLS,
     MAX_LEVEL,

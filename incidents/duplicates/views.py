@@ -6,10 +6,11 @@ from flask import Blueprint, Flask, abort, flash, redirect, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from incidents.duplicates.resolving import ResolutionError, confirm_distinct, merge, open_flags
+from incidents.domain.duplicates import open_flags
 from incidents.extensions import db
 from incidents.models import DuplicateFlag, Incident
 from incidents.security import require_editor
+from incidents.services.duplicates import ResolutionError, confirm_distinct, merge
 
 blueprint = Blueprint("duplicates", __name__, url_prefix="/incidents")
 

@@ -6,9 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from incidents.exports import cli, stored, views
+    from incidents.exports import cli, views
 
-    stored.track()
     app.register_blueprint(views.blueprint)
     app.cli.add_command(cli.export_command)
     app.cli.add_command(cli.create_token_command)

@@ -12,12 +12,12 @@ from flask.cli import with_appcontext
 from marshmallow import ValidationError, fields
 from werkzeug.datastructures import MultiDict
 
-from incidents.api.problems import error_paths
 from incidents.auth.tokens import create_token, revoke_token
 from incidents.exports.build import make_export
 from incidents.exports.formats import FORMATS, WRITERS
 from incidents.extensions import db
 from incidents.models import ApiToken, User
+from incidents.schemas.errors import error_paths
 from incidents.schemas.filters import IncidentFilterSchema
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000/"
@@ -159,9 +159,9 @@ def revoke_token_command(prefix: str) -> None:
 @with_appcontext
 def records_command(mode: str) -> None:
     """Check or rebuild the stored public records the JSON export streams (see exports/stored.py)."""
-    from incidents.exports import stored
+    from incidents.derived import records
 
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stored.INCIDENTS)) or 0
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(records.INCIDENTS)) or 0
     if mode == "rebuild":
         with click.progressbar(length=total, label="Rebuilding records", file=sys.stderr) as bar:
             done = 0
@@ -171,10 +171,10 @@ def records_command(mode: str) -> None:
                 bar.update(now - done)
                 done = now
 
-            written = stored.refresh_all(db.session.connection, db.session.commit, tick)
+            written = records.refresh_all(db.session.connection, db.session.commit, tick)
         click.echo(f"Rebuilt {written} stored record(s).")
         return
-    wrong = stored.check(db.session.connection())
+    wrong = records.check(db.session.connection())
     db.session.rollback()
     if wrong:
         shown = ", ".join(map(str, wrong[:20])) + (" …" if len(wrong) > 20 else "")

@@ -19,6 +19,13 @@ if TYPE_CHECKING:
     from incidents.exports.records import IncidentRows
 from incidents.vocabulary import CasualtyCategory, DatePrecision, LocationPrecision
 
+# The version of an incident's canonical record bytes (incident_record, then canonical_json): move it with any
+# change that changes the bytes of a record (a field added, renamed, moved or written differently, a UCDP
+# code mapped otherwise). Stored records of another version are not used until `records --rebuild` writes them
+# anew (exports.stored.LAYOUT). tests/test_record_version.py keeps the bytes of fixture records for this
+# version and fails when they change while it stays.
+RECORD_VERSION = 1
+
 # UCDP codes for our precisions (DOMAIN.md): date_prec 1–5, where_prec 1, 2, 3, 4, 6.
 UCDP_DATE_PREC = {p.value: code for code, p in enumerate(DatePrecision, start=1)}
 UCDP_WHERE_PREC = {

@@ -1,57 +1,33 @@
-"""Each incident's public record, stored as the bytes the JSON export writes, and kept true on every save.
+"""Each incident's public record, stored as the bytes the JSON export writes: building them, and reading them.
 
 Assembling a record reads six tables (the incident, its types, citations, sources, claims and estimates);
 that caps an export near 10,000 incidents a second. So the canonical public record of each incident (see
 serialize.canonical_json: what the export's checksum covers) is kept in incident_records, and exports are
-made from those bytes. A stored record is derived data and must never be stale:
+made from those bytes. A stored record is derived data: derived.records writes it, on every change a
+service makes (derived.refresh) and for every incident the bulk writer inserts, with `build` here or the
+same serializer on the values inserted; tests compare every stored record with a fresh build after every
+test (tests/conftest.py).
 
-- Every ORM flush that touches an incident, citation, claim or estimate, or changes a column of a source or
-  an incident type, notes which incidents it affects (after_flush); before the transaction commits, their
-  records are rebuilt from what the database then holds (before_commit), by the very code that builds them
-  for the API. On PostgreSQL the incidents' rows are locked first: two transactions saving the same
-  incident cannot leave its record older than what they committed.
-- Bulk imports write incidents around the ORM; they insert the records they built from the same values,
-  and tests compare every stored record with a fresh build after every test (tests/conftest.py).
-- `layout` is a fingerprint of the code and data that decide a record's bytes: after an upgrade that
-  changes it, stored rows are ignored (the export builds those records itself, slower but right, and logs
-  a warning) until `flask --app incidents records --rebuild` writes them anew. `records --check` compares
-  them all.
+`layout` names the record format's version and the country names' data: after an upgrade that changes
+either, stored rows are ignored (the export builds those records itself, slower but right, and logs a
+warning) until `flask --app incidents records --rebuild` writes them anew. `records --check` compares them
+all.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import inspect
-import itertools
 import logging
-import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, SessionTransaction
 
-from incidents import vocabulary as _vocabulary_module
-from incidents.exports import records as _records_module
-from incidents.exports import serialize as _serialize_module
 from incidents.exports.records import BATCH_SIZE, IncidentReader, fetch_raw
-from incidents.exports.serialize import canonical_json, incident_record, iso_timestamp
+from incidents.exports.serialize import RECORD_VERSION, canonical_json, incident_record, iso_timestamp
 from incidents.extensions import db
-from incidents.models import (
-    CasualtyClaim,
-    CasualtyEstimate,
-    Citation,
-    Incident,
-    IncidentRecord,
-    IncidentType,
-    Source,
-    User,
-    incident_type_links,
-)
+from incidents.models import Incident, IncidentRecord, User
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +36,10 @@ INCIDENTS = cast(sa.Table, Incident.__table__)
 _IN_CHUNK = 500
 
 
-def _layout() -> str:
-    """A fingerprint of what decides a record's bytes: the reader, the serializer and the vocabulary's
-    source, and the versions of pycountry (country names) and orjson (the bytes written)."""
-    digest = hashlib.sha256()
-    for part in (_records_module, _serialize_module, _vocabulary_module):
-        try:
-            digest.update(inspect.getsource(part).encode("utf-8"))
-        except (OSError, TypeError):  # no source at hand: a fingerprint no stored row can match
-            digest.update(os.urandom(16))
-    for package in ("pycountry", "orjson"):
-        digest.update(f"{package} {importlib.metadata.version(package)}".encode())
-    return digest.hexdigest()[:32]
-
-
-LAYOUT = _layout()
+# What a stored row was written by: the record format's version (exports.serialize.RECORD_VERSION) and the
+# version of pycountry, whose data gives the country names a record carries. A row of another layout is not
+# used (the export builds that record itself, slower but right) until `records --rebuild` writes it anew.
+LAYOUT = f"{RECORD_VERSION};pycountry {importlib.metadata.version('pycountry')}"
 
 
 def build(incident_ids: Iterable[int], connection: sa.Connection | None = None) -> dict[int, bytes]:
@@ -88,97 +53,6 @@ def build(incident_ids: Iterable[int], connection: sa.Connection | None = None) 
             for incident in batch:
                 built[incident.columns["id"]] = canonical_json(incident_record(incident, staff=False))
     return built
-
-
-def store(connection: sa.Connection, records: dict[int, bytes]) -> None:
-    """Write these records (incident id → canonical bytes), replacing what was stored for them."""
-    if not records:
-        return
-    rows = [{"incident_id": i, "layout": LAYOUT, "content": content} for i, content in records.items()]
-    dialect = connection.dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql.insert(RECORDS) if dialect == "postgresql" else sqlite.insert(RECORDS)
-        statement = insert.on_conflict_do_update(
-            index_elements=[RECORDS.c.incident_id],
-            set_={"layout": insert.excluded.layout, "content": insert.excluded.content},
-        )
-        connection.execute(statement, rows)
-        return
-    connection.execute(sa.delete(RECORDS).where(RECORDS.c.incident_id.in_(list(records))))
-    connection.execute(sa.insert(RECORDS), rows)
-
-
-def refresh(connection: sa.Connection, incident_ids: Iterable[int]) -> int:
-    """Rebuild and store the records of these incidents (ids of deleted ones are passed over); how many."""
-    ids = sorted(set(incident_ids))
-    done = 0
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[start : start + _IN_CHUNK]
-        if connection.dialect.name == "postgresql":
-            # Wait for any other transaction changing these incidents, then read what it committed.
-            connection.execute(
-                sa.select(INCIDENTS.c.id)
-                .where(INCIDENTS.c.id.in_(chunk))
-                .order_by(INCIDENTS.c.id)
-                .with_for_update()
-            )
-        built = build(chunk, connection)
-        store(connection, built)
-        done += len(built)
-    return done
-
-
-def _ids_after(connection: sa.Connection, last: int) -> list[int]:
-    """The next batch of incident ids after last, in order."""
-    query = sa.select(INCIDENTS.c.id).where(INCIDENTS.c.id > last).order_by(INCIDENTS.c.id).limit(BATCH_SIZE)
-    return list(connection.scalars(query))
-
-
-def refresh_all(
-    connection: Callable[[], sa.Connection],
-    commit: Callable[[], None],
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """Rebuild every stored record (after an upgrade, or SQL written by hand); how many were written.
-
-    Batch by batch through refresh (rows locked on PostgreSQL), each batch committed: saves made meanwhile
-    wait for, or are waited for by, the batch that holds their incident, so none is overwritten by an older
-    build. connection gives the connection to use after each commit.
-    """
-    done = last = 0
-    while ids := _ids_after(connection(), last):
-        refresh(connection(), ids)
-        commit()
-        done += len(ids)
-        last = ids[-1]
-        if progress is not None:
-            progress(done)
-    return done
-
-
-def check(connection: sa.Connection, limit: int | None = None) -> list[int]:
-    """The ids of incidents whose stored record is missing, of another layout, or not what a fresh build
-    gives (at most limit of them); stored records of incidents that no longer exist count too."""
-    wrong: list[int] = []
-    last = 0
-    while ids := _ids_after(connection, last):
-        last = ids[-1]
-        stored = dict(
-            connection.execute(
-                sa.select(RECORDS.c.incident_id, RECORDS.c.content).where(
-                    RECORDS.c.incident_id.between(ids[0], ids[-1]), RECORDS.c.layout == LAYOUT
-                )
-            ).all()
-        )
-        fresh = build(ids, connection)
-        wrong.extend(i for i in ids if stored.get(i) is None or bytes(stored[i]) != fresh[i])
-        if limit is not None and len(wrong) >= limit:
-            return wrong[:limit]
-    orphans = sa.select(RECORDS.c.incident_id).where(
-        ~sa.exists().where(INCIDENTS.c.id == RECORDS.c.incident_id)
-    )
-    wrong.extend(connection.scalars(orphans))
-    return wrong[:limit] if limit is not None else wrong
 
 
 # -- reading for an export --------------------------------------------------------------------------------
@@ -346,96 +220,3 @@ _STAFF_COLUMNS = [
     INCIDENTS.c.updated_by_id,
     INCIDENTS.c.version,
 ]
-
-
-# -- keeping records true on every ORM save ----------------------------------------------------------------
-
-_INFO_KEY = "incidents.stale_records"
-
-
-@dataclass
-class _Stale:
-    incidents: set[int] = field(default_factory=set)
-    citations: set[int] = field(default_factory=set)
-    sources: set[int] = field(default_factory=set)
-    types: set[int] = field(default_factory=set)
-
-    def incident_ids(self, connection: sa.Connection) -> set[int]:
-        ids = set(self.incidents)
-        for column, key, wanted in (
-            (Citation.incident_id, Citation.id, self.citations),
-            (Citation.incident_id, Citation.source_id, self.sources),
-            (incident_type_links.c.incident_id, incident_type_links.c.incident_type_id, self.types),
-        ):
-            values = sorted(wanted)
-            for start in range(0, len(values), _IN_CHUNK):
-                query = sa.select(column).where(key.in_(values[start : start + _IN_CHUNK])).distinct()
-                ids.update(connection.scalars(query))
-        ids.discard(None)
-        return ids
-
-
-def _values(obj: Any, name: str) -> Iterator[Any]:
-    """The attribute's value now and, when this flush changed it, the one it had before."""
-    yield getattr(obj, name)
-    history = sa.inspect(obj).attrs[name].history
-    yield from history.deleted or ()
-
-
-def _columns_changed(obj: Any) -> bool:
-    """Whether this flush changes one of the object's columns (not only a collection of its relations:
-    adding a citation of a source makes the source "dirty" without changing it)."""
-    state = sa.inspect(obj)
-    return any(state.attrs[column.key].history.has_changes() for column in state.mapper.column_attrs)
-
-
-def _after_flush(session: Session, _context: Any) -> None:
-    stale: _Stale | None = None
-    for obj in itertools.chain(session.new, session.dirty, session.deleted):
-        if isinstance(obj, Incident):
-            target, values = "incidents", [obj.id]
-        elif isinstance(obj, Citation):
-            target, values = "incidents", list(_values(obj, "incident_id"))
-        elif isinstance(obj, CasualtyClaim):
-            target, values = "citations", list(_values(obj, "citation_id"))
-        elif isinstance(obj, CasualtyEstimate):
-            target, values = "incidents", list(_values(obj, "incident_id"))
-        elif isinstance(obj, Source | IncidentType):
-            # New: nothing cites it yet but new citations (noted above). Deleted: its citations went first.
-            if obj in session.new or obj in session.deleted or not _columns_changed(obj):
-                continue
-            target, values = ("sources" if isinstance(obj, Source) else "types"), [obj.id]
-        else:
-            continue
-        if stale is None:
-            stale = session.info.setdefault(_INFO_KEY, _Stale())
-        getattr(stale, target).update(value for value in values if value is not None)
-
-
-def _before_commit(session: Session) -> None:
-    session.flush()  # what the commit would flush next: its changes must be in the records too
-    stale: _Stale | None = session.info.get(_INFO_KEY)
-    if stale is None:
-        return
-    connection = session.connection()
-    refresh(connection, stale.incident_ids(connection))
-    # Only once written: should the rebuild fail, a retried commit rebuilds again.
-    session.info.pop(_INFO_KEY, None)
-
-
-def _transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    # The outermost transaction ended (committed: already written; rolled back: nothing to write). A
-    # savepoint rolled back keeps the list: changes flushed before it are still to be written.
-    if transaction.parent is None:
-        session.info.pop(_INFO_KEY, None)
-
-
-def track(session_class: type[Session] = Session) -> None:
-    """Keep stored records true on every ORM commit (idempotent)."""
-    for name, listener in (
-        ("after_flush", _after_flush),
-        ("before_commit", _before_commit),
-        ("after_transaction_end", _transaction_end),
-    ):
-        if not sa.event.contains(session_class, name, listener):
-            sa.event.listen(session_class, name, listener)

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from incidents.duplicates.finding import Footprint, Match, batch_matches, insert_flags
+from incidents.domain.duplicates import Footprint, Match, batch_matches
 from incidents.extensions import db
 from incidents.geocoding import Geocoder
 from incidents.importing.formats import open_reader
@@ -26,6 +26,7 @@ from incidents.importing.report import ImportReport, Problem, Severity
 from incidents.importing.validation import RecordValidator
 from incidents.importing.writing import BulkWriter, Pending, SourceKey, source_key
 from incidents.models import Incident, IncidentType
+from incidents.services.duplicate_flags import insert_flags
 from incidents.vocabulary import LocationMethod, PublicationStatus
 
 CHUNK = 1000

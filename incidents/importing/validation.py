@@ -13,7 +13,7 @@ row instead of 200).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
@@ -22,6 +22,7 @@ from incidents.importing.formats.base import ImportRecord, column_for
 from incidents.importing.report import Problem, Severity
 from incidents.schemas import IncidentInputSchema
 from incidents.schemas.compiled import compile_schema
+from incidents.schemas.errors import flatten
 
 # Entries kept per nested field before its memory is cleared: bounded, whatever the size of the file.
 _MEMO_SIZE = 4096
@@ -82,19 +83,6 @@ _WITHOUT_VALUE = {
         "Empty: not a whole number.",
     ),
 }
-
-
-def flatten(messages: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
-    """marshmallow's nested messages as (dotted field path, message) pairs."""
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            name = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
-            yield from flatten(value, name)
-    elif isinstance(messages, list):
-        for item in messages:
-            yield from flatten(item, prefix)
-    else:
-        yield prefix, str(messages)
 
 
 def _memoise_nested(schema: Schema) -> None:

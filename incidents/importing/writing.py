@@ -1,7 +1,9 @@
 """Writing validated records in bulk: Core inserts in the import's one transaction, not object by object.
 
-The derived columns (casualty ranges, source count) are computed by the same function every save uses, and
-the map's rollup is told of the new incidents, as an ORM save would tell it.
+The derived data of the new incidents (incidents.derived) is computed from the values inserted, by the
+functions a save's refresh uses, rather than read back: the range columns (derived.ranges.columns) go into
+the incident rows, each stored record (the serializer exports.stored.build uses) is inserted beside them, and
+the map's rollup is told of the new incidents at the end (derived.map_cells), or rebuilt when they are many.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from incidents.domain import map_cells
-from incidents.domain.incidents import SCALAR_FIELDS, range_columns
+from incidents.derived import map_cells, ranges
+from incidents.domain.map_grid import MAP_VALUES
 from incidents.exports import stored
 from incidents.exports.records import SOURCE_COLUMNS, IncidentRows, type_order
 from incidents.exports.serialize import canonical_json, incident_record, source_record
@@ -32,6 +34,7 @@ from incidents.models import (
     Source,
     incident_type_links,
 )
+from incidents.schemas.incident import SCALAR_FIELDS
 from incidents.vocabulary import PublicationStatus
 
 INCIDENTS = cast(sa.Table, Incident.__table__)
@@ -47,7 +50,7 @@ _IN_CHUNK = 500
 # rollup is rebuilt in SQL at the end rather than added to incident by incident (which is slower per row).
 MAP_REBUILD_AFTER = 1000
 MAP_REBUILD_SHARE = 0.2
-_MAP_COLUMNS = ("status", "latitude", "longitude", *map_cells.CASUALTY_COLUMNS)
+_MAP_COLUMNS = MAP_VALUES
 
 SourceKey = tuple[Any, ...]
 
@@ -291,12 +294,12 @@ class BulkWriter:
         return self._new > MAP_REBUILD_AFTER and self._new >= MAP_REBUILD_SHARE * (self._stored + self._new)
 
     def finish(self) -> None:
-        """Tell the map's rollup (domain.map_cells) of the new incidents, as an ORM save would."""
+        """Tell the map's rollup (derived.map_cells) of the new incidents, as a save's refresh would."""
         if self._rebuilds_map:
-            map_cells.rebuild_map_cells(self.connection)
+            map_cells.rebuild(self.connection)
         elif self._on_map:
             rows = (dict(zip(_MAP_COLUMNS, values, strict=True)) for values in self._on_map)
-            map_cells.add_incident_rows(self.connection, rows)
+            map_cells.add_rows(self.connection, rows)
         self._on_map = []
 
     def _incident_row(self, item: Pending, now: dt.datetime) -> dict[str, Any]:
@@ -306,7 +309,7 @@ class BulkWriter:
             # -0.0 is 0.0: SQLite would store it so, and the record built here must be what is stored.
             row["latitude"] += 0.0
             row["longitude"] += 0.0
-        row.update(range_columns(loaded["citations"]))
+        row.update(ranges.columns(loaded["citations"]))
         row.update(
             status=status_for(item.status, self._status),
             location_method=item.location_method,

@@ -10,10 +10,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from incidents.domain.dating import date_label
-    from incidents.domain.map_cells import track
     from incidents.maps import cli, views
 
-    track()
     app.jinja_env.globals["date_label"] = date_label
 
     @app.context_processor

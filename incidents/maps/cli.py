@@ -6,7 +6,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from incidents.domain.map_cells import rebuild_map_cells
+from incidents.derived import map_cells
 from incidents.extensions import db
 
 
@@ -15,7 +15,7 @@ from incidents.extensions import db
 def map_cells_command() -> None:
     """Rebuild the map's counts per grid cell from the incidents (after a bulk load by SQL)."""
     with db.engine.begin() as connection:
-        cells = rebuild_map_cells(connection)
+        cells = map_cells.rebuild(connection)
     click.echo(f"Rebuilt the map's rollup: {cells} cells.")
 
 

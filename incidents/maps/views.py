@@ -18,6 +18,7 @@ from incidents.extensions import db
 from incidents.maps import geojson
 from incidents.maps.style import TYPE_PRECEDENCE, type_colour
 from incidents.models import Incident, IncidentType
+from incidents.schemas.errors import by_top_field
 from incidents.schemas.filters import WORLD, filter_query_args, filters_from_args, map_request_from_args
 from incidents.vocabulary import LOCATION_UNCERTAINTY_M, LocationPrecision
 
@@ -44,12 +45,7 @@ def incident_map() -> IncidentMap:
 
 def filter_errors(error: ValidationError) -> dict[str, str]:
     """One message per parameter, naming it."""
-    errors: dict[str, str] = {}
-    for name, messages in error.normalized_messages().items():
-        if isinstance(messages, dict):  # a list field: {index: [messages]}
-            messages = [m for ms in messages.values() for m in (ms if isinstance(ms, list) else [ms])]
-        errors[str(name)] = " ".join(str(m) for m in (messages if isinstance(messages, list) else [messages]))
-    return errors
+    return by_top_field(error.messages)
 
 
 def filter_form_context() -> dict[str, Any]:

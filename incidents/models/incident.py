@@ -103,7 +103,7 @@ class Incident(Base):
     )
     confidential_notes: Mapped[str] = mapped_column(sa.Text, default="")
 
-    # Derived from the claims on every save (domain.incidents), so that maps, filters, totals and exports
+    # Derived from the claims on every save (derived.ranges), so that maps, filters, totals and exports
     # over many incidents need no join: the range per category (NULL when no source gives a figure).
     killed_low: Mapped[int | None]
     killed_high: Mapped[int | None]

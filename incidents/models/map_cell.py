@@ -11,7 +11,7 @@ from incidents.vocabulary import PublicationStatus
 class MapCell(Base):
     """How many incidents lie in one cell of a grid over the world, with their casualty sums, per status.
 
-    A rollup kept up to date on every save (domain.map_cells), so that a map of a million incidents is drawn
+    A rollup kept up to date on every save (derived.map_cells), so that a map of a million incidents is drawn
     from a few hundred rows instead of a scan. Level k divides the world into cells of 360/2**k degrees;
     level 0 is one cell holding every incident, with or without coordinates, for totals.
     """

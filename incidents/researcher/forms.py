@@ -11,7 +11,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from incidents.domain.incidents import SCALAR_FIELDS
+from incidents.schemas.errors import Path, grouped
+from incidents.schemas.incident import SCALAR_FIELDS
 from incidents.vocabulary import CasualtyCategory
 
 # The incident's own fields as the domain layer writes them, and the version the editor started from.
@@ -130,30 +131,17 @@ def blank_citation() -> dict[str, Any]:
 
 def flat_errors(errors: dict[str, Any], typed: dict[str, Any]) -> dict[str, str]:
     """marshmallow's nested errors keyed by the form's field names."""
-    flat: dict[str, str] = {}
     estimate_categories = [c for c, best in typed["estimates"].items() if best.strip()]
-
-    def walk(node: Any, path: list[str]) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, [*path, str(key)])
-        elif isinstance(node, list) and all(isinstance(m, str) for m in node):
-            flat[_field_name(path, estimate_categories)] = " ".join(node)
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, [*path, str(index)])
-        else:
-            flat[_field_name(path, estimate_categories)] = str(node)
-
-    walk(errors, [])
-    return flat
+    return {
+        name: " ".join(texts)
+        for name, texts in grouped(errors, lambda path: _field_name(path, estimate_categories)).items()
+    }
 
 
-def _field_name(path: list[str], estimate_categories: list[str]) -> str:
-    if path[:1] == ["estimates"] and len(path) >= 2 and path[1].isdigit():
+def _field_name(path: Path, estimate_categories: list[str]) -> str:
+    """The form's name for a field path: citations-0-claims-1-high, best-killed, or form for the whole."""
+    if path[:1] == ("estimates",) and len(path) >= 2 and str(path[1]).isdigit():
         index = int(path[1])
         if index < len(estimate_categories):
             return f"best-{estimate_categories[index]}"
-    if path and path[-1] == "_schema":
-        path = path[:-1] or ["form"]
-    return "-".join(path)
+    return "-".join(str(part) for part in path) or "form"

@@ -9,21 +9,19 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from incidents.domain.casualties import casualty_ranges
-from incidents.domain.incidents import EditConflict, create_incident, incident_input, update_incident
 from incidents.domain.queries import incident_selection
-from incidents.duplicates.finding import flag_duplicates
 from incidents.extensions import db
 from incidents.geocoding import GeocoderError
 from incidents.models import Incident, IncidentType, Source
 from incidents.researcher import forms
 from incidents.researcher.geocode import geocode_json, geocoder
-from incidents.schemas import IncidentInputSchema
 from incidents.schemas.filters import filter_query_args, filters_from_args
+from incidents.schemas.incident import incident_input
 from incidents.security import require_editor
+from incidents.services.incidents import EditConflict, create_incident, current_version, update_incident
 from incidents.vocabulary import PublicationStatus
 
 blueprint = Blueprint("researcher", __name__, url_prefix="/incidents")
@@ -100,6 +98,7 @@ def incident_edit(incident_id: int) -> Response | str | tuple[str, int]:
 
 
 def _handle_post(incident: Incident | None) -> Response | str | tuple[str, int]:
+    """The form's buttons: add a source block or a claim row, look a place up, or save."""
     action = request.form.get("action", "save")
     target = action.removeprefix("add_claim-") if action.startswith("add_claim-") else ""
     typed = forms.typed_from_form(
@@ -109,47 +108,51 @@ def _handle_post(incident: Incident | None) -> Response | str | tuple[str, int]:
         typed["citations"].append(forms.blank_citation())
         return _render_form(typed, {}, incident=incident, focus=f"citation-{len(typed['citations']) - 1}")
     if action.startswith("add_claim-"):
-        # One more empty claim row in that block (beside the one every block gets), kept where it was even
-        # when nothing is typed in it yet. A block that is not in the form (a forged number) comes last.
-        block = next((c for c in typed["citations"] if str(c.get("form_index")) == target), None)
-        if block is None:
-            block = forms.blank_citation()
-            typed["citations"].append(block)
-        block["claims"].append(dict.fromkeys(forms.CLAIM_FIELDS, ""))
-        return _render_form(typed, {}, incident=incident, focus=f"citation-{typed['citations'].index(block)}")
+        return _add_claim_row(typed, target, incident)
     if action == "geocode" or action.startswith("place-"):
         return _geocode_step(typed, action, incident)
+    return _save(typed, incident)
+
+
+def _add_claim_row(typed: dict[str, Any], target: str, incident: Incident | None) -> str:
+    """One more empty claim row in that block (beside the one every block gets), kept where it was even when
+    nothing is typed in it yet. A block that is not in the form (a forged number) comes last."""
+    block = next((c for c in typed["citations"] if str(c.get("form_index")) == target), None)
+    if block is None:
+        block = forms.blank_citation()
+        typed["citations"].append(block)
+    block["claims"].append(dict.fromkeys(forms.CLAIM_FIELDS, ""))
+    return _render_form(typed, {}, incident=incident, focus=f"citation-{typed['citations'].index(block)}")
+
+
+def _save(typed: dict[str, Any], incident: Incident | None) -> Response | str | tuple[str, int]:
+    raw = forms.schema_input(typed)
     try:
-        data = IncidentInputSchema().load(forms.schema_input(typed))
         if incident is None:
-            saved = create_incident(data, current_user)
+            saved = create_incident(raw, current_user)
         else:
-            saved = update_incident(incident, data, current_user)
-        duplicates = flag_duplicates(saved)
+            saved = update_incident(incident, raw, current_user)
         db.session.commit()
     except ValidationError as error:
         db.session.rollback()
-        errors = forms.flat_errors(error.messages_dict, typed)
-        return _render_form(typed, errors, incident=incident), 422
-    except (EditConflict, StaleDataError):
+        return _render_form(typed, forms.flat_errors(error.messages_dict, typed), incident=incident), 422
+    except EditConflict as conflict:
         db.session.rollback()
-        assert incident is not None  # a new incident cannot conflict
-        current = db.session.get(Incident, incident.id, populate_existing=True)
-        assert current is not None
+        version = current_version(conflict.incident_id)
         message = (
-            f"Someone else saved this incident (now version {current.version}) after you opened it. "
+            f"Someone else saved this incident (now version {version}) after you opened it. "
             "Your text is kept below; compare it with the saved record, then save again."
         )
-        typed["version"] = str(current.version)
+        typed["version"] = str(version)
         return _render_form(typed, {"form": message}, incident=incident), 409
-    flash(f"Saved “{saved.title}”.", "info")
-    for flag in duplicates:
-        other = flag.other(saved.id)
+    flash(f"Saved “{saved.incident.title}”.", "info")
+    for flag in saved.flagged:
+        other = flag.other(saved.incident.id)
         flash(
             f"Possible duplicate of incident {other.id} “{other.title}”: see below to confirm or merge.",
             "warning",
         )
-    return redirect(url_for("researcher.incident_detail", incident_id=saved.id))
+    return redirect(url_for("researcher.incident_detail", incident_id=saved.incident.id))
 
 
 def _geocode_step(typed: dict[str, Any], action: str, incident: Incident | None) -> str | tuple[str, int]:

@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from incidents.domain.casualties import breakdown_problems, figure, loaded_figures
 from incidents.extensions import db
-from incidents.models import IncidentType, Source
+from incidents.models import Incident, IncidentType, Source
 from incidents.schemas.fields import MAX_INT, Count, CountryCode, RecordDate, RecordId, Text
 from incidents.schemas.source import SourceInputSchema
 from incidents.vocabulary import (
@@ -175,3 +175,63 @@ def _estimate_problems(data: dict[str, Any]) -> dict[str, Any]:
             problems[index] = {"best": [f"Must lie within the sources' range ({figure(*ranges[category])})."]}
         seen.add(category)
     return {"estimates": problems} if problems else {}
+
+
+# The incident's own fields in the input, one column each.
+SCALAR_FIELDS = (
+    "title",
+    "narrative",
+    "start_date",
+    "end_date",
+    "date_precision",
+    "place_name",
+    "admin1",
+    "admin2",
+    "country",
+    "latitude",
+    "longitude",
+    "location_precision",
+    "perpetrators",
+    "victims",
+    "verification_grade",
+    "status",
+    "confidential_notes",
+)
+
+
+def incident_input(incident: Incident) -> dict[str, Any]:
+    """The incident as schema input (plain JSON types), for editing forms and round trips."""
+    return {
+        "title": incident.title,
+        "narrative": incident.narrative,
+        "types": [t.slug for t in incident.types],
+        "start_date": incident.start_date.isoformat(),
+        "end_date": incident.end_date.isoformat() if incident.end_date else None,
+        "date_precision": incident.date_precision.value,
+        "place_name": incident.place_name,
+        "admin1": incident.admin1,
+        "admin2": incident.admin2,
+        "country": incident.country,
+        "latitude": incident.latitude,
+        "longitude": incident.longitude,
+        "location_precision": incident.location_precision.value,
+        "perpetrators": incident.perpetrators,
+        "victims": incident.victims,
+        "verification_grade": incident.verification_grade.value,
+        "status": incident.status.value,
+        "confidential_notes": incident.confidential_notes,
+        "citations": [
+            {
+                "source_id": c.source_id,
+                "locator": c.locator,
+                "quote": c.quote,
+                "claims": [
+                    {"category": k.category.value, "low": k.low, "high": k.high, "group": k.group}
+                    for k in c.claims
+                ],
+            }
+            for c in incident.citations
+        ],
+        "estimates": [{"category": e.category.value, "best": e.best} for e in incident.estimates],
+        "version": incident.version,
+    }

@@ -43,7 +43,27 @@ class IncidentTypeSchema(Schema):
             raise ValidationError("Must be at most 64 characters long.", "slug")
         if db.session.scalar(sa.select(IncidentType.id).where(IncidentType.slug == slug)) is not None:
             raise ValidationError(f"The type {slug!r} exists already.", "slug")
-        label = data.get("label", "")
-        taken = sa.select(IncidentType.id).where(sa.func.lower(IncidentType.label) == label.lower())
-        if db.session.scalar(taken) is not None:
-            raise ValidationError(f"A type labelled {label!r} exists already.", "label")
+        _label_free(data.get("label", ""), None)
+
+
+class IncidentTypeLabelSchema(Schema):
+    """A new label for the type type_id (its slug stays)."""
+
+    label = Text(120, required=True)
+
+    def __init__(self, *, type_id: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.type_id = type_id
+
+    @validates_schema
+    def unique(self, data: dict[str, Any], **_: Any) -> None:
+        _label_free(data.get("label", ""), self.type_id)
+
+
+def _label_free(label: str, type_id: int | None) -> None:
+    """Refuse a label another type has, whatever its capitals."""
+    taken = sa.select(IncidentType.id).where(sa.func.lower(IncidentType.label) == label.lower())
+    if type_id is not None:
+        taken = taken.where(IncidentType.id != type_id)
+    if db.session.scalar(taken) is not None:
+        raise ValidationError(f"A type labelled {label!r} exists already.", "label")

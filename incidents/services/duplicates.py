@@ -1,40 +1,26 @@
-"""An editor's decision on a possible duplicate: distinct incidents, or one event to merge.
+"""Possible duplicates resolved by an editor: confirmed distinct, or merged.
 
 A merge copies the other incident's citations (with their sources and claims) onto the kept one and
-retracts the other, whose record stays as it was, with a note naming the kept incident. Both changes go the
-road every edit takes (the schema, then update_incident).
+retracts the other, whose record stays as it was, with a note naming the kept incident. Both changes take
+the road every edit takes (services.incidents).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
 from marshmallow import ValidationError
 
-from incidents.domain.incidents import incident_input, update_incident
 from incidents.extensions import db
-from incidents.importing.validation import flatten
 from incidents.models import DuplicateFlag, Incident, User
-from incidents.schemas import IncidentInputSchema
+from incidents.schemas.errors import flatten
+from incidents.schemas.incident import incident_input
+from incidents.services.incidents import load_input, update_loaded
 from incidents.vocabulary import DuplicateStatus, PublicationStatus
 
 
 class ResolutionError(Exception):
     """The flag cannot be resolved this way; the message says why."""
-
-
-def open_flags(incident_id: int) -> list[DuplicateFlag]:
-    """The open flags that name this incident, on either side."""
-    query = (
-        sa.select(DuplicateFlag)
-        .where(
-            DuplicateFlag.status == DuplicateStatus.OPEN,
-            sa.or_(DuplicateFlag.incident_id == incident_id, DuplicateFlag.candidate_id == incident_id),
-        )
-        .order_by(DuplicateFlag.id)
-    )
-    return list(db.session.scalars(query))
 
 
 def confirm_distinct(flag: DuplicateFlag, user: User) -> None:
@@ -43,6 +29,34 @@ def confirm_distinct(flag: DuplicateFlag, user: User) -> None:
 
 def merge(flag: DuplicateFlag, keep: Incident, user: User) -> Incident:
     """Merge the flag's other incident into keep; returns the retracted one."""
+    other = _mergeable(flag, keep)
+    kept = incident_input(keep)
+    kept["citations"] += incident_input(other)["citations"]
+    try:
+        merged = load_input(kept)
+    except ValidationError as error:
+        # The other's figures for a whole category can narrow the range (sums of figures per group count
+        # only where no source gives one): this incident's best estimate may then lie outside it.
+        problems = "; ".join(f"{_field(path)}: {message}" for path, message in flatten(error.messages))
+        raise ResolutionError(
+            f"Merged with incident {other.id}, this incident would not be valid ({problems}). Edit this "
+            "incident first (for example its best estimate), then merge."
+        ) from None
+    update_loaded(keep, merged, user)
+    retracted = incident_input(other)
+    note = (
+        f"Merged into incident {keep.id} (“{keep.title}”) by {user.email} on "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d}: its citations were copied there."
+    )
+    retracted["status"] = PublicationStatus.RETRACTED.value
+    retracted["confidential_notes"] = "\n\n".join(p for p in (retracted["confidential_notes"], note) if p)
+    update_loaded(other, load_input(retracted), user)
+    _resolve(flag, DuplicateStatus.MERGED, user)
+    return other
+
+
+def _mergeable(flag: DuplicateFlag, keep: Incident) -> Incident:
+    """The flag's other incident, when it may be merged into keep; ResolutionError saying why not."""
     if keep.id not in (flag.incident_id, flag.candidate_id):
         raise ResolutionError("This flag is not about that incident.")
     other = flag.other(keep.id)
@@ -60,28 +74,6 @@ def merge(flag: DuplicateFlag, keep: Incident, user: User) -> Incident:
             f"event off the public site. Merge this one into incident {other.id} instead (from its page), or "
             "publish this one first."
         )
-    kept = incident_input(keep)
-    kept["citations"] += incident_input(other)["citations"]
-    try:
-        merged = IncidentInputSchema().load(kept)
-    except ValidationError as error:
-        # The other's figures for a whole category can narrow the range (sums of figures per group count
-        # only where no source gives one): this incident's best estimate may then lie outside it.
-        problems = "; ".join(f"{_field(path)}: {message}" for path, message in flatten(error.messages))
-        raise ResolutionError(
-            f"Merged with incident {other.id}, this incident would not be valid ({problems}). Edit this "
-            "incident first (for example its best estimate), then merge."
-        ) from None
-    update_incident(keep, merged, user)
-    retracted = incident_input(other)
-    note = (
-        f"Merged into incident {keep.id} (“{keep.title}”) by {user.email} on "
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%d}: its citations were copied there."
-    )
-    retracted["status"] = PublicationStatus.RETRACTED.value
-    retracted["confidential_notes"] = "\n\n".join(p for p in (retracted["confidential_notes"], note) if p)
-    update_incident(other, IncidentInputSchema().load(retracted), user)
-    _resolve(flag, DuplicateStatus.MERGED, user)
     return other
 
 

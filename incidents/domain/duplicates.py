@@ -18,7 +18,7 @@ from incidents.extensions import db
 from incidents.geocoding.distance import GEODESIC_PER_GREAT_CIRCLE, geodesic_km, great_circle_km
 from incidents.geocoding.names import fold
 from incidents.models import DuplicateFlag, Incident, incident_type_links
-from incidents.vocabulary import PublicationStatus
+from incidents.vocabulary import DuplicateStatus, PublicationStatus
 
 DAYS = 3
 KILOMETRES = 10.0
@@ -301,30 +301,6 @@ def find_duplicates(incident: Incident) -> list[tuple[Incident, Match]]:
     return found
 
 
-def flag_duplicates(incident: Incident) -> list[DuplicateFlag]:
-    """Flag this incident's possible duplicates for an editor (pairs flagged before are left as they are)."""
-    flags = []
-    for other, match in find_duplicates(incident):
-        later, earlier = max(incident.id, other.id), min(incident.id, other.id)
-        exists = db.session.scalar(
-            sa.select(DuplicateFlag.id).where(
-                DuplicateFlag.incident_id == later, DuplicateFlag.candidate_id == earlier
-            )
-        )
-        if exists is not None:
-            continue
-        flag = DuplicateFlag(
-            incident_id=later,
-            candidate_id=earlier,
-            distance_km=match.distance_km,
-            days_apart=match.days_apart,
-        )
-        db.session.add(flag)
-        flags.append(flag)
-    db.session.flush()
-    return flags
-
-
 def batch_matches(connection: sa.Connection, new: list[Footprint]) -> list[tuple[Footprint, Match]]:
     """Possible duplicates of new incidents (just written, or rows of a dry run with negative keys): among
     themselves and against the incidents in the database (not retracted) over the same dates.
@@ -396,24 +372,14 @@ def _footprint(row: sa.Row[Any], types: list[int]) -> Footprint:
     )
 
 
-def insert_flags(connection: sa.Connection, pairs: Iterable[tuple[int, int, Match]]) -> int:
-    """Insert open flags for (incident id, other id, match) pairs; returns how many.
-
-    For the pairs batch_matches finds after an import: each has a new incident, which no flag names yet.
-    """
-    rows = {}
-    for a, b, match in pairs:
-        later, earlier = max(a, b), min(a, b)
-        rows[(later, earlier)] = {
-            "incident_id": later,
-            "candidate_id": earlier,
-            "distance_km": match.distance_km,
-            "days_apart": match.days_apart,
-        }
-    if rows:
-        now = dt.datetime.now(dt.UTC)
-        table = cast(sa.Table, DuplicateFlag.__table__)
-        connection.execute(
-            sa.insert(table), [row | {"status": "open", "created_at": now} for row in rows.values()]
+def open_flags(incident_id: int) -> list[DuplicateFlag]:
+    """The open flags that name this incident, on either side."""
+    query = (
+        sa.select(DuplicateFlag)
+        .where(
+            DuplicateFlag.status == DuplicateStatus.OPEN,
+            sa.or_(DuplicateFlag.incident_id == incident_id, DuplicateFlag.candidate_id == incident_id),
         )
-    return len(rows)
+        .order_by(DuplicateFlag.id)
+    )
+    return list(db.session.scalars(query))
