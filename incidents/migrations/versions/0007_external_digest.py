@@ -8,21 +8,21 @@ A re-import tells a record it has seen (same id, same content: nothing new) from
 (same id, other content: reported, not updated). Incidents imported before this revision have no digest and
 are taken as seen.
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
-
-revision = '0007'
-down_revision = '0006'
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
 
-def upgrade():
-    with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('external_digest', sa.String(length=64), nullable=True))
+def upgrade() -> None:
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("external_digest", sa.String(length=64), nullable=True))
 
 
-def downgrade():
-    with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.drop_column('external_digest')
+def downgrade() -> None:
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.drop_column("external_digest")
