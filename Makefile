@@ -7,7 +7,7 @@ PORT ?= 5000
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app incidents
 
-.PHONY: run test lint typecheck check bench clean
+.PHONY: run test lint typecheck check wheel-check bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# Build a wheel, install it into a fresh virtualenv outside the checkout, and run the installed app.
+wheel-check: $(VENV)/.installed
+	PYTHON=$(PYTHON) BUILD_PYTHON=$(abspath $(BIN))/python .ci/wheel-check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -11,25 +13,49 @@ from flask import Flask
 from incidents import config
 from incidents.extensions import csrf, db, limiter, login_manager, migrate
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Templates, static files and migrations are package data: they live in the package and install with it.
+PACKAGE_DIR = Path(__file__).resolve().parent
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+
+
+def _checkout_root() -> Path | None:
+    """The source checkout this package runs from (plain or editable install), or None when installed.
+
+    A checkout is recognised by this project's own pyproject.toml beside the package folder: an installed
+    package sits in site-packages, which holds no such file, and a pyproject.toml of some other project that
+    happens to be there does not count.
+    """
+    pyproject = PACKAGE_DIR.parent / "pyproject.toml"
+    try:
+        with pyproject.open("rb") as handle:
+            name = tomllib.load(handle).get("project", {}).get("name")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return PACKAGE_DIR.parent if name == "incidents" else None
+
+
+def _instance_path() -> str | None:
+    """INCIDENTS_INSTANCE_PATH when set; else <checkout>/instance in a checkout; else None, Flask's default.
+
+    Flask's default for an installed package is <sys.prefix>/var/incidents-instance.
+    """
+    if os.environ.get("INCIDENTS_INSTANCE_PATH"):
+        return os.path.abspath(os.environ["INCIDENTS_INSTANCE_PATH"])
+    root = _checkout_root()
+    return str(root / "instance") if root else None
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """The application factory: the only way an app exists."""
-    app = Flask(
-        __name__,
-        instance_path=str(PROJECT_ROOT / "instance"),
-        instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
-    )
+    # Templates and static files: Flask's defaults, incidents/templates and incidents/static.
+    app = Flask(__name__, instance_path=_instance_path(), instance_relative_config=True)
     config.load(app, test_config)
     from incidents.routing import RecordIdConverter
 
     app.url_map.converters["id"] = RecordIdConverter
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)

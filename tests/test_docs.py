@@ -6,10 +6,9 @@ from pathlib import Path
 
 from flask import Flask
 
-from incidents import PROJECT_ROOT
 from incidents.config import DEFAULTS
 
-README = (Path(PROJECT_ROOT) / "README.md").read_text(encoding="utf-8")
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 UNDOCUMENTED_DEFAULTS = {
     # Flask and extension settings whose defaults we only set, not expose
     "SQLALCHEMY_ENGINE_OPTIONS",

@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 
-from incidents import PROJECT_ROOT, create_app
+from incidents import MIGRATIONS_DIR, create_app
 from incidents.config import normalise_database_url
 from incidents.extensions import db
 from incidents.vocabulary import SEED_INCIDENT_TYPES
@@ -43,7 +43,7 @@ def test_one_head() -> None:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     assert len(ScriptDirectory.from_config(config).get_heads()) == 1
 
 
