@@ -67,6 +67,9 @@ def _test_config(database_url: str, instance: Path) -> dict[str, Any]:
         # Tests log in many times; the throttling tests set the real limit themselves.
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "LOGIN_ATTEMPT_LIMIT": "1000 per minute",
+        # argon2 with the fewest passes and least memory: a login in microseconds, not a fifth of a second
+        # and 64 MiB. test_auth checks the production parameters once, with the default configuration.
+        "PASSWORD_HASH_PROFILE": "CHEAPEST",
         "TILE_URL": "",
         # Import uploads wait in the test's own folder, not in instance/.
         "IMPORT_FOLDER": str(instance / "imports"),
