@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import time
@@ -15,15 +16,15 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from incidents import create_app
-from incidents.auth.accounts import create_user
 from incidents.config import normalise_database_url
 from incidents.domain.incidents import seed_incident_types
 from incidents.exports import stored
 from incidents.extensions import db, limiter
 from incidents.models import User
 from incidents.vocabulary import Role
+from tests import factories
+from tests.helpers import login
 
-PASSWORD = "correct horse battery staple"
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -136,19 +137,8 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., User]:
-    def make(email: str = "editor@example.org", role: Role = Role.EDITOR) -> User:
-        with app.app_context():
-            user = create_user(email, PASSWORD, role)
-            db.session.commit()
-            db.session.refresh(user)
-            db.session.expunge(user)
-            return user
-
-    return make
-
-
-def login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
-    return client.post("/login", data={"email": email, "password": password})
+    """factories.create_user for this app: make_user(email="editor@example.org", role=Role.EDITOR)."""
+    return functools.partial(factories.create_user, app)
 
 
 @pytest.fixture
@@ -165,3 +155,21 @@ def admin_client(app: Flask, make_user: Callable[..., User]) -> FlaskClient:
     user = make_user("admin@example.org", Role.ADMIN)
     assert login(client, user.email).status_code == 302
     return client
+
+
+@pytest.fixture
+def incident_defaults() -> dict[str, Any]:
+    """Fields every incident of add_incident has, over factories.INCIDENT; a test module may override it."""
+    return {}
+
+
+@pytest.fixture
+def add_incident(app: Flask, incident_defaults: dict[str, Any]) -> Callable[..., int]:
+    """factories.add_incident for this app: add_incident(title, **fields), over incident_defaults."""
+    return functools.partial(factories.add_incident, app, **incident_defaults)
+
+
+@pytest.fixture
+def demo(runner: FlaskCliRunner) -> None:
+    """The demo data set loaded, published."""
+    factories.load_demo(runner)

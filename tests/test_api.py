@@ -13,7 +13,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from incidents.auth.tokens import create_token
 from incidents.extensions import db
 from incidents.models import Incident, User
-from tests.export_fixtures import DRAFT_TITLE, MARKER, add_hostile_and_draft
+from tests.factories import DRAFT_TITLE, MARKER, add_hostile_and_draft, load_demo
 
 PROBLEM = "application/problem+json"
 
@@ -83,7 +83,7 @@ def test_public_reads_see_published_incidents_only(app: Flask, client: FlaskClie
 
 
 def test_cursor_pagination_is_stable_and_complete(client: FlaskClient, runner: FlaskCliRunner) -> None:
-    assert runner.invoke(args=["load-demo"]).exit_code == 0
+    load_demo(runner)
     seen: list[int] = []
     cursor = ""
     for _ in range(10):

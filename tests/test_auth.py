@@ -25,7 +25,8 @@ from incidents.config import DEFAULTS
 from incidents.extensions import db
 from incidents.models import User
 from incidents.vocabulary import Role
-from tests.conftest import PASSWORD, login
+from tests.factories import PASSWORD
+from tests.helpers import login
 
 
 def test_login_and_logout(client: FlaskClient, make_user: Callable[..., User]) -> None:
