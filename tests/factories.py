@@ -2,7 +2,7 @@
 
 Shared by the test modules (as CTFd's tests/helpers.py is): each factory gives what most tests want and takes
 keyword arguments for what a test varies. A test module imports from here, from tests/helpers.py, and from no
-other test module.
+other test module (tests/test_suite_layout.py checks it).
 """
 
 from __future__ import annotations

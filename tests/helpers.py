@@ -1,7 +1,7 @@
 """What tests do and read, shared by the test modules: logging in, exporting, importing, counting rows.
 
 (Test data is made in tests/factories.py.) A test module imports from here, from tests/factories.py, and
-from no other test module.
+from no other test module (tests/test_suite_layout.py checks it).
 """
 
 from __future__ import annotations
