@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Flask
 
+from incidents.auth import passwords
+
 
 class ConfigurationError(RuntimeError):
     """The app cannot start with this configuration."""
@@ -52,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
     # answered, so attempts sent at the same moment are bounded by this cap.
     "LOGIN_ATTEMPT_LIMIT": "30 per 5 minutes",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # argon2's parameters for new password hashes: a profile of argon2-cffi (argon2.profiles). Production
+    # accepts RFC 9106's two recommendations only; the tests use CHEAPEST, which protects nothing.
+    "PASSWORD_HASH_PROFILE": passwords.DEFAULT_PROFILE,
 }
 
 # Settings that may come from INCIDENTS_<NAME> environment variables, and how to read them.
@@ -72,6 +77,7 @@ _ENV_PARSERS: dict[str, Any] = {
     "LOGIN_ATTEMPT_LIMIT": str,
     "RATELIMIT_STORAGE_URI": str,
     "SESSION_COOKIE_SECURE": json.loads,
+    "PASSWORD_HASH_PROFILE": str,
 }
 
 
@@ -100,6 +106,13 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         uri = "sqlite:///" + str(Path(app.instance_path) / "incidents.sqlite3")
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(uri)
 
+    profile = app.config["PASSWORD_HASH_PROFILE"]
+    if profile not in passwords.PROFILES:
+        raise ConfigurationError(
+            f"PASSWORD_HASH_PROFILE: {profile!r} is not one of argon2's profiles "
+            f"({', '.join(passwords.PROFILES)})"
+        )
+
     production = app.config["ENVIRONMENT"] == "production"
     if production:
         app.config["SESSION_COOKIE_SECURE"] = True
@@ -110,6 +123,11 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
             raise ConfigurationError(
                 "refusing to start in production without SECRET_KEY "
                 "(set INCIDENTS_SECRET_KEY or SECRET_KEY in instance/config.py)"
+            )
+        if profile not in passwords.PRODUCTION_PROFILES:
+            raise ConfigurationError(
+                f"refusing to start in production with PASSWORD_HASH_PROFILE {profile}: production takes "
+                f"RFC 9106's recommendations only ({', '.join(sorted(passwords.PRODUCTION_PROFILES))})"
             )
     elif not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _local_secret_key(Path(app.instance_path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import time
@@ -15,14 +16,14 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from incidents import create_app, derived
-from incidents.auth.accounts import create_user
 from incidents.config import normalise_database_url
 from incidents.extensions import db, limiter
 from incidents.models import User
 from incidents.services.incident_types import seed_incident_types
 from incidents.vocabulary import Role
+from tests import factories
+from tests.helpers import login
 
-PASSWORD = "correct horse battery staple"
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -66,6 +67,9 @@ def _test_config(database_url: str, instance: Path) -> dict[str, Any]:
         # Tests log in many times; the throttling tests set the real limit themselves.
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "LOGIN_ATTEMPT_LIMIT": "1000 per minute",
+        # argon2 with the fewest passes and least memory: a login in microseconds, not a fifth of a second
+        # and 64 MiB. test_auth checks the production parameters once, with the default configuration.
+        "PASSWORD_HASH_PROFILE": "CHEAPEST",
         "TILE_URL": "",
         # Import uploads wait in the test's own folder, not in instance/.
         "IMPORT_FOLDER": str(instance / "imports"),
@@ -133,19 +137,8 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., User]:
-    def make(email: str = "editor@example.org", role: Role = Role.EDITOR) -> User:
-        with app.app_context():
-            user = create_user(email, PASSWORD, role)
-            db.session.commit()
-            db.session.refresh(user)
-            db.session.expunge(user)
-            return user
-
-    return make
-
-
-def login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
-    return client.post("/login", data={"email": email, "password": password})
+    """factories.create_user for this app: make_user(email="editor@example.org", role=Role.EDITOR)."""
+    return functools.partial(factories.create_user, app)
 
 
 @pytest.fixture
@@ -162,3 +155,27 @@ def admin_client(app: Flask, make_user: Callable[..., User]) -> FlaskClient:
     user = make_user("admin@example.org", Role.ADMIN)
     assert login(client, user.email).status_code == 302
     return client
+
+
+@pytest.fixture
+def incident_defaults() -> dict[str, Any]:
+    """Fields every incident of add_incident has, over factories.INCIDENT; a test module may override it."""
+    return {}
+
+
+@pytest.fixture
+def add_incident(app: Flask, incident_defaults: dict[str, Any]) -> Callable[..., int]:
+    """factories.add_incident for this app: add_incident(title, **fields), over incident_defaults."""
+    return functools.partial(factories.add_incident, app, **incident_defaults)
+
+
+@pytest.fixture
+def demo(runner: FlaskCliRunner) -> None:
+    """The demo data set loaded, published."""
+    factories.load_demo(runner)
+
+
+@pytest.fixture
+def token(app: Flask, make_user: Callable[..., User]) -> str:
+    """An editor's API token (api@example.org)."""
+    return factories.create_api_token(app, make_user("api@example.org"))

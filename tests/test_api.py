@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,21 +9,11 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from incidents.auth.tokens import create_token
 from incidents.extensions import db
-from incidents.models import Incident, User
-from tests.export_fixtures import DRAFT_TITLE, MARKER, add_hostile_and_draft
+from incidents.models import Incident
+from tests.factories import DRAFT_TITLE, MARKER, add_hostile_and_draft, load_demo
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def token(app: Flask, make_user: Callable[..., User]) -> str:
-    user = make_user("api@example.org")
-    with app.app_context():
-        _record, value = create_token(db.session.get(User, user.id), "tests")
-        db.session.commit()
-    return value
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -83,7 +72,7 @@ def test_public_reads_see_published_incidents_only(app: Flask, client: FlaskClie
 
 
 def test_cursor_pagination_is_stable_and_complete(client: FlaskClient, runner: FlaskCliRunner) -> None:
-    assert runner.invoke(args=["load-demo"]).exit_code == 0
+    load_demo(runner)
     seen: list[int] = []
     cursor = ""
     for _ in range(10):

@@ -19,6 +19,7 @@ from schemathesis.specs.openapi.checks import (
 from incidents.auth.tokens import create_token
 from incidents.extensions import db
 from incidents.models import User
+from tests.factories import load_demo
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 12  # per operation and audience: enough to find a 5xx, few enough to keep the suite fast
@@ -27,7 +28,7 @@ EXAMPLES = 12  # per operation and audience: enough to find a 5xx, few enough to
 def test_api_conforms_to_its_openapi_description(
     app: Flask, runner: FlaskCliRunner, make_user: Callable[..., User]
 ) -> None:
-    assert runner.invoke(args=["load-demo"]).exit_code == 0
+    load_demo(runner)
     user = make_user("fuzz@example.org")
     with app.app_context():
         _record, token = create_token(db.session.get(User, user.id), "fuzz")

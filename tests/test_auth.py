@@ -5,16 +5,28 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher, extract_parameters, profiles
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from incidents.auth.accounts import change_password
-from incidents.auth.passwords import DUMMY_HASH, _hasher, hash_password, verify_password
+from incidents.auth.passwords import (
+    DEFAULT_PROFILE,
+    DUMMY_HASH,
+    PROFILES,
+    Hashing,
+    hash_password,
+    hashing,
+    verify_password,
+)
+from incidents.config import DEFAULTS
 from incidents.extensions import db
 from incidents.models import User
 from incidents.vocabulary import Role
-from tests.conftest import PASSWORD, login
+from tests.factories import PASSWORD
+from tests.helpers import login
 
 
 def test_login_and_logout(client: FlaskClient, make_user: Callable[..., User]) -> None:
@@ -183,8 +195,52 @@ def test_create_user_refuses_unknown_role(runner: FlaskCliRunner) -> None:
     assert "'god' is not one of" in result.output
 
 
-def test_the_unknown_account_hash_costs_what_a_real_one_costs() -> None:
-    """Logging in as nobody verifies against DUMMY_HASH: it must have the parameters real hashes get."""
-    assert not _hasher.check_needs_rehash(DUMMY_HASH)
-    assert _hasher.check_needs_rehash(hash_password("x" * 12)) is False
-    assert verify_password(None, "not a real password, only for timing") is False
+def test_the_unknown_account_hash_costs_what_a_real_one_costs(app: Flask) -> None:
+    """Logging in as nobody verifies against a dummy hash: it must have the parameters real hashes get, with
+    the default profile (DUMMY_HASH, written in the code) and with every other (one made for it)."""
+    assert not PasswordHasher().check_needs_rehash(DUMMY_HASH)
+    assert Hashing.for_profile(DEFAULT_PROFILE).dummy_hash == DUMMY_HASH
+    for name, parameters in PROFILES.items():
+        made = Hashing.for_profile(name)
+        assert not made.hasher.check_needs_rehash(made.dummy_hash), name
+        assert extract_parameters(made.dummy_hash) == parameters, name
+    with app.app_context():
+        used = hashing()
+        assert used is hashing()  # one per app, made once
+        assert not used.hasher.check_needs_rehash(used.dummy_hash)
+        assert used.hasher.check_needs_rehash(hash_password("x" * 12)) is False
+        assert verify_password(None, "not a real password, only for timing") is False
+
+
+@pytest.mark.app_config({"PASSWORD_HASH_PROFILE": DEFAULTS["PASSWORD_HASH_PROFILE"]})
+def test_with_the_default_configuration_hashes_have_the_production_parameters(
+    app: Flask, client: FlaskClient, make_user: Callable[..., User]
+) -> None:
+    """The suite hashes with argon2's CHEAPEST profile (tests/conftest.py); the production parameters are
+    checked here, once: the library's recommended RFC 9106 profile, as PasswordHasher() has them."""
+    assert DEFAULTS["PASSWORD_HASH_PROFILE"] == "RFC_9106_LOW_MEMORY"
+    user = make_user("ana@example.org")
+    assert extract_parameters(user.password_hash) == profiles.RFC_9106_LOW_MEMORY
+    assert not PasswordHasher().check_needs_rehash(user.password_hash)
+    with app.app_context():
+        assert hashing().dummy_hash == DUMMY_HASH
+    assert login(client, "nobody@example.org").status_code == 401
+    assert login(client, "ana@example.org", "wrong password 123").status_code == 401
+    assert login(client, "ana@example.org").status_code == 302
+
+
+def test_hashes_made_with_other_parameters_still_verify(
+    app: Flask, client: FlaskClient, make_user: Callable[..., User]
+) -> None:
+    """argon2 reads the parameters from the hash: changing the profile locks nobody out. (Here, an account
+    hashed with the production parameters, in an app hashing with CHEAPEST.)"""
+    assert app.config["PASSWORD_HASH_PROFILE"] == "CHEAPEST"
+    user = make_user("ana@example.org")
+    with app.app_context():
+        stored = db.session.get(User, user.id)
+        assert stored is not None
+        stored.password_hash = PasswordHasher().hash(PASSWORD)
+        db.session.commit()
+        assert extract_parameters(stored.password_hash) == profiles.RFC_9106_LOW_MEMORY
+    assert login(client, "ana@example.org", "wrong password 123").status_code == 401
+    assert login(client, "ana@example.org").status_code == 302

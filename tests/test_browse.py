@@ -4,36 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-
-from incidents.extensions import db
-from incidents.services.incidents import create_incident
-
-
-@pytest.fixture
-def add_incident(app: Flask) -> Callable[..., int]:
-    def add(title: str, **fields: Any) -> int:
-        data: dict[str, Any] = {
-            "title": title,
-            "types": ["killing"],
-            "start_date": "2023-01-09",
-            "date_precision": "day",
-            "country": "PE",
-            "location_precision": "near",
-            "verification_grade": "fair",
-            "status": "published",
-        }
-        data.update(fields)
-        with app.app_context():
-            incident = create_incident(data, None).incident
-            db.session.commit()
-            return incident.id
-
-    return add
 
 
 def titles(client: FlaskClient, query: str = "") -> list[str]:

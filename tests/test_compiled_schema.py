@@ -30,7 +30,7 @@ from incidents.schemas.compiled import NotCompilable, compile_schema
 from incidents.schemas.fields import MAX_INT, MIN_DATE, Text
 from incidents.services.sources import create_source
 from incidents.vocabulary import CasualtyCategory, DatePrecision
-from tests.import_fixtures import FIXTURES, UCDP_SAMPLE
+from tests.helpers import FIXTURES, UCDP_SAMPLE
 
 TODAY = dt.date.today()
 ABSENT = object()  # a field left out of the input

@@ -17,6 +17,7 @@ from incidents.domain.casualties import casualty_ranges, total_ranges
 from incidents.extensions import db
 from incidents.models import Incident, Source
 from incidents.vocabulary import CasualtyCategory, LocationPrecision, PublicationStatus
+from tests import factories
 
 ANDAHUAYLAS = "Andahuaylas: two protesters killed in clashes near the airfield"
 APURIMAC = "Apurímac: deaths and injuries in protests across the region"
@@ -24,12 +25,6 @@ AYACUCHO = "Ayacucho: security forces fire on protesters near the airport"
 JULIACA = "Juliaca: police fire on protesters near the airport"
 SAN_MARCOS = "Police raid San Marcos University and detain people housed on the campus"
 STATE_OF_EMERGENCY = "Nationwide 30-day state of emergency"
-
-
-def load(runner: FlaskCliRunner, *options: str) -> str:
-    result = runner.invoke(args=["load-demo", *options])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def incident_id(app: Flask, title: str) -> int:
@@ -51,7 +46,7 @@ def count(app: Flask, model: type[Incident] | type[Source]) -> int:
 def test_load_demo_publishes_eleven_incidents(
     app: Flask, runner: FlaskCliRunner, client: FlaskClient
 ) -> None:
-    assert "Loaded 11 demo incidents (published)." in load(runner)
+    assert "Loaded 11 demo incidents (published)." in factories.load_demo(runner)
     with app.app_context():
         statuses = db.session.scalars(sa.select(Incident.status)).all()
     assert len(statuses) == 11
@@ -64,7 +59,7 @@ def test_load_demo_publishes_eleven_incidents(
 def test_juliaca_shows_the_range_and_the_sources_behind_both_ends(
     app: Flask, runner: FlaskCliRunner, client: FlaskClient
 ) -> None:
-    load(runner)
+    factories.load_demo(runner)
     html = page(client, app, JULIACA)
     assert "Killed: 17–18" in html
     assert "Injured: 33" in html
@@ -90,14 +85,14 @@ def test_juliaca_shows_the_range_and_the_sources_behind_both_ends(
 
 
 def test_ayacucho_shows_eight_to_ten_killed(app: Flask, runner: FlaskCliRunner, client: FlaskClient) -> None:
-    load(runner)
+    factories.load_demo(runner)
     html = page(client, app, AYACUCHO)
     assert "Killed: 8–10" in html
     assert "Injured: 26" in html
 
 
 def test_san_marcos_shows_the_detained_range(app: Flask, runner: FlaskCliRunner, client: FlaskClient) -> None:
-    load(runner)
+    factories.load_demo(runner)
     html = page(client, app, SAN_MARCOS)
     assert "Detained: 193–205" in html
     assert "best estimate 193" in html
@@ -106,7 +101,7 @@ def test_san_marcos_shows_the_detained_range(app: Flask, runner: FlaskCliRunner,
 def test_national_state_of_emergency_has_no_casualties(
     app: Flask, runner: FlaskCliRunner, client: FlaskClient
 ) -> None:
-    load(runner)
+    factories.load_demo(runner)
     html = page(client, app, STATE_OF_EMERGENCY)
     assert "No casualty figures recorded." in html
     with app.app_context():
@@ -117,9 +112,9 @@ def test_national_state_of_emergency_has_no_casualties(
 
 
 def test_if_empty_loads_nothing_the_second_time(app: Flask, runner: FlaskCliRunner) -> None:
-    load(runner, "--if-empty")
+    factories.load_demo(runner, "--if-empty")
     sources = count(app, Source)
-    output = load(runner, "--if-empty")
+    output = factories.load_demo(runner, "--if-empty")
     assert "nothing loaded" in output
     assert count(app, Incident) == 11
     assert count(app, Source) == sources
@@ -128,7 +123,7 @@ def test_if_empty_loads_nothing_the_second_time(app: Flask, runner: FlaskCliRunn
 def test_draft_is_hidden_from_the_public_and_shown_to_editors(
     app: Flask, runner: FlaskCliRunner, editor_client: FlaskClient
 ) -> None:
-    assert "Loaded 11 demo incidents (draft)." in load(runner, "--draft")
+    assert "Loaded 11 demo incidents (draft)." in factories.load_demo(runner, "--draft")
     public = app.test_client()
     listing = public.get("/incidents/").get_data(as_text=True)
     assert "0 incidents" in listing
@@ -142,7 +137,7 @@ def test_draft_is_hidden_from_the_public_and_shown_to_editors(
 
 
 def test_totals_add_lows_and_highs_and_fit_the_reported_totals(app: Flask, runner: FlaskCliRunner) -> None:
-    load(runner)
+    factories.load_demo(runner)
     with app.app_context():
         everything = db.session.scalars(sa.select(Incident)).all()
         ranges = {incident.title: casualty_ranges(incident) for incident in everything}

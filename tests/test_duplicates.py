@@ -14,8 +14,8 @@ from incidents.extensions import db
 from incidents.models import DuplicateFlag, Incident
 from incidents.services.incidents import retract_incident
 from incidents.vocabulary import DuplicateStatus, PublicationStatus
-from tests.import_fixtures import FIXTURES, counts, run_import
-from tests.test_incident_entry import juliaca_form
+from tests.factories import juliaca_form
+from tests.helpers import FIXTURES, counts, run_import
 
 # The same event as juliaca_form, entered by someone else from another source: a day later, 3 km away.
 SECOND = {

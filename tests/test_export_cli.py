@@ -12,13 +12,13 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from incidents.models import User
-from tests.export_fixtures import DRAFT_TITLE, MARKER, add_hostile_and_draft
+from tests.factories import DRAFT_TITLE, MARKER, add_hostile_and_draft, load_demo
 
 
 def test_export_writes_what_the_public_sees_to_standard_output(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner
 ) -> None:
-    assert runner.invoke(args=["load-demo"]).exit_code == 0
+    load_demo(runner)
     add_hostile_and_draft(app)
     result = runner.invoke(args=["export", "--format", "json", "--base-url", "https://incidents.example.org"])
     assert result.exit_code == 0, result.output
@@ -34,7 +34,7 @@ def test_export_writes_what_the_public_sees_to_standard_output(
 
 
 def test_export_with_filters_drafts_and_a_file(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
-    assert runner.invoke(args=["load-demo"]).exit_code == 0
+    load_demo(runner)
     add_hostile_and_draft(app)
     target = tmp_path / "drafts.csv"
     result = runner.invoke(

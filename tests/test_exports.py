@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,35 +24,25 @@ from incidents.exports.schema import schema_path
 from incidents.extensions import db
 from incidents.models import Incident
 from incidents.schemas.filters import filters_from_args
-from tests.export_fixtures import DRAFT_TITLE, HOSTILE, MARKER, add_hostile_and_draft, add_incident
+from tests.factories import (
+    DRAFT_TITLE,
+    HOSTILE_TEXT,
+    MARKER,
+    add_hostile_and_draft,
+    load_demo,
+    near_juliaca_with_a_witness,
+)
+from tests.helpers import export_json, recomputed_checksum
 
 SCHEMA = json.loads(schema_path("1.1").read_text(encoding="utf-8"))
 SCHEMA_1_0 = json.loads(schema_path("1.0").read_text(encoding="utf-8"))
 OGRINFO = shutil.which("ogrinfo")
 
 
-def load_demo(runner: FlaskCliRunner) -> None:
-    result = runner.invoke(args=["load-demo"])
-    assert result.exit_code == 0, result.output
-
-
-def export_json(client: FlaskClient, query: str = "") -> dict[str, Any]:
-    response = client.get("/export.json" + query)
-    assert response.status_code == 200, response.data
-    assert response.mimetype == "application/json"
-    assert response.is_streamed
-    document: dict[str, Any] = json.loads(response.data)
-    return document
-
-
-def recomputed_checksum(document: dict[str, Any]) -> str:
-    """The checksum as a third party computes it from the README's definition, with the standard library."""
-    digest = hashlib.sha256()
-    for incident in document["incidents"]:
-        content = {key: value for key, value in incident.items() if key != "url"}
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        digest.update(canonical.encode("utf-8") + b"\n")
-    return digest.hexdigest()
+@pytest.fixture
+def incident_defaults() -> dict[str, Any]:
+    """The incidents add_incident makes here: near Juliaca, 2 or 3 killed by a witness's account."""
+    return near_juliaca_with_a_witness()
 
 
 def test_json_export_of_the_demo_validates_and_its_checksum_is_stable(
@@ -103,9 +93,11 @@ def test_filters_are_applied_and_recorded(client: FlaskClient, runner: FlaskCliR
     assert document["header"]["checksum"] != whole["header"]["checksum"]
 
 
-def test_same_data_same_checksum_even_with_tiny_coordinates(app: Flask, client: FlaskClient) -> None:
+def test_same_data_same_checksum_even_with_tiny_coordinates(
+    client: FlaskClient, add_incident: Callable[..., int]
+) -> None:
     # Floats under 1e-4 are where fast JSON encoders and Python's json disagree (1e-7 / 1e-07).
-    add_incident(app, "Near null island", latitude=0.00001, longitude=-0.0000012)
+    add_incident("Near null island", latitude=0.00001, longitude=-0.0000012)
     document = export_json(client)
     assert document["header"]["checksum"]["value"] == recomputed_checksum(document)
 
@@ -157,7 +149,7 @@ def test_csv_columns_hxl_and_formula_injection(
     assert int(juliaca["number_of_sources"]) == len(juliaca["source_titles"].split(";"))
     hostile = next(row for row in rows if "calc" in row["title"])
     # A cell that a spreadsheet would run as a formula starts with an apostrophe instead.
-    assert hostile["title"] == "'" + HOSTILE and hostile["perpetrators"] == "'-1+1 @SUM(A1)"
+    assert hostile["title"] == "'" + HOSTILE_TEXT and hostile["perpetrators"] == "'-1+1 @SUM(A1)"
 
     with_tags = list(csv.reader(io.StringIO(client.get("/export.csv?hxl=1").get_data(as_text=True))))
     assert with_tags[0] == [name for name, _tag in FLAT_COLUMNS]
@@ -167,10 +159,10 @@ def test_csv_columns_hxl_and_formula_injection(
 
 
 def test_geojson_is_a_feature_collection_with_longitude_first(
-    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+    client: FlaskClient, runner: FlaskCliRunner, add_incident: Callable[..., int]
 ) -> None:
     load_demo(runner)
-    add_incident(app, "No coordinates known", latitude=None, longitude=None, location_precision="country")
+    add_incident("No coordinates known", latitude=None, longitude=None, location_precision="country")
     response = client.get("/export.geojson")
     assert response.mimetype == "application/geo+json"
     collection = json.loads(response.data)
@@ -218,7 +210,7 @@ def test_public_exports_hold_no_draft_and_no_confidential_text(
     document = export_json(client)
     assert draft_id not in {i["id"] for i in document["incidents"]}
     hostile = next(i for i in document["incidents"] if i["id"] == hostile_id)
-    assert hostile["title"] == HOSTILE  # JSON keeps text as it is; it is data, never markup
+    assert hostile["title"] == HOSTILE_TEXT  # JSON keeps text as it is; it is data, never markup
     assert "status" not in hostile and "created_by" not in hostile
 
 
@@ -262,12 +254,14 @@ def test_list_page_links_to_exports_of_this_view(client: FlaskClient, runner: Fl
         assert client.get(link.replace("&amp;", "&")).status_code == 200
 
 
-def test_exports_stream_in_batches(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exports_stream_in_batches(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, add_incident: Callable[..., int]
+) -> None:
     from incidents.exports import records
 
     monkeypatch.setattr(records, "BATCH_SIZE", 2)
     for number in range(5):
-        add_incident(app, f"Incident {number}")
+        add_incident(f"Incident {number}")
     with app.app_context():
         total = db.session.scalar(sa.select(sa.func.count(Incident.id)))
     document = export_json(client)

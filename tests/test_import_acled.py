@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from incidents.vocabulary import DatePrecision, LocationPrecision, VerificationGrade
-from tests.import_fixtures import FIXTURES, counts, incident, run_import, write
+from tests.helpers import FIXTURES, counts, incident, run_import, write
 
 ACLED = FIXTURES / "acled.csv"
 

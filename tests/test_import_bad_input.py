@@ -17,7 +17,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from incidents.extensions import db
 from incidents.importing import report
 from incidents.models import Incident
-from tests.import_fixtures import FIXTURES, counts, run_import, write
+from tests.factories import load_demo
+from tests.helpers import FIXTURES, counts, run_import, write
 
 
 def ucdp_with(tmp_path: Path, **changes: str) -> Path:
@@ -374,7 +375,7 @@ def test_a_mapping_date_format_that_does_not_read_days_is_refused(
 def test_json_that_is_not_what_the_format_says_is_told_what_it_is(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    load_demo(runner, "--publish")
     geojson = tmp_path / "export.geojson"
     assert runner.invoke(args=["export", "--format", "geojson", "-o", str(geojson)]).exit_code == 0
     before = counts(app)

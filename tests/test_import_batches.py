@@ -20,9 +20,16 @@ from incidents.extensions import db
 from incidents.importing import pipeline, writing
 from incidents.importing.behind import WriteBehind
 from incidents.models import Incident, Source
-from tests.import_fixtures import FIXTURES, counts, run_import
-from tests.test_exports import recomputed_checksum
-from tests.test_import_json import checksum, empty_the_database, export
+from tests.factories import load_demo
+from tests.helpers import (
+    FIXTURES,
+    checksum,
+    counts,
+    empty_the_database,
+    export_file,
+    recomputed_checksum,
+    run_import,
+)
 
 UCDP = FIXTURES / "ucdp_ged.csv"
 
@@ -44,7 +51,7 @@ def test_an_import_in_small_batches_gives_what_one_batch_gives(
 ) -> None:
     whole = run_import(runner, UCDP, "--publish")
     assert whole.exit_code == 0, whole.output
-    expected = export(runner, tmp_path / "whole.json")
+    expected = export_file(runner, tmp_path / "whole.json")
     expected_counts = counts(app)
     empty_the_database(app)
 
@@ -55,15 +62,15 @@ def test_an_import_in_small_batches_gives_what_one_batch_gives(
     assert batched.output == whole.output
     assert counts(app) == expected_counts
     # … and the same incidents, sources, claims and estimates, in the same order.
-    got = export(runner, tmp_path / "batched.json")
+    got = export_file(runner, tmp_path / "batched.json")
     assert _without_ids(got["incidents"]) == _without_ids(expected["incidents"])
 
 
 def test_kept_and_new_ids_across_batches(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
-    first = export(runner, tmp_path / "first.json")
+    load_demo(runner, "--publish")
+    first = export_file(runner, tmp_path / "first.json")
     monkeypatch.setattr(pipeline, "CHUNK", 3)
 
     # Into the same database, in batches of 3: every incident id is taken, so each gets a new one (sources
@@ -83,10 +90,10 @@ def test_kept_and_new_ids_across_batches(
             db.session.commit()
     kept = run_import(runner, tmp_path / "first.json", "--publish")
     assert kept.exit_code == 0, kept.output
-    second = export(runner, tmp_path / "second.json")
+    second = export_file(runner, tmp_path / "second.json")
     assert checksum(second) == checksum(first)
     # Saves after it get ids past those kept.
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    load_demo(runner, "--publish")
     assert counts(app)["incidents"] == 22
 
 
@@ -261,8 +268,8 @@ def test_ids_kept_in_one_batch_are_not_given_again_in_a_later_one(
 ) -> None:
     """Another instance's export, one record a batch: a taken id gets a fresh one, a free id is kept, and the
     fresh ids after it go past the kept one."""
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
-    document = export(runner, tmp_path / "demo.json")
+    load_demo(runner, "--publish")
+    document = export_file(runner, tmp_path / "demo.json")
     records = copy.deepcopy(document["incidents"][:3])
     top = max(record["id"] for record in document["incidents"])
     records[0]["id"] = 1  # taken: fresh, top + 1
@@ -278,8 +285,8 @@ def test_ids_kept_in_one_batch_are_not_given_again_in_a_later_one(
 def test_source_ids_kept_in_one_batch_are_not_given_again_in_a_later_one(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
-    document = export(runner, tmp_path / "demo.json")
+    load_demo(runner, "--publish")
+    document = export_file(runner, tmp_path / "demo.json")
     with app.app_context():
         top = db.session.scalar(sa.select(sa.func.max(Source.id)))
     assert top is not None

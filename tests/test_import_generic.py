@@ -14,7 +14,7 @@ from incidents.models import Incident
 from incidents.schemas.incident import incident_input
 from incidents.services.incidents import update_incident
 from incidents.vocabulary import DatePrecision, LocationMethod, LocationPrecision
-from tests.import_fixtures import FIXTURES, counts, incident, run_import, write
+from tests.helpers import FIXTURES, counts, incident, run_import, write
 
 
 def test_columns_found_by_their_header_names(app: Flask, runner: FlaskCliRunner) -> None:

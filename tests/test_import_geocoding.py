@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from incidents.vocabulary import LocationMethod, LocationPrecision
-from tests.import_fixtures import incident, run_import, write
+from tests.helpers import incident, run_import, write
 
 HEADER = "id,date,type,place,provincia,region,country\n"
 

@@ -15,38 +15,17 @@ from incidents.exports.serialize import canonical_json
 from incidents.extensions import db
 from incidents.models import Incident
 from incidents.schemas.incident import incident_input
-from incidents.services.incident_types import seed_incident_types
 from incidents.services.incidents import retract_incident, update_incident
 from incidents.vocabulary import LocationPrecision, PublicationStatus
-from tests.import_fixtures import counts, run_import, write
-
-
-def export(runner: FlaskCliRunner, path: Path, *options: str) -> dict[str, object]:
-    result = runner.invoke(args=["export", "--format", "json", "-o", str(path), *options])
-    assert result.exit_code == 0, result.output
-    document: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
-    return document
-
-
-def checksum(document: dict[str, object]) -> str:
-    header = document["header"]
-    assert isinstance(header, dict)
-    return str(header["checksum"]["value"])
-
-
-def empty_the_database(app: Flask) -> None:
-    with app.app_context():
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(sa.delete(table))
-        seed_incident_types()
-        db.session.commit()
+from tests.factories import load_demo
+from tests.helpers import checksum, counts, empty_the_database, export_file, run_import, write
 
 
 def test_round_trip_through_an_empty_database_keeps_the_checksum(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
-    first = export(runner, tmp_path / "first.json")
+    load_demo(runner, "--publish")
+    first = export_file(runner, tmp_path / "first.json")
     empty_the_database(app)
     assert counts(app)["incidents"] == 0
 
@@ -55,7 +34,7 @@ def test_round_trip_through_an_empty_database_keeps_the_checksum(
     sources = {c["source"]["id"] for i in first["incidents"] for c in i["citations"]}  # type: ignore[attr-defined]
     assert "11 records read (json)." in result.output
     assert f"11 incident(s) created, {len(sources)} new source(s)." in result.output
-    second = export(runner, tmp_path / "second.json")
+    second = export_file(runner, tmp_path / "second.json")
     assert checksum(second) == checksum(first)
     assert second["incidents"] == first["incidents"]
 
@@ -64,18 +43,18 @@ def test_round_trip_through_an_empty_database_keeps_the_checksum(
     assert "11 already imported before: nothing new for them." in again.output
     assert counts(app)["incidents"] == 11
     # New incidents after the import get ids past the ones kept (the sequence moved on, on PostgreSQL).
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    load_demo(runner, "--publish")
     assert counts(app)["incidents"] == 22
 
 
 def test_a_staff_export_keeps_confidential_notes_and_imports_as_drafts(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    assert runner.invoke(args=["load-demo", "--draft"]).exit_code == 0
-    staff = export(runner, tmp_path / "staff.json", "--include-drafts")
+    load_demo(runner, "--draft")
+    staff = export_file(runner, tmp_path / "staff.json", "--include-drafts")
     empty_the_database(app)
     assert run_import(runner, tmp_path / "staff.json").exit_code == 0
-    again = export(runner, tmp_path / "again.json", "--include-drafts")
+    again = export_file(runner, tmp_path / "again.json", "--include-drafts")
     strip = ("created_at", "updated_at", "created_by", "updated_by")
     assert [{k: v for k, v in i.items() if k not in strip} for i in again["incidents"]] == [  # type: ignore[union-attr]
         {k: v for k, v in i.items() if k not in strip}
@@ -86,8 +65,8 @@ def test_a_staff_export_keeps_confidential_notes_and_imports_as_drafts(
 def test_an_export_changed_after_it_was_made_is_refused(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
-    export(runner, tmp_path / "export.json")
+    load_demo(runner, "--publish")
+    export_file(runner, tmp_path / "export.json")
     text = (tmp_path / "export.json").read_text(encoding="utf-8").replace("near the airport", "far from it")
     path = write(tmp_path, "changed.json", text)
     empty_the_database(app)
@@ -101,8 +80,8 @@ def test_an_export_into_a_database_with_those_ids_taken(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
     """Into a database that has incidents already, the imported ones get new ids and the originals stay."""
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
-    export(runner, tmp_path / "export.json")
+    load_demo(runner, "--publish")
+    export_file(runner, tmp_path / "export.json")
     result = run_import(runner, tmp_path / "export.json")
     assert result.exit_code == 0, result.output
     assert counts(app)["incidents"] == 22
@@ -125,7 +104,7 @@ def test_a_staff_export_keeps_drafts_and_retractions_whatever_publish(
 ) -> None:
     """--publish publishes what was published where the file comes from: a draft stays a draft, and a
     retraction is not undone by moving the data."""
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    load_demo(runner, "--publish")
     with app.app_context():
         first, second = db.session.scalars(sa.select(Incident).order_by(Incident.id).limit(2)).all()
         update_incident(first, incident_input(first) | {"status": PublicationStatus.DRAFT.value}, None)
@@ -134,7 +113,7 @@ def test_a_staff_export_keeps_drafts_and_retractions_whatever_publish(
             incident.id: incident.status.value for incident in db.session.scalars(sa.select(Incident)).all()
         }
         db.session.commit()
-    export(runner, tmp_path / "staff.json", "--include-drafts")
+    export_file(runner, tmp_path / "staff.json", "--include-drafts")
     empty_the_database(app)
 
     dry = run_import(runner, tmp_path / "staff.json", "--publish", "--dry-run")
@@ -158,8 +137,8 @@ def test_a_staff_export_keeps_drafts_and_retractions_whatever_publish(
 def test_ids_out_of_range_and_a_source_id_given_twice_are_refused_by_record(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
-    document = export(runner, tmp_path / "export.json")
+    load_demo(runner, "--publish")
+    document = export_file(runner, tmp_path / "export.json")
     empty_the_database(app)
     incidents: list[dict[str, Any]] = document["incidents"]  # type: ignore[assignment]
     incidents[1]["id"] = 2**31  # past PostgreSQL's integer
@@ -197,7 +176,7 @@ def test_an_incident_recorded_without_coordinates_comes_back_as_recorded(
 ) -> None:
     """The entry form allows a place without coordinates (and its precision as the researcher gave it): our
     own export imports it as recorded, not geocoded and not made coarser, and the round trip holds."""
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
+    load_demo(runner, "--publish")
     with app.app_context():
         incident = db.session.scalars(sa.select(Incident).order_by(Incident.id).limit(1)).one()
         incident.latitude = incident.longitude = None
@@ -205,20 +184,20 @@ def test_an_incident_recorded_without_coordinates_comes_back_as_recorded(
         incident.place_name = "Juliaca"
         incident.location_precision = LocationPrecision.EXACT
         db.session.commit()
-    first = export(runner, tmp_path / "first.json")
+    first = export_file(runner, tmp_path / "first.json")
     empty_the_database(app)
     result = run_import(runner, tmp_path / "first.json", "--publish")
     assert result.exit_code == 0, result.output
     assert "geocoded" not in result.output
-    assert checksum(export(runner, tmp_path / "second.json")) == checksum(first)
+    assert checksum(export_file(runner, tmp_path / "second.json")) == checksum(first)
 
 
 def test_a_version_1_0_export_imports_its_claims_as_whole_figures(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
     """1.0 had no claim groups: each of its claims counts its whole category, as a 1.1 claim with group ""."""
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
-    document: dict[str, Any] = export(runner, tmp_path / "current.json")
+    load_demo(runner, "--publish")
+    document: dict[str, Any] = export_file(runner, tmp_path / "current.json")
     grouped = [k for i in document["incidents"] for c in i["citations"] for k in c["claims"] if k["group"]]
     assert len(grouped) == 2  # La República's breakdown of the Juliaca dead
     for item in document["incidents"]:
@@ -233,7 +212,7 @@ def test_a_version_1_0_export_imports_its_claims_as_whole_figures(
     empty_the_database(app)
     result = run_import(runner, write(tmp_path, "old.json", resealed(document)), "--publish")
     assert result.exit_code == 0, result.output
-    again = export(runner, tmp_path / "again.json")
+    again = export_file(runner, tmp_path / "again.json")
     assert again["format_version"] == "1.1"
     for item in expected:
         for citation in item["citations"]:
@@ -245,8 +224,8 @@ def test_a_version_1_0_export_imports_its_claims_as_whole_figures(
 def test_a_version_this_release_does_not_know_is_refused_saying_so(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    assert runner.invoke(args=["load-demo", "--publish"]).exit_code == 0
-    document: dict[str, Any] = export(runner, tmp_path / "current.json")
+    load_demo(runner, "--publish")
+    document: dict[str, Any] = export_file(runner, tmp_path / "current.json")
     for version in ("1.7", "2.0", ""):
         document["format_version"] = version
         result = run_import(runner, write(tmp_path, "newer.json", json.dumps(document)))

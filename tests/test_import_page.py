@@ -20,8 +20,7 @@ from incidents.extensions import db
 from incidents.importing import jobs
 from incidents.models import Incident, User
 from incidents.vocabulary import PublicationStatus, Role
-from tests.conftest import login
-from tests.import_fixtures import FIXTURES, counts
+from tests.helpers import FIXTURES, counts, login
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from incidents.vocabulary import (
     PublicationStatus,
     VerificationGrade,
 )
-from tests.import_fixtures import FIXTURES, UCDP_SAMPLE, counts, incident, run_import, write
+from tests.helpers import FIXTURES, UCDP_SAMPLE, counts, incident, run_import, write
 
 UCDP = FIXTURES / "ucdp_ged.csv"
 

@@ -12,51 +12,7 @@ from flask.testing import FlaskClient
 
 from incidents.extensions import db
 from incidents.models import CasualtyClaim, Citation, Incident, Source
-
-
-def juliaca_form(**overrides: str) -> dict[str, Any]:
-    form: dict[str, Any] = {
-        "title": "Police fire on protesters near Juliaca airport",
-        "types": ["killing", "injury"],
-        "narrative": "Protesters marched on the Inca Manco Cápac airport.",
-        "start_date": "2023-01-09",
-        "end_date": "",
-        "date_precision": "day",
-        "place_name": "Juliaca",
-        "admin1": "Puno",
-        "admin2": "San Román",
-        "country": "pe",
-        "latitude": "-15.5",
-        "longitude": "-70.13333",
-        "location_precision": "near",
-        "perpetrators": "National Police of Peru",
-        "victims": "protesters",
-        "verification_grade": "fair",
-        "status": "published",
-        "confidential_notes": "Witness W-3 asked not to be named.",
-        "citations-0-source_id": "",
-        "citations-0-source-title": "Peru: 17 dead in Juliaca clashes",
-        "citations-0-source-kind": "press",
-        "citations-0-source-publisher": "EFE",
-        "citations-0-source-publication_date": "2023-01-10",
-        "citations-0-locator": "para. 1",
-        "citations-0-quote": "",
-        "citations-0-claims-0-category": "killed",
-        "citations-0-claims-0-low": "17",
-        "citations-0-claims-0-high": "",
-        "citations-1-source_id": "",
-        "citations-1-source-title": "Juliaca: 18 muertos",
-        "citations-1-source-kind": "press",
-        "citations-1-source-publisher": "Diario Correo",
-        "citations-1-claims-0-category": "killed",
-        "citations-1-claims-0-low": "18",
-        "citations-1-claims-1-category": "injured",
-        "citations-1-claims-1-low": "33",
-        "best-killed": "18",
-        "action": "save",
-    }
-    form.update(overrides)
-    return form
+from tests.factories import juliaca_form
 
 
 def counts(app: Flask) -> tuple[int, int, int, int]:

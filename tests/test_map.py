@@ -21,11 +21,16 @@ from incidents.maps import folium_map
 from incidents.models import CasualtyClaim, Citation, Incident, Source
 from incidents.schemas.incident import incident_input
 from incidents.services.incidents import update_incident
-from tests.map_fixtures import HOSTILE, add_incident, demo, incident_id, killed
-
-__all__ = ["add_incident", "demo"]  # fixtures used by name below
+from tests.factories import HOSTILE_MARKUP, at_juliaca, killed
+from tests.helpers import incident_id
 
 WORLD = "bbox=-180,-90,180,90&zoom=2"
+
+
+@pytest.fixture
+def incident_defaults() -> dict[str, Any]:
+    """The incidents add_incident makes here: at a point in Juliaca, unless a test places them elsewhere."""
+    return at_juliaca()
 
 
 def geojson(client: FlaskClient, query: str = WORLD) -> dict[str, Any]:
@@ -328,9 +333,14 @@ def test_timeline_draws_spans_and_month_precision_as_the_whole_month(
 def test_hostile_text_is_data_in_geojson_and_escaped_in_pages(
     client: FlaskClient, add_incident: Callable[..., int]
 ) -> None:
-    add_incident(HOSTILE, place_name=HOSTILE, admin1=HOSTILE[:100], citations=[killed(1, source=HOSTILE)])
+    add_incident(
+        HOSTILE_MARKUP,
+        place_name=HOSTILE_MARKUP,
+        admin1=HOSTILE_MARKUP[:100],
+        citations=[killed(1, source=HOSTILE_MARKUP)],
+    )
     body = geojson(client)
-    assert body["features"][0]["properties"]["title"] == HOSTILE
+    assert body["features"][0]["properties"]["title"] == HOSTILE_MARKUP
     for url in ("/", "/timeline", "/incidents/1"):
         page = client.get(url).get_data(as_text=True)
         assert "<img src=x" not in page and "<script>alert" not in page, url

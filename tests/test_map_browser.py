@@ -14,15 +14,14 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
-from tests.map_fixtures import HOSTILE, add_incident, demo, killed
-
-__all__ = ["add_incident", "demo"]
+from tests.factories import HOSTILE_MARKUP, at_juliaca, killed
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARGS = [
@@ -49,6 +48,12 @@ pytestmark = [
         reason=f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium; CI sets CHROMIUM_PATH)",
     ),
 ]
+
+
+@pytest.fixture
+def incident_defaults() -> dict[str, Any]:
+    """The incidents add_incident makes here: at a point in Juliaca, unless a test places them elsewhere."""
+    return at_juliaca()
 
 
 @pytest.fixture
@@ -137,32 +142,32 @@ def test_hostile_text_is_shown_as_text_on_the_map_popup_and_timeline(
     browsing: Browsing, add_incident: Callable[..., int]
 ) -> None:
     incident = add_incident(
-        HOSTILE,
-        place_name=HOSTILE,
+        HOSTILE_MARKUP,
+        place_name=HOSTILE_MARKUP,
         admin1="Puno `${alert(1)}`",
         latitude=-12.05,
         longitude=-77.03,
-        citations=[killed(3, 4, source=HOSTILE)],
+        citations=[killed(3, 4, source=HOSTILE_MARKUP)],
     )
     page = browsing.page
     page.goto(browsing.base + "/")
     assert _map_loaded(page).startswith("1 incident in this view")
     page.locator("path.leaflet-interactive").first.hover()
     tooltip = page.wait_for_selector(".leaflet-tooltip")
-    assert HOSTILE in tooltip.inner_text()
+    assert HOSTILE_MARKUP in tooltip.inner_text()
     page.locator("path.leaflet-interactive").first.click()
     popup = page.wait_for_selector(".leaflet-popup-content")
     text = popup.inner_text()
-    assert text.count(HOSTILE) >= 2  # the title and the place
+    assert text.count(HOSTILE_MARKUP) >= 2  # the title and the place
     assert "Killed: 3–4" in text and "1 source" in text
     assert popup.query_selector("img") is None and popup.query_selector("script") is None
 
     page.goto(browsing.base + "/timeline")
-    assert HOSTILE in page.inner_text("main")
+    assert HOSTILE_MARKUP in page.inner_text("main")
     assert page.locator("main img").count() == 0
 
     page.goto(f"{browsing.base}/incidents/{incident}")
-    assert page.inner_text("main").count(HOSTILE) >= 3  # title, place, source
+    assert page.inner_text("main").count(HOSTILE_MARKUP) >= 3  # title, place, source
     page.wait_for_timeout(300)  # give any injected handler its chance to fire
 
 

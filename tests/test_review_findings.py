@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 
 from incidents.extensions import db
 from incidents.models import Citation, Incident, Source, User
-from tests.conftest import login
-from tests.test_incident_entry import juliaca_form
+from tests.factories import juliaca_form
+from tests.helpers import login
 
 
 def _create(editor_client: FlaskClient) -> int:

@@ -88,6 +88,36 @@ def test_refuses_production_with_debug() -> None:
         )
 
 
+@pytest.mark.parametrize("profile", ["CHEAPEST", "PRE_21_2"])
+def test_refuses_production_with_a_weak_password_hash_profile(profile: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"production with PASSWORD_HASH_PROFILE {profile}"):
+        create_app(
+            {
+                "ENVIRONMENT": "production",
+                "SECRET_KEY": "k" * 40,
+                "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                "PASSWORD_HASH_PROFILE": profile,
+            }
+        )
+
+
+def test_production_takes_either_rfc_9106_profile_and_nothing_unknown_anywhere() -> None:
+    for profile in ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY"):
+        app = create_app(
+            {
+                "ENVIRONMENT": "production",
+                "SECRET_KEY": "k" * 40,
+                "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                "PASSWORD_HASH_PROFILE": profile,
+            }
+        )
+        assert app.config["PASSWORD_HASH_PROFILE"] == profile
+    with pytest.raises(ConfigurationError, match="'FAST' is not one of argon2's profiles"):
+        create_app(
+            {"SECRET_KEY": "k" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://", "PASSWORD_HASH_PROFILE": "FAST"}
+        )
+
+
 def test_production_cookies_are_secure() -> None:
     app = create_app(
         {"ENVIRONMENT": "production", "SECRET_KEY": "k" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://"}

@@ -29,9 +29,8 @@ from incidents.services.incident_types import relabel_incident_type
 from incidents.services.incidents import update_incident
 from incidents.services.sources import update_source
 from incidents.vocabulary import PublicationStatus, Role
-from tests.conftest import PASSWORD
-from tests.import_fixtures import run_import, write
-from tests.test_exports import export_json, load_demo
+from tests.factories import load_demo
+from tests.helpers import export_json, login, run_import, write
 
 
 def _source_input(source: Source) -> dict[str, Any]:
@@ -265,7 +264,7 @@ def test_the_staff_export_is_what_a_full_build_gives(
             for batch in IncidentReader(sa.select(Incident), staff=True).batches()
             for rows in batch
         ]
-    client.post("/login", data={"email": "editor@example.org", "password": PASSWORD})
+    login(client, "editor@example.org")
     document = export_json(client)
     assert document["header"]["audience"] == "staff"
     exported = [

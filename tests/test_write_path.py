@@ -20,11 +20,9 @@ from marshmallow import ValidationError
 
 import incidents
 from incidents import derived
-from incidents.auth.tokens import create_token
 from incidents.extensions import db
 from incidents.models import DuplicateFlag, Incident, MapCell, User
-
-PASSWORD = "correct horse battery staple"  # as tests/conftest.py's make_user sets it
+from tests.helpers import login
 
 
 def _api_body(**fields: Any) -> dict[str, Any]:
@@ -87,15 +85,6 @@ _SECOND = {
 }
 
 
-@pytest.fixture
-def token(app: Flask, make_user: Callable[..., User]) -> str:
-    user = make_user("api@example.org")
-    with app.app_context():
-        _record, value = create_token(db.session.get(User, user.id), "tests")
-        db.session.commit()
-    return value
-
-
 def _flags(app: Flask) -> list[tuple[int, int, int, float]]:
     with app.app_context():
         return [
@@ -139,9 +128,7 @@ def test_an_api_create_or_replace_flags_a_possible_duplicate_as_the_form_does(
 
     # Through the form, the same two reports: the same flag, with the same distance and days.
     make_user("editor@example.org")
-    assert (
-        client.post("/login", data={"email": "editor@example.org", "password": PASSWORD}).status_code == 302
-    )
+    assert login(client, "editor@example.org").status_code == 302
     client.post("/incidents/new", data=_form(_api_body()))
     page = client.post("/incidents/new", data=_form(_api_body(**_SECOND)), follow_redirects=True)
     form_first, form_second = elsewhere.json["id"] + 1, elsewhere.json["id"] + 2
@@ -160,9 +147,7 @@ def test_a_missing_version_gets_the_same_answer_from_the_form_and_the_api(
     url = f"/api/v1/incidents/{created.json['id']}"
     by_api = client.put(url, json=_api_body(title="Blind overwrite"), headers=auth)
     make_user("editor@example.org")
-    assert (
-        client.post("/login", data={"email": "editor@example.org", "password": PASSWORD}).status_code == 302
-    )
+    assert login(client, "editor@example.org").status_code == 302
     by_form = client.post(
         f"/incidents/{created.json['id']}/edit", data=_form(_api_body(title="Blind overwrite"), version="")
     )

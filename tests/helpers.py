@@ -1,0 +1,137 @@
+"""What tests do and read, shared by the test modules: logging in, exporting, importing, counting rows.
+
+(Test data is made in tests/factories.py.) A test module imports from here, from tests/factories.py, and
+from no other test module (tests/test_suite_layout.py checks it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from click.testing import Result
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from werkzeug.test import TestResponse
+
+from incidents.extensions import db
+from incidents.models import (
+    CasualtyClaim,
+    CasualtyEstimate,
+    Citation,
+    DuplicateFlag,
+    Incident,
+    MapCell,
+    Source,
+    incident_type_links,
+)
+from incidents.services.incident_types import seed_incident_types
+from tests.factories import PASSWORD
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "import"
+UCDP_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucdp_ged_bangladesh_sample.csv"
+
+
+def login(client: FlaskClient, email: str, password: str = PASSWORD) -> TestResponse:
+    return client.post("/login", data={"email": email, "password": password})
+
+
+def incident_id(app: Flask, title_start: str) -> int:
+    """The id of the one incident whose title starts so."""
+    with app.app_context():
+        return db.session.scalars(sa.select(Incident.id).where(Incident.title.startswith(title_start))).one()
+
+
+def empty_the_database(app: Flask) -> None:
+    """Every row gone, as in a new database, but for the seed vocabulary."""
+    with app.app_context():
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(sa.delete(table))
+        seed_incident_types()
+        db.session.commit()
+
+
+# -- exports -------------------------------------------------------------------------------------------------
+
+
+def export_json(client: FlaskClient, query: str = "") -> dict[str, Any]:
+    """The JSON export from the web, checked to be streamed JSON."""
+    response = client.get("/export.json" + query)
+    assert response.status_code == 200, response.data
+    assert response.mimetype == "application/json"
+    assert response.is_streamed
+    document: dict[str, Any] = json.loads(response.data)
+    return document
+
+
+def export_file(runner: FlaskCliRunner, path: Path, *options: str) -> dict[str, object]:
+    """The JSON export written by `flask export` to path, read back."""
+    result = runner.invoke(args=["export", "--format", "json", "-o", str(path), *options])
+    assert result.exit_code == 0, result.output
+    document: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
+def checksum(document: dict[str, object]) -> str:
+    """The checksum an export's header gives."""
+    header = document["header"]
+    assert isinstance(header, dict)
+    return str(header["checksum"]["value"])
+
+
+def recomputed_checksum(document: dict[str, Any]) -> str:
+    """The checksum as a third party computes it from the README's definition, with the standard library."""
+    digest = hashlib.sha256()
+    for incident in document["incidents"]:
+        content = {key: value for key, value in incident.items() if key != "url"}
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest.update(canonical.encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+# -- imports -------------------------------------------------------------------------------------------------
+
+
+def run_import(runner: FlaskCliRunner, path: Path | str, *options: str) -> Result:
+    return runner.invoke(args=["import", str(path), *options])
+
+
+def counts(app: Flask) -> dict[str, int]:
+    """Rows in every table an import writes to."""
+    with app.app_context():
+        return {
+            name: db.session.scalar(sa.select(sa.func.count()).select_from(table)) or 0
+            for name, table in (
+                ("incidents", Incident),
+                ("sources", Source),
+                ("citations", Citation),
+                ("claims", CasualtyClaim),
+                ("estimates", CasualtyEstimate),
+                ("type_links", incident_type_links),
+                ("flags", DuplicateFlag),
+                ("map_cells", MapCell),
+            )
+        }
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def incident(app: Flask, external_id: str) -> Incident:
+    """The imported incident of this external id, with its citations loaded (detached from the session)."""
+    with app.app_context():
+        found = db.session.scalars(sa.select(Incident).where(Incident.external_id == external_id)).one()
+        for citation in found.citations:
+            _ = citation.source, citation.claims
+        _ = found.types, found.estimates
+        db.session.expunge_all()
+        return found
