@@ -5,7 +5,7 @@
 Reusable: `generate(database_url, count, seed)`. Rows go in by Core bulk inserts in chunks, with explicit
 ids and the derived columns (ranges, source_count) computed here exactly as derived.ranges computes them,
 so every reader (exports, map, API) sees consistent records; each incident's stored record
-(derived.records) is built from the rows written, by the app's own code. The schema is created when
+(derived.stored_records) is built from the rows written, by the app's own code. The schema is created when
 missing; the incident types are seeded. The same seed and count give the same rows (apart from created_at).
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from incidents.config import normalise_database_url
-from incidents.derived import records
+from incidents.derived import stored_records
 from incidents.extensions import db
 from incidents.models import (
     CasualtyClaim,
@@ -82,9 +82,9 @@ def generate(database_url: str, count: int, seed: int = 1) -> int:
             )
         with engine.begin() as connection:
             rows.insert(connection)
-            # Each incident's stored record, as the app keeps it (derived.records): read back and built by
-            # the app's own code, so the JSON export streams what a save would have stored.
-            records.refresh(connection, (row["id"] for row in rows.incidents))
+            # Each incident's stored record, as the app keeps it (derived.stored_records): read back and
+            # built by the app's own code, so the JSON export streams what a save would have stored.
+            stored_records.refresh(connection, (row["id"] for row in rows.incidents))
     engine.dispose()
     return first_incident
 

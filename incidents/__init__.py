@@ -50,10 +50,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Templates and static files: Flask's defaults, incidents/templates and incidents/static.
     app = Flask(__name__, instance_path=_instance_path(), instance_relative_config=True)
     config.load(app, test_config)
-    from incidents.routing import RecordIdConverter
-
-    app.url_map.converters["id"] = RecordIdConverter
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
@@ -61,32 +57,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     _configure_sqlite(app)
 
-    from incidents import cli, security, templating, vendor
-    from incidents.admin import views as admin_views
-    from incidents.auth import views as auth_views
-    from incidents.researcher import views as researcher_views
+    from incidents import cli, web
 
-    security.init_app(app)
-    templating.init_app(app)
-    vendor.init_app(app)
-    cli.init_app(app)
-    app.register_blueprint(auth_views.blueprint)
-    app.register_blueprint(researcher_views.blueprint)
-    app.register_blueprint(admin_views.blueprint)
-    from incidents import api, exports
-
-    api.init_app(app)
-    exports.init_app(app)
-    from incidents import maps, timeline
-
-    maps.init_app(app)  # the map at / (endpoint "index"), /map.js, /map/data.geojson
-    timeline.init_app(app)
-    from incidents import importing
-    from incidents.duplicates import views as duplicates_views
-
-    importing.init_app(app)  # /import and `flask import`
-    duplicates_views.init_app(app)
-
+    web.init_app(app)  # every page and endpoint
+    cli.init_app(app)  # every `flask --app incidents` command
     return app
 
 

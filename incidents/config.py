@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from incidents.auth import passwords
+from incidents import passwords
 
 
 class ConfigurationError(RuntimeError):

@@ -12,11 +12,11 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from incidents.auth.accounts import create_user as create_account
-from incidents.auth.tokens import create_token
 from incidents.extensions import db
 from incidents.models import User
+from incidents.services.accounts import create_user as create_account
 from incidents.services.incidents import create_incident
+from incidents.services.tokens import create_token
 from incidents.vocabulary import Role
 
 PASSWORD = "correct horse battery staple"

@@ -16,9 +16,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from incidents.auth.tokens import create_token
 from incidents.extensions import db
 from incidents.models import User
+from incidents.services.tokens import create_token
 from tests.factories import load_demo
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

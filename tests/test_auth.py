@@ -11,8 +11,10 @@ from argon2 import PasswordHasher, extract_parameters, profiles
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from incidents.auth.accounts import change_password
-from incidents.auth.passwords import (
+from incidents.config import DEFAULTS
+from incidents.extensions import db
+from incidents.models import User
+from incidents.passwords import (
     DEFAULT_PROFILE,
     DUMMY_HASH,
     PROFILES,
@@ -21,9 +23,7 @@ from incidents.auth.passwords import (
     hashing,
     verify_password,
 )
-from incidents.config import DEFAULTS
-from incidents.extensions import db
-from incidents.models import User
+from incidents.services.accounts import change_password
 from incidents.vocabulary import Role
 from tests.factories import PASSWORD
 from tests.helpers import login

@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields, validate
 
-from incidents.demo import demo_data_path
 from incidents.extensions import db
 from incidents.importing.formats import open_reader
 from incidents.importing.mapping import ColumnMapping
@@ -28,6 +27,7 @@ from incidents.schemas import (
 )
 from incidents.schemas.compiled import NotCompilable, compile_schema
 from incidents.schemas.fields import MAX_INT, MIN_DATE, Text
+from incidents.services.demo import demo_data_path
 from incidents.services.sources import create_source
 from incidents.vocabulary import CasualtyCategory, DatePrecision
 from tests.helpers import FIXTURES, UCDP_SAMPLE

@@ -11,11 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from markupsafe import escape
 
-import incidents.demo
-from incidents.demo import DemoDataError, demo_data_path, load_demo
+import incidents.services.demo
 from incidents.domain.casualties import casualty_ranges, total_ranges
 from incidents.extensions import db
 from incidents.models import Incident, Source
+from incidents.services.demo import DemoDataError, demo_data_path, load_demo
 from incidents.vocabulary import CasualtyCategory, LocationPrecision, PublicationStatus
 from tests import factories
 
@@ -228,7 +228,7 @@ def test_the_command_rolls_back_and_fails_on_bad_data(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_demo(tmp_path, broken_incident())
-    monkeypatch.setattr(incidents.demo, "demo_data_path", lambda: path)
+    monkeypatch.setattr(incidents.services.demo, "demo_data_path", lambda: path)
     result = runner.invoke(args=["load-demo"])
     assert result.exit_code != 0
     assert "citations[0].claims[0].high" in result.output

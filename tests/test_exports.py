@@ -18,11 +18,11 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from incidents.domain.queries import incident_selection
 from incidents.exports.flat import FLAT_COLUMNS
 from incidents.exports.schema import schema_path
 from incidents.extensions import db
 from incidents.models import Incident
+from incidents.queries.selection import incident_selection
 from incidents.schemas.filters import filters_from_args
 from tests.factories import (
     DRAFT_TITLE,
@@ -116,7 +116,7 @@ def test_exports_hold_exactly_the_selected_incidents(
 
     with app.test_request_context():
         filters = filters_from_args(MultiDict(parse_qsl(query.lstrip("?"))))
-        selection = incident_selection(filters, include_unpublished=False)
+        selection = incident_selection(filters, staff=False)
         expected = set(db.session.scalars(selection.with_only_columns(Incident.id)))
     assert {i["id"] for i in export_json(client, query)["incidents"]} == expected
     rows = list(csv.DictReader(io.StringIO(client.get("/export.csv" + query).get_data(as_text=True))))
@@ -257,9 +257,9 @@ def test_list_page_links_to_exports_of_this_view(client: FlaskClient, runner: Fl
 def test_exports_stream_in_batches(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, add_incident: Callable[..., int]
 ) -> None:
-    from incidents.exports import records
+    from incidents.exports import reader
 
-    monkeypatch.setattr(records, "BATCH_SIZE", 2)
+    monkeypatch.setattr(reader, "BATCH_SIZE", 2)
     for number in range(5):
         add_incident(f"Incident {number}")
     with app.app_context():

@@ -17,9 +17,9 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from incidents.extensions import db
-from incidents.importing import pipeline, writing
-from incidents.importing.behind import WriteBehind
 from incidents.models import Incident, Source
+from incidents.services.imports import bulk_writer, pipeline
+from incidents.services.imports.behind import WriteBehind
 from tests.factories import load_demo
 from tests.helpers import (
     FIXTURES,
@@ -160,7 +160,7 @@ def test_a_write_that_fails_mid_import_leaves_the_database_as_it_was(
     before = counts(app)
     threads = threading.active_count()
     name = "_sqlite_executemany" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else "_copy"
-    original = getattr(writing, name)
+    original = getattr(bulk_writer, name)
     calls = 0
 
     def failing(*args: Any) -> None:
@@ -170,7 +170,7 @@ def test_a_write_that_fails_mid_import_leaves_the_database_as_it_was(
             raise RuntimeError("the server went away")
         original(*args)
 
-    monkeypatch.setattr(writing, name, failing)
+    monkeypatch.setattr(bulk_writer, name, failing)
     monkeypatch.setattr(pipeline, "CHUNK", 2)
     result = run_import(runner, UCDP)
     assert isinstance(result.exception, RuntimeError), result.output
@@ -179,7 +179,7 @@ def test_a_write_that_fails_mid_import_leaves_the_database_as_it_was(
     assert counts(app) == before
     assert threading.active_count() == threads
 
-    monkeypatch.setattr(writing, name, original)
+    monkeypatch.setattr(bulk_writer, name, original)
     again = run_import(runner, UCDP)
     assert again.exit_code == 0, again.output
     assert counts(app)["incidents"] == 5

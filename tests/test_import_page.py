@@ -16,8 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from incidents import jobs
 from incidents.extensions import db
-from incidents.importing import jobs
 from incidents.models import Incident, User
 from incidents.vocabulary import PublicationStatus, Role
 from tests.helpers import FIXTURES, counts, login

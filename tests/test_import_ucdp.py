@@ -16,8 +16,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from incidents.derived import map_cells
 from incidents.domain.casualties import casualty_ranges
 from incidents.extensions import db
-from incidents.importing import writing
 from incidents.models import Incident, Source
+from incidents.services.imports import bulk_writer
 from incidents.vocabulary import (
     DatePrecision,
     LocationMethod,
@@ -169,7 +169,7 @@ def test_imported_incidents_are_on_the_map_rollup(
     app: Flask, runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch, rebuild_after: int
 ) -> None:
     """Small imports add their incidents to the rollup; large ones (here: more than 1) rebuild it."""
-    monkeypatch.setattr(writing, "MAP_REBUILD_AFTER", rebuild_after)
+    monkeypatch.setattr(bulk_writer, "MAP_REBUILD_AFTER", rebuild_after)
     assert run_import(runner, UCDP, "--publish").exit_code == 0
     with app.app_context():
         from incidents.models import MapCell

@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from incidents.derived import map_cells, records
-from incidents.domain import map_view
+from incidents.derived import map_cells, stored_records
 from incidents.domain.map_grid import CELLS, cell_of
 from incidents.extensions import db
-from incidents.maps import folium_map
 from incidents.models import CasualtyClaim, Citation, Incident, Source
+from incidents.queries import map_view
 from incidents.schemas.incident import incident_input
 from incidents.services.incidents import update_incident
+from incidents.web import map_script
 from tests.factories import HOSTILE_MARKUP, at_juliaca, killed
 from tests.helpers import incident_id
 
@@ -98,14 +98,14 @@ def test_without_a_tile_server_the_map_script_names_no_host(app: Flask, client: 
 
 
 def test_a_library_folium_wants_that_the_app_cannot_serve_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(folium_map, "LOCAL_ASSETS", {"leaflet": ("leaflet", "leaflet.js")})
-    folium_map.build_map.cache_clear()
+    monkeypatch.setattr(map_script, "LOCAL_ASSETS", {"leaflet": ("leaflet", "leaflet.js")})
+    map_script.build_map.cache_clear()
     try:
-        with pytest.raises(folium_map.UnservedAsset, match="which the app does not serve itself"):
-            folium_map.build_map("", "")
+        with pytest.raises(map_script.UnservedAsset, match="which the app does not serve itself"):
+            map_script.build_map("", "")
     finally:
         monkeypatch.undo()
-        folium_map.build_map.cache_clear()
+        map_script.build_map.cache_clear()
 
 
 def test_features_carry_what_a_popup_shows(app: Flask, client: FlaskClient, demo: None) -> None:
@@ -410,8 +410,8 @@ def test_bulk_inserted_incidents_are_counted_with_add_rows(app: Flask) -> None:
             [{"citation_id": citation_id, "category": "killed", "low": 2, "high": 3}],
         )
         map_cells.add_rows(connection, [row])
-        # Rows written around the ORM need their stored records too (derived.records).
-        records.refresh(connection, [incident_id])
+        # Rows written around the ORM need their stored records too (derived.stored_records).
+        stored_records.refresh(connection, [incident_id])
     counted = _rollup(app)
     with app.app_context(), db.engine.begin() as connection:
         map_cells.rebuild(connection)

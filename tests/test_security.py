@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from incidents import create_app
 from incidents.config import ConfigurationError
-from incidents.security import PUBLIC_ENDPOINTS
+from incidents.web.security import PUBLIC_ENDPOINTS
 
 
 def _concrete_url(rule: str) -> str:

@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incidents import derived
-from incidents.derived import records
+from incidents.derived import stored_records
 from incidents.exports import stored
-from incidents.exports.records import IncidentReader
+from incidents.exports.reader import IncidentReader
 from incidents.exports.serialize import canonical_json, incident_record, iso_timestamp
 from incidents.extensions import db
-from incidents.models import Citation, Incident, IncidentRecord, IncidentType, Source
+from incidents.models import Citation, Incident, IncidentType, Source, StoredRecord
 from incidents.schemas.incident import incident_input
 from incidents.services.incident_types import relabel_incident_type
 from incidents.services.incidents import update_incident
@@ -52,9 +52,7 @@ def _source_input(source: Source) -> dict[str, Any]:
 def _stored_count() -> int:
     return (
         db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(IncidentRecord)
-            .where(IncidentRecord.layout == stored.LAYOUT)
+            sa.select(sa.func.count()).select_from(StoredRecord).where(StoredRecord.layout == stored.LAYOUT)
         )
         or 0
     )
@@ -64,7 +62,7 @@ def test_every_saved_incident_has_its_record(app: Flask, runner: FlaskCliRunner)
     load_demo(runner)
     with app.app_context():
         assert _stored_count() == 11 == db.session.scalar(sa.select(sa.func.count(Incident.id)))
-        assert records.check(db.session.connection()) == []
+        assert stored_records.check(db.session.connection()) == []
 
 
 def test_editing_a_source_rewrites_the_records_that_cite_it(
@@ -119,13 +117,13 @@ def test_a_change_saved_before_a_failed_savepoint_is_still_written(
         except (RuntimeError, sa.exc.DBAPIError):
             pass
         db.session.commit()
-        assert records.check(db.session.connection()) == []
+        assert stored_records.check(db.session.connection()) == []
         content = db.session.scalar(
-            sa.select(IncidentRecord.content).where(IncidentRecord.incident_id == first.id)
+            sa.select(StoredRecord.content).where(StoredRecord.incident_id == first.id)
         )
         assert content is not None and b"Renamed before the savepoint" in content
         assert b"Renamed in the savepoint" not in b"".join(
-            db.session.scalars(sa.select(IncidentRecord.content))
+            db.session.scalars(sa.select(StoredRecord.content))
         )
 
 
@@ -133,7 +131,7 @@ def test_a_save_whose_refresh_fails_leaves_nothing_and_saves_when_tried_again(
     app: Flask, runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     load_demo(runner)
-    real = records.refresh
+    real = stored_records.refresh
     calls = []
 
     def failing_once(connection: sa.Connection, ids: Any) -> int:
@@ -142,7 +140,7 @@ def test_a_save_whose_refresh_fails_leaves_nothing_and_saves_when_tried_again(
             raise RuntimeError("the rebuild failed")
         return real(connection, ids)
 
-    monkeypatch.setattr(records, "refresh", failing_once)
+    monkeypatch.setattr(stored_records, "refresh", failing_once)
     with app.app_context():
         first = db.session.scalars(sa.select(Incident).order_by(Incident.id)).first()
         assert first is not None
@@ -155,9 +153,9 @@ def test_a_save_whose_refresh_fails_leaves_nothing_and_saves_when_tried_again(
         update_incident(again, edited, None)
         db.session.commit()
         assert len(calls) == 2
-        assert records.check(db.session.connection()) == []
+        assert stored_records.check(db.session.connection()) == []
         content = db.session.scalar(
-            sa.select(IncidentRecord.content).where(IncidentRecord.incident_id == first_id)
+            sa.select(StoredRecord.content).where(StoredRecord.incident_id == first_id)
         )
         assert content is not None and b"Saved on the second try" in content
 
@@ -167,14 +165,14 @@ def test_citing_a_shared_source_rebuilds_only_the_incident_saved(
 ) -> None:
     load_demo(runner)
     rebuilt: list[int] = []
-    real = records.refresh
+    real = stored_records.refresh
 
     def recording(connection: sa.Connection, ids: Any) -> int:
         ids = sorted(ids)
         rebuilt.extend(ids)
         return real(connection, ids)
 
-    monkeypatch.setattr(records, "refresh", recording)
+    monkeypatch.setattr(stored_records, "refresh", recording)
     with app.app_context():
         source = db.session.scalars(sa.select(Source).order_by(Source.id)).first()
         assert source is not None
@@ -202,10 +200,8 @@ def test_exports_are_right_without_stored_records_and_the_command_rebuilds_them(
     expected = export_json(client)
     with app.app_context():
         # As after an upgrade that changed the record code, or a record lost: one stale, the rest missing.
-        db.session.execute(
-            sa.update(IncidentRecord).where(IncidentRecord.incident_id == 1).values(layout="old")
-        )
-        db.session.execute(sa.delete(IncidentRecord).where(IncidentRecord.incident_id != 1))
+        db.session.execute(sa.update(StoredRecord).where(StoredRecord.incident_id == 1).values(layout="old"))
+        db.session.execute(sa.delete(StoredRecord).where(StoredRecord.incident_id != 1))
         db.session.commit()
     with caplog.at_level("WARNING", logger="incidents.exports.stored"):
         rebuilt_on_the_fly = export_json(client)
@@ -230,10 +226,10 @@ def test_a_record_changed_behind_the_apps_back_is_found(app: Flask, runner: Flas
     load_demo(runner)
     with app.app_context():
         db.session.execute(
-            sa.update(IncidentRecord).where(IncidentRecord.incident_id == 3).values(content=b'{"id":3}')
+            sa.update(StoredRecord).where(StoredRecord.incident_id == 3).values(content=b'{"id":3}')
         )
         db.session.commit()
-        assert records.check(db.session.connection()) == [3]
+        assert stored_records.check(db.session.connection()) == [3]
     result = runner.invoke(args=["records", "--check"])
     assert result.exit_code == 1 and "incidents 3)" in result.output
     assert runner.invoke(args=["records", "--rebuild"]).exit_code == 0
@@ -361,7 +357,7 @@ def test_timestamps_as_sqlite_keeps_them_read_as_text_or_as_datetimes_agree(mome
 def test_a_stored_record_is_the_public_record_only(app: Flask, runner: FlaskCliRunner) -> None:
     load_demo(runner)
     with app.app_context():
-        for content in db.session.scalars(sa.select(IncidentRecord.content)):
+        for content in db.session.scalars(sa.select(StoredRecord.content)):
             record = orjson.loads(content)
             assert not {"status", "confidential_notes", "created_by", "updated_by", "version"} & set(record)
 
@@ -378,6 +374,6 @@ def test_an_import_at_minus_zero_stores_the_record_the_database_gives(
     result = run_import(runner, path)
     assert result.exit_code == 0, result.output
     with app.app_context():
-        assert records.check(db.session.connection()) == []
+        assert stored_records.check(db.session.connection()) == []
         incident = db.session.scalars(sa.select(Incident)).one()
         assert (incident.latitude, incident.longitude) == (0.0, 0.0)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from flask import Flask
 
-from incidents.auth.tokens import create_token, revoke_token, user_for_token
 from incidents.extensions import db
 from incidents.models import ApiToken, User
+from incidents.services.tokens import create_token, revoke_token, user_for_token
 
 
 def test_token_lifecycle(app: Flask, make_user: Callable[..., User]) -> None:

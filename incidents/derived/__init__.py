@@ -3,7 +3,8 @@
 Three stores, each a function of the incidents, their citations, sources, claims, estimates and types:
 - the range columns of each incident (killed_low … displaced_high, source_count): derived.ranges;
 - the map's rollup of incidents per grid cell (map_cells): derived.map_cells;
-- each incident's stored public record, the bytes the JSON export streams (incident_records): derived.records.
+- each incident's stored public record, the bytes the JSON export streams (incident_records):
+  derived.stored_records.
 
 Nothing keeps them by itself. Every service that changes incidents reads `before_change` of the incidents it
 is about to change, makes the change, flushes, and calls `refresh` with the same ids: the three stores are
@@ -20,7 +21,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from incidents.derived import map_cells, ranges, records
+from incidents.derived import map_cells, ranges, stored_records
 from incidents.models import Incident
 
 INCIDENTS = cast(sa.Table, Incident.__table__)
@@ -53,7 +54,7 @@ def refresh(connection: sa.Connection, incident_ids: Iterable[int], *, before: B
         return
     ranges.refresh(connection, ids)
     map_cells.apply_change(connection, before.map_values, map_cells.values(connection, ids))
-    records.refresh(connection, ids)
+    stored_records.refresh(connection, ids)
 
 
 def check(connection: sa.Connection, limit: int = 10) -> list[str]:
@@ -71,6 +72,7 @@ def check(connection: sa.Connection, limit: int = 10) -> list[str]:
     problems += [f"range columns of incident {i} are not what its claims give" for i in wrong_ranges[:limit]]
     problems += map_cells.check(connection, limit)
     problems += [
-        f"stored record of incident {i} is missing or out of date" for i in records.check(connection, limit)
+        f"stored record of incident {i} is missing or out of date"
+        for i in stored_records.check(connection, limit)
     ]
     return problems

@@ -1,1 +1,1 @@
-"""The domain layer: operations on incidents and sources, apart from HTTP and templates."""
+"""The rules of the field, apart from storage and HTTP: casualty ranges, dates, duplicates, the map's grid."""

@@ -1,15 +1,6 @@
-"""Exports: a selection of incidents, serialized for an audience, streamed as JSON, GeoJSON or CSV."""
+"""Exports: a selection of incidents, serialized for an audience, streamed as JSON, GeoJSON or CSV.
 
-from __future__ import annotations
-
-from flask import Flask
-
-
-def init_app(app: Flask) -> None:
-    from incidents.exports import cli, views
-
-    app.register_blueprint(views.blueprint)
-    app.cli.add_command(cli.export_command)
-    app.cli.add_command(cli.create_token_command)
-    app.cli.add_command(cli.revoke_token_command)
-    app.cli.add_command(cli.records_command)
+The read side of incidents' records: reading rows in batches (reader), the public and staff records
+(serialize), the stored records an export streams (stored), the flat rows of CSV and GeoJSON (flat), and the
+formats' writers (formats).
+"""

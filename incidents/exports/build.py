@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from incidents.domain.queries import incident_selection
 from incidents.exports.formats import FORMAT_VERSION, Export, filters_description
 from incidents.exports.stored import StoredReader
+from incidents.queries.selection import incident_selection
 
 
 def make_export(
@@ -25,7 +25,7 @@ def make_export(
     base_url is the address the app is reached at (https://example.org/), for permalinks and the citation.
     """
     base = base_url.rstrip("/")
-    selection = incident_selection(filters, include_unpublished=staff)
+    selection = incident_selection(filters, staff=staff)
     query = urlencode(filters_description(filters), doseq=True)
     if hxl and fmt == "csv":
         query = f"{query}&hxl=1" if query else "hxl=1"

@@ -16,7 +16,7 @@ import orjson
 import pycountry
 
 if TYPE_CHECKING:
-    from incidents.exports.records import IncidentRows
+    from incidents.exports.reader import IncidentRows
 from incidents.vocabulary import CasualtyCategory, DatePrecision, LocationPrecision
 
 # The version of an incident's canonical record bytes (incident_record, then canonical_json): move it with any

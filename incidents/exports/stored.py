@@ -3,7 +3,7 @@
 Assembling a record reads six tables (the incident, its types, citations, sources, claims and estimates);
 that caps an export near 10,000 incidents a second. So the canonical public record of each incident (see
 serialize.canonical_json: what the export's checksum covers) is kept in incident_records, and exports are
-made from those bytes. A stored record is derived data: derived.records writes it, on every change a
+made from those bytes. A stored record is derived data: derived.stored_records writes it, on every change a
 service makes (derived.refresh) and for every incident the bulk writer inserts, with `build` here or the
 same serializer on the values inserted; tests compare every stored record with a fresh build after every
 test (tests/conftest.py).
@@ -24,14 +24,14 @@ from typing import Any, cast
 import orjson
 import sqlalchemy as sa
 
-from incidents.exports.records import BATCH_SIZE, IncidentReader, fetch_raw
+from incidents.exports.reader import BATCH_SIZE, IncidentReader, fetch_raw
 from incidents.exports.serialize import RECORD_VERSION, canonical_json, incident_record, iso_timestamp
 from incidents.extensions import db
-from incidents.models import Incident, IncidentRecord, User
+from incidents.models import Incident, StoredRecord, User
 
 log = logging.getLogger(__name__)
 
-RECORDS = cast(sa.Table, IncidentRecord.__table__)
+RECORDS = cast(sa.Table, StoredRecord.__table__)
 INCIDENTS = cast(sa.Table, Incident.__table__)
 _IN_CHUNK = 500
 

@@ -17,7 +17,7 @@ from incidents.geocoding import Geocoder, GeocoderError, PlaceCandidate
 from incidents.geocoding.distance import great_circle_km
 from incidents.geocoding.gazetteer import fold, strip_region_kind
 from incidents.importing.formats.base import ImportRecord, column_for
-from incidents.importing.precision import coarser
+from incidents.importing.formats.precision_codes import coarser
 from incidents.importing.report import Problem, Severity
 from incidents.vocabulary import LocationMethod, LocationPrecision
 

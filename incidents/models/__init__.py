@@ -3,8 +3,8 @@
 from incidents.models.duplicate import DuplicateFlag
 from incidents.models.incident import CasualtyEstimate, Incident, IncidentType, incident_type_links
 from incidents.models.map_cell import MapCell
-from incidents.models.record import IncidentRecord
 from incidents.models.source import CasualtyClaim, Citation, Source
+from incidents.models.stored_record import StoredRecord
 from incidents.models.token import ApiToken
 from incidents.models.user import User
 
@@ -15,7 +15,7 @@ __all__ = [
     "Citation",
     "DuplicateFlag",
     "Incident",
-    "IncidentRecord",
+    "StoredRecord",
     "IncidentType",
     "MapCell",
     "Source",

@@ -3,45 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from incidents.domain.geometry import BoundingBox
 from incidents.schemas.fields import MAX_INT, Count, CountryCode, RecordDate, Text
 from incidents.vocabulary import SLUG_PATTERN, PublicationStatus, VerificationGrade
 
 # The deepest map zoom a client may ask for (Leaflet's and OpenStreetMap's practical limit is 19).
 MAX_ZOOM = 22
-
-
-@dataclass(frozen=True)
-class BoundingBox:
-    """An area of the map, in degrees (WGS 84). west > east means it crosses the antimeridian."""
-
-    west: float
-    south: float
-    east: float
-    north: float
-
-    @property
-    def crosses_antimeridian(self) -> bool:
-        return self.west > self.east
-
-    @property
-    def width(self) -> float:
-        """Degrees of longitude covered, counting across the antimeridian when it is crossed."""
-        return self.east - self.west + (360.0 if self.crosses_antimeridian else 0.0)
-
-    @property
-    def height(self) -> float:
-        return self.north - self.south
-
-    def __str__(self) -> str:
-        return ",".join(f"{value:g}" for value in (self.west, self.south, self.east, self.north))
-
-
-WORLD = BoundingBox(-180.0, -90.0, 180.0, 90.0)
 
 
 class BoundingBoxField(fields.Field[BoundingBox]):

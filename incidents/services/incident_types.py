@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from incidents import derived
 from incidents.extensions import db
 from incidents.models import IncidentType, incident_type_links
-from incidents.schemas.vocabulary import IncidentTypeLabelSchema, IncidentTypeSchema
+from incidents.schemas.incident_type import IncidentTypeLabelSchema, IncidentTypeSchema
 from incidents.vocabulary import SEED_INCIDENT_TYPES
 
 

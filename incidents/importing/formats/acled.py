@@ -2,7 +2,7 @@
 
 time_precision 1/2/3 → day / week / month (a week or month as a span around ACLED's mid-point date);
 geo_precision 1/2/3 → near / near / admin-1; fatalities → one claim of killed from the event's sources;
-sub_event_type (and fatalities) → our incident type, see importing.incident_types.
+sub_event_type (and fatalities) → our incident type, see formats.event_types.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from incidents.importing.formats.base import (
     iso_date,
     month_span,
 )
-from incidents.importing.incident_types import acled_type
-from incidents.importing.precision import ACLED_GEO_PRECISION, ACLED_TIME_PRECISION, read_code
+from incidents.importing.formats.event_types import acled_type
+from incidents.importing.formats.precision_codes import ACLED_GEO_PRECISION, ACLED_TIME_PRECISION, read_code
 from incidents.importing.reading import CsvTable, FileError, refuse_repeated
 from incidents.importing.report import Problem
 from incidents.vocabulary import DatePrecision, SourceKind

@@ -1,7 +1,7 @@
 """UCDP Georeferenced Event Dataset (GED), as CSV or GeoJSON: one event, one incident.
 
 - dates: date_start, date_end and date_prec (1 day … 5 year); location: where_coordinates, adm_1, adm_2,
-  latitude/longitude and where_prec (5 and 7 become "country", see importing.precision);
+  latitude/longitude and where_prec (5 and 7 become "country", see formats.precision_codes);
 - figures: low and high as the claim of killed for the whole event, best as the best estimate, and the deaths
   per side (deaths_a, deaths_b, deaths_civilians, deaths_unknown) as claims of killed for their group, named
   after the side: a breakdown of the same source's figure, which does not widen the range (see
@@ -29,8 +29,8 @@ from incidents.importing.formats.base import (
     cut,
     iso_date,
 )
-from incidents.importing.incident_types import UCDP_TYPE, UCDP_TYPE_OF_VIOLENCE
-from incidents.importing.precision import (
+from incidents.importing.formats.event_types import UCDP_TYPE, UCDP_TYPE_OF_VIOLENCE
+from incidents.importing.formats.precision_codes import (
     UCDP_DATE_MEANING,
     UCDP_DATE_PRECISION,
     UCDP_WHERE_MEANING,

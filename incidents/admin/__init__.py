@@ -1,1 +1,0 @@
-"""Administration: the controlled vocabularies admins may extend."""

@@ -1,0 +1,24 @@
+"""The command line: `flask --app incidents COMMAND`, one module per group of commands.
+
+Commands parse their options, call a service (incidents.services) or a read model, and print.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from incidents.cli import accounts, demo, exports, imports, map_cells, stored_records, tokens
+
+    for command in (
+        accounts.create_user_command,
+        demo.load_demo_command,
+        tokens.create_token_command,
+        tokens.revoke_token_command,
+        exports.export_command,
+        imports.import_command,
+        stored_records.records_command,
+        map_cells.map_cells_command,
+    ):
+        app.cli.add_command(command)

@@ -1,0 +1,103 @@
+"""Which incidents a filter selects, for a given audience."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from incidents.domain.geometry import BoundingBox
+from incidents.extensions import db
+from incidents.models import Incident, IncidentType, incident_type_links
+from incidents.vocabulary import PublicationStatus
+
+
+def incident_selection(filters: dict[str, Any], *, staff: bool) -> sa.Select[Incident]:
+    """A SELECT of the incidents matching filters, newest first; the public sees published ones only."""
+    query = sa.select(Incident).where(*incident_conditions(filters, staff=staff))
+    return query.order_by(Incident.start_date.desc(), Incident.id.desc())
+
+
+def latest(filters: dict[str, Any], *, staff: bool, limit: int) -> list[Incident]:
+    """The newest incidents matching filters that this audience sees, at most limit."""
+    return list(db.session.scalars(incident_selection(filters, staff=staff).limit(limit)))
+
+
+def incident_count() -> int:
+    """How many incidents the database holds, whatever their status."""
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(Incident)) or 0)
+
+
+def visible_statuses(filters: dict[str, Any], *, staff: bool) -> list[PublicationStatus]:
+    """The publication statuses this audience sees under these filters."""
+    if not staff:
+        return [PublicationStatus.PUBLISHED]
+    if filters.get("status"):
+        return [filters["status"]]
+    return list(PublicationStatus)
+
+
+def incident_conditions(
+    filters: dict[str, Any], *, staff: bool, few_in_area: bool = False
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE conditions for filters, shared by the list, the map, the timeline and the exports.
+
+    few_in_area: the caller knows that other conditions (a small bbox) select few rows, so the type filter
+    should be checked row by row rather than drive the query.
+    """
+    conditions: list[sa.ColumnElement[bool]] = []
+    statuses = visible_statuses(filters, staff=staff)
+    if len(statuses) == 1:
+        conditions.append(Incident.status == statuses[0])
+    if filters.get("q"):
+        text = filters["q"]
+        conditions.append(
+            sa.or_(
+                Incident.title.icontains(text, autoescape=True),
+                Incident.narrative.icontains(text, autoescape=True),
+                Incident.place_name.icontains(text, autoescape=True),
+            )
+        )
+    if filters.get("type"):
+        # IN (a set made once) rather than EXISTS (a lookup per incident): 17 times faster at a million.
+        # "id + 0" keeps SQLite from driving the query by that set (by id, in random order), which is
+        # right for the whole world but three times slower than scanning a city's few rows.
+        incident_id = Incident.id + 0 if few_in_area else Incident.id
+        conditions.append(
+            incident_id.in_(
+                sa.select(incident_type_links.c.incident_id)
+                .join(IncidentType, IncidentType.id == incident_type_links.c.incident_type_id)
+                .where(IncidentType.slug.in_(filters["type"]))
+            )
+        )
+    # Date filters select incidents that overlap the range, so a curfew that began before it still shows.
+    if filters.get("date_from"):
+        conditions.append(sa.func.coalesce(Incident.end_date, Incident.start_date) >= filters["date_from"])
+    if filters.get("date_to"):
+        conditions.append(Incident.start_date <= filters["date_to"])
+    if filters.get("country"):
+        conditions.append(Incident.country == filters["country"])
+    if filters.get("admin1"):
+        conditions.append(sa.func.lower(Incident.admin1) == filters["admin1"].lower())
+    if filters.get("perpetrator"):
+        conditions.append(Incident.perpetrators.icontains(filters["perpetrator"], autoescape=True))
+    if filters.get("grade"):
+        conditions.append(Incident.verification_grade.in_(filters["grade"]))
+    # "At least N killed according to at least one source": the highest figure any source gives.
+    if filters.get("min_killed"):
+        conditions.append(Incident.killed_high >= filters["min_killed"])
+    if filters.get("bbox"):
+        conditions.extend(within(filters["bbox"]))
+    return conditions
+
+
+def within(bbox: BoundingBox) -> list[sa.ColumnElement[bool]]:
+    """Conditions for incidents whose coordinates lie in bbox (which may cross the antimeridian)."""
+    conditions: list[sa.ColumnElement[bool]] = [Incident.latitude.between(bbox.south, bbox.north)]
+    if bbox.crosses_antimeridian:
+        conditions.append(sa.or_(Incident.longitude >= bbox.west, Incident.longitude <= bbox.east))
+    elif bbox.width < 360:
+        conditions.append(Incident.longitude.between(bbox.west, bbox.east))
+    else:
+        conditions.append(Incident.longitude.is_not(None))
+    return conditions

@@ -1,0 +1,56 @@
+"""The web layer: every page and endpoint, for browsers and API clients.
+
+Views parse their input (a form, a query string, a JSON body), call a service (incidents.services) or a read
+model (incidents.queries, incidents.exports), and render. Nothing here knows SQL or the rules of the data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from incidents.domain.dating import date_label
+    from incidents.web import (
+        admin,
+        api,
+        auth,
+        duplicates,
+        exports,
+        imports,
+        incidents,
+        map,
+        routing,
+        security,
+        templating,
+        timeline,
+        vendor,
+    )
+
+    app.url_map.converters["id"] = routing.RecordIdConverter
+    security.init_app(app)
+    templating.init_app(app)
+    vendor.init_app(app)
+    app.jinja_env.globals["date_label"] = date_label
+
+    @app.context_processor
+    def today() -> dict[str, Any]:
+        # For "accessed on" in the citation line an incident page suggests.
+        return {"today": dt.date.today()}
+
+    for blueprint in (
+        auth.blueprint,
+        incidents.blueprint,
+        admin.blueprint,
+        exports.blueprint,
+        map.blueprint,
+        timeline.blueprint,
+        imports.blueprint,
+    ):
+        app.register_blueprint(blueprint)
+    app.add_url_rule("/", endpoint="index", view_func=map.map_page)  # the map is the home page
+    api.init_app(app)
+    duplicates.init_app(app)

@@ -1,0 +1,53 @@
+"""API authentication: `Authorization: Bearer inc_…` tokens only, never the browser's session cookie.
+
+Because no cookie authenticates an API request, a page on another site cannot make a visitor's browser
+write through the API, so the API needs no CSRF token. Reading published records needs no token; writing,
+and reading unpublished records, needs an editor's token.
+"""
+
+from __future__ import annotations
+
+from flask import Response, g, request
+
+from incidents.extensions import db
+from incidents.models import User
+from incidents.services.tokens import user_for_token
+from incidents.web.api.problems import problem
+
+
+def authenticate(*, public: bool) -> Response | None:
+    """Run before every API request: identify the token's user, or answer 401/403 as a problem."""
+    g.api_user = None
+    header = request.headers.get("Authorization")
+    if header is None:
+        if public:
+            return None
+        return problem(
+            401,
+            "Authentication required",
+            "This operation needs an editor's API token: Authorization: Bearer inc_….",
+            kind="unauthorized",
+            headers={"WWW-Authenticate": 'Bearer realm="incidents"'},
+        )
+    scheme, _, token = header.partition(" ")
+    user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+    if user is None:
+        db.session.rollback()
+        return problem(
+            401,
+            "Invalid token",
+            "The API token is unknown, revoked or malformed.",
+            kind="unauthorized",
+            headers={"WWW-Authenticate": 'Bearer realm="incidents", error="invalid_token"'},
+        )
+    db.session.commit()  # records when the token was last used
+    if not user.can_edit:
+        return problem(403, "Forbidden", "This account may not use the API.", kind="forbidden")
+    g.api_user = user
+    return None
+
+
+def api_user() -> User | None:
+    """The editor whose token authenticated this request, if any."""
+    user: User | None = g.get("api_user")
+    return user

@@ -1,0 +1,246 @@
+"""The OpenAPI 3 description of the API, generated from the marshmallow schemas the API really uses."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import current_app
+
+from incidents.schemas import IncidentInputSchema, SourceInputSchema
+from incidents.schemas.fields import MAX_INT
+from incidents.schemas.filters import IncidentFilterSchema
+from incidents.web.api import schemas as out
+
+API_VERSION = "1.1.0"  # 1.1: claims carry their group
+
+_DESCRIPTION = """\
+Incidents, with their sources and casualty claims, as the public and as editors see them.
+
+Reading needs no token and shows published incidents only, without confidential fields. With an editor's
+token (`Authorization: Bearer inc_…`, made by `flask --app incidents create-token EMAIL`) reading shows
+every incident with its status and confidential notes, and writing is allowed. Errors are problem details
+(RFC 9457, `application/problem+json`); validation errors carry `errors`, messages keyed by field path.
+Lists are in ascending id order and paged by an opaque cursor: pass `next_cursor` back as `cursor`.
+Deleting an incident retracts it (a soft delete): it leaves public view and stays in the database.
+"""
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": "Problem"}},
+    }
+
+
+def _ok(schema: Any, description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _saved(description: str) -> dict[str, Any]:
+    """A save's answer: the staff record, and the possible duplicates the save flagged."""
+    return {
+        **_ok("StaffIncidentRecord", description),
+        "headers": {
+            "X-Possible-Duplicates": {
+                "description": "The ids of incidents this save flagged as possible duplicates of this one "
+                "(same type, within 3 days and 10 km), comma-separated; absent when it flagged none. An "
+                "editor confirms or merges them from the incident's page.",
+                "schema": {"type": "string", "pattern": "^[0-9]+(, [0-9]+)*$"},
+            }
+        },
+    }
+
+
+_INCIDENT_ANY = {
+    "anyOf": [
+        {"$ref": "#/components/schemas/IncidentRecord"},
+        {"$ref": "#/components/schemas/StaffIncidentRecord"},
+    ]
+}
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_INT}
+_TOKEN_OPTIONAL: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
+_TOKEN: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+def build_spec() -> dict[str, Any]:
+    spec = APISpec(
+        title="incidents API",
+        version=API_VERSION,
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": _DESCRIPTION},
+    )
+    spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    for name, schema in (
+        # Nested schemas first: apispec names the ones it meets inside others by itself.
+        ("Problem", out.ProblemSchema),
+        ("SourceRecord", out.SourceRecordSchema),
+        ("IncidentRecord", out.IncidentRecordSchema),
+        ("StaffIncidentRecord", out.StaffIncidentRecordSchema),
+        ("SourcePage", out.SourcePageSchema),
+        ("SourceInput", SourceInputSchema),
+        ("IncidentInput", IncidentInputSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    spec.components.schema(
+        "IncidentPage",
+        {
+            "type": "object",
+            "required": ["incidents", "next_cursor", "limit"],
+            "properties": {
+                "incidents": {"type": "array", "items": _INCIDENT_ANY},
+                "next_cursor": {"type": "string", "nullable": True},
+                "limit": {"type": "integer"},
+            },
+        },
+    )
+    page_parameters = [
+        {
+            "in": "query",
+            "name": "cursor",
+            "schema": {"type": "string", "maxLength": 100},
+            "description": "The next_cursor of the previous page",
+        },
+        {"in": "query", "name": "limit", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+    ]
+    bad_query = _problem("A filter, the cursor or the limit cannot be read")
+    invalid_token = _problem("The token is unknown, revoked or malformed")
+    needs_token = _problem("No token, or an unknown, revoked or malformed one")
+    bad_body = {
+        "400": _problem("The body is not JSON"),
+        "401": needs_token,
+        "403": _problem("This account may not use the API"),
+        "413": _problem("The body is too large"),
+        "415": _problem("The body is not application/json"),
+        "422": _problem("The input is not valid; errors holds the messages by field path"),
+    }
+    id_parameter = {"in": "path", "name": "incident_id", "required": True, "schema": _ID}
+    source_id_parameter = {"in": "path", "name": "source_id", "required": True, "schema": _ID}
+
+    spec.path(
+        path="/api/v1/incidents",
+        operations={
+            "get": {
+                "operationId": "listIncidents",
+                "summary": "List incidents matching the filters (the same as the list, map and timeline)",
+                "security": _TOKEN_OPTIONAL,
+                "parameters": [
+                    {"in": "query", "schema": IncidentFilterSchema(exclude=("page",))},
+                    *page_parameters,
+                ],
+                "responses": {"200": _ok("IncidentPage"), "400": bad_query, "401": invalid_token},
+            },
+            "post": {
+                "operationId": "createIncident",
+                "summary": "Create an incident with its citations, claims and best estimates",
+                "security": _TOKEN,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "IncidentInput"}},
+                },
+                "responses": {"201": _saved("Created"), **bad_body},
+            },
+        },
+    )
+    spec.path(
+        path="/api/v1/incidents/{incident_id}",
+        parameters=[id_parameter],
+        operations={
+            "get": {
+                "operationId": "getIncident",
+                "summary": "One incident (unpublished ones only with an editor's token)",
+                "security": _TOKEN_OPTIONAL,
+                "responses": {
+                    "200": _ok(_INCIDENT_ANY),
+                    "401": invalid_token,
+                    "404": _problem("No such incident, or not visible without a token"),
+                },
+            },
+            "put": {
+                "operationId": "replaceIncident",
+                "summary": "Replace an incident: version is the one read (missing: 422; stale: 409)",
+                "security": _TOKEN,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "IncidentInput"}},
+                },
+                "responses": {
+                    "200": _saved("Replaced"),
+                    **bad_body,
+                    "404": _problem("No such incident"),
+                    "409": _problem("Someone else changed the incident since that version"),
+                },
+            },
+            "delete": {
+                "operationId": "retractIncident",
+                "summary": "Retract an incident (soft delete: it stays in the database, out of public view)",
+                "security": _TOKEN,
+                "responses": {
+                    "204": {"description": "Retracted"},
+                    "401": needs_token,
+                    "403": bad_body["403"],
+                    "404": _problem("No such incident"),
+                },
+            },
+        },
+    )
+    spec.path(
+        path="/api/v1/sources",
+        operations={
+            "get": {
+                "operationId": "listSources",
+                "summary": "List sources (the public sees those cited by a published incident)",
+                "security": _TOKEN_OPTIONAL,
+                "parameters": page_parameters,
+                "responses": {"200": _ok("SourcePage"), "400": bad_query, "401": invalid_token},
+            },
+            "post": {
+                "operationId": "createSource",
+                "summary": "Create a source",
+                "security": _TOKEN,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": "SourceInput"}}},
+                "responses": {"201": _ok("SourceRecord", "Created"), **bad_body},
+            },
+        },
+    )
+    spec.path(
+        path="/api/v1/sources/{source_id}",
+        parameters=[source_id_parameter],
+        operations={
+            "get": {
+                "operationId": "getSource",
+                "summary": "One source",
+                "security": _TOKEN_OPTIONAL,
+                "responses": {
+                    "200": _ok("SourceRecord"),
+                    "401": invalid_token,
+                    "404": _problem("No such source, or not visible without a token"),
+                },
+            },
+        },
+    )
+    document = spec.to_dict()
+    for parameter in document["paths"]["/api/v1/incidents"]["get"]["parameters"]:
+        # Custom filter fields (bbox …) have no JSON type of their own: in a query string they are text.
+        if "type" not in parameter["schema"] and "enum" not in parameter["schema"]:
+            parameter["schema"]["type"] = "string"
+    _close_objects(document["components"]["schemas"])
+    return document
+
+
+def _close_objects(schemas: dict[str, Any]) -> None:
+    """Output records have exactly the documented members: say so, so that any extra one is caught."""
+    for name, schema in schemas.items():
+        if name.endswith("Record") or name in ("SourcePage", "IncidentPage"):
+            schema.setdefault("additionalProperties", False)
+
+
+def openapi_spec() -> dict[str, Any]:
+    """The description, built once per app (the schemas do not change while it runs)."""
+    cached = current_app.extensions.get("incidents_openapi")
+    if cached is None:
+        cached = current_app.extensions["incidents_openapi"] = build_spec()
+    return copy.deepcopy(cached)

@@ -1,0 +1,276 @@
+"""The REST API under /api/v1/: incidents and sources, read by anyone, written with an editor's token."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from marshmallow import Schema, ValidationError, fields, validate
+from werkzeug.exceptions import HTTPException
+
+from incidents.exports import api_pages
+from incidents.exports.formats import FORMAT_VERSION
+from incidents.extensions import db
+from incidents.models import Incident
+from incidents.schemas.fields import MAX_INT
+from incidents.schemas.filters import filters_from_args
+from incidents.services.incidents import (
+    EditConflict,
+    Saved,
+    create_incident,
+    current_version,
+    retract_incident,
+    update_incident,
+)
+from incidents.services.sources import create_source
+from incidents.web.api.auth import api_user
+from incidents.web.api.openapi import openapi_spec
+from incidents.web.api.problems import http_problem, problem, validation_problem
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_LIMIT = 500
+
+
+class PageSchema(Schema):
+    """Cursor pagination: records after the cursor, at most limit of them."""
+
+    cursor = fields.String(load_default=None, validate=validate.Length(max=100))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_LIMIT))
+
+
+def _staff() -> bool:
+    return api_user() is not None
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    response = current_app.response_class(
+        json.dumps(value, ensure_ascii=False), status=status, mimetype="application/json"
+    )
+    return response
+
+
+def _page() -> tuple[int, int]:
+    """(after id, limit) from the query string; raises ValidationError for a bad cursor or limit."""
+    raw = {key: request.args[key] for key in ("cursor", "limit") if request.args.get(key, "").strip()}
+    page = PageSchema().load(raw)
+    return decode_cursor(page["cursor"]), page["limit"]
+
+
+def encode_cursor(after_id: int | None) -> str | None:
+    if after_id is None:
+        return None
+    return base64.urlsafe_b64encode(f"after:{after_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    kind, _, number = text.partition(":")
+    if kind != "after" or not number.isdigit() or not 0 < int(number) <= MAX_INT:
+        raise ValidationError({"cursor": ["Not a cursor this API gave out."]})
+    return int(number)
+
+
+def _permalink_prefix() -> str:
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return base.rstrip("/") + "/incidents/"
+
+
+def _body() -> dict[str, Any] | Response:
+    """The request's JSON object, or a problem saying why there is none."""
+    if not request.is_json:
+        return problem(415, "Unsupported Media Type", "Send the body as application/json.")
+    try:
+        body = json.loads(request.get_data(), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:
+        return problem(400, "Bad Request", f"The body is not valid JSON: {error}", kind="invalid-json")
+    if not isinstance(body, dict):
+        return problem(422, "The input is not valid.", "The body must be a JSON object.", kind="validation")
+    if _has_nul(body):
+        return problem(
+            422, "The input is not valid.", "Text must not contain NUL characters.", kind="validation"
+        )
+    return body
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _args_have_nul() -> bool:
+    return any("\x00" in value for values in request.args.listvalues() for value in values)
+
+
+def _not_found(what: str) -> Response:
+    return problem(404, "Not Found", f"There is no {what} with this id that you may see.", kind="not-found")
+
+
+@blueprint.get("/incidents")
+def incident_list() -> Response:
+    """Incidents matching the filters, in id order, a page at a time."""
+    if _args_have_nul():
+        return problem(
+            400, "The filters could not be read.", "NUL characters are not allowed.", kind="validation"
+        )
+    try:
+        filters = filters_from_args(request.args)
+        after_id, limit = _page()
+    except ValidationError as error:
+        return validation_problem(error, title="The filters could not be read.", status=400)
+    found, next_after = api_pages.incident_page(
+        filters, staff=_staff(), after_id=after_id, limit=limit, permalink_prefix=_permalink_prefix()
+    )
+    return _json({"incidents": found, "next_cursor": encode_cursor(next_after), "limit": limit})
+
+
+@blueprint.post("/incidents")
+def incident_create() -> Response:
+    body = _body()
+    if isinstance(body, Response):
+        return body
+    try:
+        saved = create_incident(body, api_user())
+        db.session.commit()
+    except ValidationError as error:
+        db.session.rollback()
+        return validation_problem(error)
+    return _saved_incident(saved, 201)
+
+
+def _saved_incident(saved: Saved, status: int) -> Response:
+    """The saved incident's staff record; the possible duplicates this save flagged, in a header as the
+    form's page tells them (the record itself is the same whoever reads it)."""
+    incident_id = saved.incident.id
+    record = api_pages.incident_by_id(incident_id, staff=True, permalink_prefix=_permalink_prefix())
+    response = _json(record, status)
+    if status == 201:
+        response.headers["Location"] = url_for("api.incident_get", incident_id=incident_id)
+    if saved.flagged:
+        response.headers["X-Possible-Duplicates"] = ", ".join(
+            str(flag.other(incident_id).id) for flag in saved.flagged
+        )
+    return response
+
+
+@blueprint.get("/incidents/<id:incident_id>")
+def incident_get(incident_id: int) -> Response:
+    record = None
+    if incident_id <= MAX_INT:
+        record = api_pages.incident_by_id(incident_id, staff=_staff(), permalink_prefix=_permalink_prefix())
+    return _json(record) if record is not None else _not_found("incident")
+
+
+@blueprint.put("/incidents/<id:incident_id>")
+def incident_replace(incident_id: int) -> Response:
+    """Replace the incident with the body; its version must be the one the client read (else 409)."""
+    incident = db.session.get(Incident, incident_id) if incident_id <= MAX_INT else None
+    if incident is None:
+        return _not_found("incident")
+    body = _body()
+    if isinstance(body, Response):
+        return body
+    try:
+        saved = update_incident(incident, body, api_user())
+        db.session.commit()
+    except ValidationError as error:
+        db.session.rollback()
+        return validation_problem(error)
+    except EditConflict:
+        db.session.rollback()
+        version = current_version(incident_id)
+        return problem(
+            409,
+            "Conflict",
+            f"Someone else changed this incident (now version {version}); read it again and reapply.",
+            kind="edit-conflict",
+        )
+    return _saved_incident(saved, 200)
+
+
+@blueprint.delete("/incidents/<id:incident_id>")
+def incident_retract(incident_id: int) -> Response:
+    """Retract the incident (a soft delete): it leaves public view, and stays in the database."""
+    incident = db.session.get(Incident, incident_id) if incident_id <= MAX_INT else None
+    if incident is None:
+        return _not_found("incident")
+    retract_incident(incident, api_user())
+    db.session.commit()
+    return Response(status=204)
+
+
+@blueprint.get("/sources")
+def source_list() -> Response:
+    """Sources in id order; the public sees those cited by a published incident."""
+    try:
+        after_id, limit = _page()
+    except ValidationError as error:
+        return validation_problem(error, title="The query could not be read.", status=400)
+    found, next_after = api_pages.source_page(staff=_staff(), after_id=after_id, limit=limit)
+    return _json({"sources": found, "next_cursor": encode_cursor(next_after), "limit": limit})
+
+
+@blueprint.get("/sources/<id:source_id>")
+def source_get(source_id: int) -> Response:
+    record = api_pages.source_by_id(source_id, staff=_staff()) if source_id <= MAX_INT else None
+    return _json(record) if record is not None else _not_found("source")
+
+
+@blueprint.post("/sources")
+def source_create() -> Response:
+    body = _body()
+    if isinstance(body, Response):
+        return body
+    try:
+        source = create_source(body, api_user())
+        db.session.commit()
+    except ValidationError as error:
+        db.session.rollback()
+        return validation_problem(error)
+    record = api_pages.source_by_id(source.id, staff=True)
+    response = _json(record, 201)
+    response.headers["Location"] = url_for("api.source_get", source_id=source.id)
+    return response
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    return _json(openapi_spec())
+
+
+@blueprint.get("/docs")
+def docs() -> str:
+    """The OpenAPI description as a readable page, rendered here: no CDN, no script."""
+    return render_template("api/docs.html", spec=openapi_spec(), export_format_version=FORMAT_VERSION)
+
+
+@blueprint.errorhandler(Exception)
+def server_error(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return http_problem(error)
+    current_app.logger.exception("API error")
+    return problem(500, "Internal Server Error", "The error was logged.")
+
+
+@blueprint.after_request
+def no_store_for_editors(response: Response) -> Response:
+    if api_user() is not None:
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,60 @@
+"""Editors resolve possible duplicates from the incident page: confirm them distinct, or merge them."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, flash, redirect, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from incidents.domain.duplicates import open_flags
+from incidents.extensions import db
+from incidents.models import DuplicateFlag, Incident
+from incidents.services.duplicates import ResolutionError, confirm_distinct, merge
+from incidents.web.security import require_editor
+
+blueprint = Blueprint("duplicates", __name__, url_prefix="/incidents")
+
+
+@blueprint.post("/<id:incident_id>/duplicates/<id:flag_id>/distinct")
+def distinct(incident_id: int, flag_id: int) -> Response:
+    require_editor()
+    flag = _flag(incident_id, flag_id)
+    try:
+        confirm_distinct(flag, current_user)
+        db.session.commit()
+    except ResolutionError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(f"Incidents {flag.candidate_id} and {flag.incident_id} are recorded as distinct.", "info")
+    return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
+
+
+@blueprint.post("/<id:incident_id>/duplicates/<id:flag_id>/merge")
+def merge_into(incident_id: int, flag_id: int) -> Response:
+    """Keep this incident; copy the other's citations onto it and retract the other."""
+    require_editor()
+    flag = _flag(incident_id, flag_id)
+    keep = db.get_or_404(Incident, incident_id)
+    try:
+        retracted = merge(flag, keep, current_user)
+        db.session.commit()
+    except ResolutionError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(f"Incident {retracted.id} was merged into this one and retracted.", "info")
+    return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
+
+
+def _flag(incident_id: int, flag_id: int) -> DuplicateFlag:
+    flag = db.session.get(DuplicateFlag, flag_id)
+    if flag is None or incident_id not in (flag.incident_id, flag.candidate_id):
+        abort(404)
+    return flag
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)
+    # The incident page asks for the open flags of the incident it shows (staff only).
+    app.add_template_global(open_flags, "open_duplicate_flags")

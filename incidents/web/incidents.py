@@ -1,0 +1,223 @@
+"""Browsing incidents (public and staff) and entering them (editors)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+from werkzeug.wrappers import Response
+
+from incidents.domain.casualties import casualty_ranges
+from incidents.extensions import db
+from incidents.geocoding import GeocoderError, current_geocoder
+from incidents.models import Incident, IncidentType
+from incidents.queries import choices
+from incidents.queries.selection import incident_selection
+from incidents.schemas.filters import filter_query_args, filters_from_args
+from incidents.schemas.incident import incident_input
+from incidents.services.incidents import EditConflict, create_incident, current_version, update_incident
+from incidents.vocabulary import PublicationStatus
+from incidents.web import incident_form
+from incidents.web.geocode import geocode_json
+from incidents.web.security import is_staff, require_editor
+
+blueprint = Blueprint("incidents", __name__, url_prefix="/incidents")
+
+
+@blueprint.get("/")
+def incident_list() -> str | tuple[str, int]:
+    try:
+        filters = filters_from_args(request.args)
+    except ValidationError as error:
+        return (
+            render_template(
+                "incidents/list.html",
+                incidents=[],
+                total=0,
+                filters={},
+                filter_errors=incident_form.flat_errors(error.messages_dict, {"estimates": {}}),
+                incident_types=_incident_types(),
+                page=1,
+                pages=1,
+                filter_query=urlencode(filter_query_args(request.args)),
+            ),
+            400,
+        )
+    query = incident_selection(filters, staff=is_staff())
+    per_page = current_app.config["INCIDENTS_PER_PAGE"]
+    page = db.paginate(query, page=filters["page"], per_page=per_page, error_out=False, count=True)
+    return render_template(
+        "incidents/list.html",
+        incidents=page.items,
+        total=page.total,
+        filters=filters,
+        filter_errors={},
+        incident_types=_incident_types(),
+        page=page.page,
+        pages=page.pages or 1,
+        filter_query=urlencode(filter_query_args(request.args)),
+        ranges={incident.id: casualty_ranges(incident) for incident in page.items},
+    )
+
+
+@blueprint.get("/<id:incident_id>")
+def incident_detail(incident_id: int) -> str:
+    incident = _visible_incident(incident_id)
+    return render_template(
+        "incidents/detail.html",
+        incident=incident,
+        ranges=casualty_ranges(incident),
+        staff=is_staff(),
+    )
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+def incident_new() -> Response | str | tuple[str, int]:
+    require_editor()
+    if request.method == "GET":
+        typed = incident_form.typed_from_input({"status": PublicationStatus.DRAFT.value})
+        typed["citations"] = [incident_form.blank_citation()]
+        return _render_form(typed, {}, incident=None)
+    return _handle_post(incident=None)
+
+
+@blueprint.route("/<id:incident_id>/edit", methods=["GET", "POST"])
+def incident_edit(incident_id: int) -> Response | str | tuple[str, int]:
+    require_editor()
+    incident = db.get_or_404(Incident, incident_id)
+    if request.method == "GET":
+        return _render_form(incident_form.typed_from_input(incident_input(incident)), {}, incident=incident)
+    return _handle_post(incident=incident)
+
+
+def _handle_post(incident: Incident | None) -> Response | str | tuple[str, int]:
+    """The form's buttons: add a source block or a claim row, look a place up, or save."""
+    action = request.form.get("action", "save")
+    target = action.removeprefix("add_claim-") if action.startswith("add_claim-") else ""
+    typed = incident_form.typed_from_form(
+        request.form, keep=int(target) if target.isascii() and target.isdigit() else None
+    )
+    if action == "add_citation":
+        typed["citations"].append(incident_form.blank_citation())
+        return _render_form(typed, {}, incident=incident, focus=f"citation-{len(typed['citations']) - 1}")
+    if action.startswith("add_claim-"):
+        return _add_claim_row(typed, target, incident)
+    if action == "geocode" or action.startswith("place-"):
+        return _geocode_step(typed, action, incident)
+    return _save(typed, incident)
+
+
+def _add_claim_row(typed: dict[str, Any], target: str, incident: Incident | None) -> str:
+    """One more empty claim row in that block (beside the one every block gets), kept where it was even when
+    nothing is typed in it yet. A block that is not in the form (a forged number) comes last."""
+    block = next((c for c in typed["citations"] if str(c.get("form_index")) == target), None)
+    if block is None:
+        block = incident_form.blank_citation()
+        typed["citations"].append(block)
+    block["claims"].append(dict.fromkeys(incident_form.CLAIM_FIELDS, ""))
+    return _render_form(typed, {}, incident=incident, focus=f"citation-{typed['citations'].index(block)}")
+
+
+def _save(typed: dict[str, Any], incident: Incident | None) -> Response | str | tuple[str, int]:
+    raw = incident_form.schema_input(typed)
+    try:
+        if incident is None:
+            saved = create_incident(raw, current_user)
+        else:
+            saved = update_incident(incident, raw, current_user)
+        db.session.commit()
+    except ValidationError as error:
+        db.session.rollback()
+        return _render_form(
+            typed, incident_form.flat_errors(error.messages_dict, typed), incident=incident
+        ), 422
+    except EditConflict as conflict:
+        db.session.rollback()
+        version = current_version(conflict.incident_id)
+        message = (
+            f"Someone else saved this incident (now version {version}) after you opened it. "
+            "Your text is kept below; compare it with the saved record, then save again."
+        )
+        typed["version"] = str(version)
+        return _render_form(typed, {"form": message}, incident=incident), 409
+    flash(f"Saved “{saved.incident.title}”.", "info")
+    for flag in saved.flagged:
+        other = flag.other(saved.incident.id)
+        flash(
+            f"Possible duplicate of incident {other.id} “{other.title}”: see below to confirm or merge.",
+            "warning",
+        )
+    return redirect(url_for("incidents.incident_detail", incident_id=saved.incident.id))
+
+
+def _geocode_step(typed: dict[str, Any], action: str, incident: Incident | None) -> str | tuple[str, int]:
+    """Without JavaScript: look the place up, offer candidates, and fill the location from the chosen one."""
+    query = typed["place_name"].strip()
+    if not query:
+        return _render_form(typed, {"place_name": "Type a place name to look up."}, incident=incident), 422
+    try:
+        candidates = current_geocoder().search(query, country=typed["country"].strip() or None)
+    except GeocoderError as error:
+        return _render_form(typed, {"place_name": str(error)}, incident=incident), 422
+    except ValueError:
+        message = f"{typed['country']!r} is not a country code; correct it or clear it to search everywhere."
+        return _render_form(typed, {"country": message}, incident=incident), 422
+    if action.startswith("place-"):
+        index = action.removeprefix("place-")
+        if index.isdigit() and int(index) < len(candidates):
+            chosen = candidates[int(index)]
+            typed.update(
+                place_name=chosen.name,
+                admin1=chosen.admin1,
+                admin2=chosen.admin2,
+                country=chosen.country,
+                latitude=f"{chosen.latitude:.5f}",
+                longitude=f"{chosen.longitude:.5f}",
+                location_precision=chosen.location_precision.value,
+            )
+            return _render_form(typed, {}, incident=incident, focus="location")
+    if not candidates:
+        return _render_form(typed, {"place_name": f"No place called “{query}” was found."}, incident=incident)
+    return _render_form(typed, {}, incident=incident, candidates=candidates, focus="location")
+
+
+def _render_form(
+    typed: dict[str, Any],
+    errors: dict[str, str],
+    *,
+    incident: Incident | None,
+    candidates: list[Any] | None = None,
+    focus: str | None = None,
+) -> str:
+    for citation in typed["citations"]:
+        citation["claims"].append(dict.fromkeys(incident_form.CLAIM_FIELDS, ""))
+    return render_template(
+        "incidents/form.html",
+        typed=typed,
+        errors=errors,
+        incident=incident,
+        incident_types=_incident_types(),
+        source_choices=choices.source_choices(),
+        has_errors=lambda prefix: any(key.startswith(prefix) for key in errors),
+        candidates=candidates or [],
+        geocoder_attribution=current_geocoder().attribution if candidates else "",
+        focus=focus,
+    )
+
+
+def _incident_types() -> list[IncidentType]:
+    return choices.incident_types()
+
+
+def _visible_incident(incident_id: int) -> Incident:
+    """The incident if this visitor may see it; 404 otherwise, so unpublished ids are not revealed."""
+    incident = db.session.get(Incident, incident_id)
+    if incident is None or (incident.status != PublicationStatus.PUBLISHED and not is_staff()):
+        abort(404)
+    return incident
+
+
+blueprint.add_url_rule("/geocode", "geocode", geocode_json)
