@@ -215,7 +215,7 @@ class _Importer:
             method = self.geocoding.apply(record)
             loaded = self.validator.load(record)
             if loaded is not None and record.source_ids is not None:
-                self._check_source_ids(record, loaded)
+                self._check_source_ids(record, record.source_ids, loaded)
             for problem in record.problems:
                 report.add(problem)
             if loaded is None or any(p.severity == Severity.ERROR for p in record.problems):
@@ -247,13 +247,10 @@ class _Importer:
             )
         return pending
 
-    def _check_source_ids(self, record: ImportRecord, loaded: dict[str, Any]) -> None:
-        """Our own exports tell sources apart by id: one id given to two different sources is an error (the
-        second would silently become the first)."""
-        assert record.source_ids is not None
-        for index, (source_id, citation) in enumerate(
-            zip(record.source_ids, loaded["citations"], strict=True)
-        ):
+    def _check_source_ids(self, record: ImportRecord, source_ids: list[int], loaded: dict[str, Any]) -> None:
+        """Our own exports tell sources apart by id (record.source_ids): one id given to two different sources
+        is an error (the second would silently become the first)."""
+        for index, (source_id, citation) in enumerate(zip(source_ids, loaded["citations"], strict=True)):
             content = source_key(citation["source"])
             first = self.source_contents.setdefault(source_id, (content, record.row))
             if first[0] != content:
