@@ -285,8 +285,7 @@ def find_duplicates(incident: Incident) -> list[tuple[Incident, Match]]:
         .where(incident_type_links.c.incident_id == Incident.id)
         .where(incident_type_links.c.incident_type_id.in_(sorted(footprint.types))),
     )
-    if footprint.has_point:
-        assert incident.latitude is not None and incident.longitude is not None
+    if incident.latitude is not None and incident.longitude is not None:  # footprint.has_point
         query = query.where(Incident.latitude.between(incident.latitude - _SPAN, incident.latitude + _SPAN))
     elif footprint.place:
         query = query.where(Incident.latitude.is_(None), Incident.country == incident.country)

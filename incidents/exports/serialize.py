@@ -69,7 +69,8 @@ def iso_timestamp(value: dt.datetime | str | None) -> str | None:
             fraction = text[19:]
             return text[:10] + "T" + text[11:19] + ("" if fraction == ".000000" else fraction) + "Z"
         value = dt.datetime.fromisoformat(text)
-    assert isinstance(value, dt.datetime)
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"A timestamp is a datetime or its text, not {value!r}.")
     if value.tzinfo is None:  # SQLite keeps no offset; every timestamp is written in UTC
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -60,7 +60,7 @@ def load(folder: Path, part: str, data: Path, codec: Codec[T]) -> T | None:
         payload = memoryview(raw)[digest_end + 1 :]  # not a copy of megabytes
         if hashlib.blake2b(payload, digest_size=16).hexdigest().encode() != raw[header_end + 1 : digest_end]:
             raise ValueError("the content does not have its digest")
-        return codec.unpack(marshal.loads(payload))
+        return codec.unpack(marshal.loads(payload))  # noqa: S302 - the cache file save() wrote in our instance folder, its digest checked
     except Exception as error:  # whatever is wrong with a cache file, the index is built again
         log.warning("the gazetteer cache %s is not usable (%s): building the index again", path, error)
         return None

@@ -164,12 +164,17 @@ class GeocodingStep:
             data["place_name"] = place.name  # not a region's name: it would read as the town of that name
         return coarser(stated, place.location_precision) if stated else place.location_precision
 
+    def _in_use(self) -> Geocoder:
+        """The geocoder: apply() looks places up only when it has one."""
+        if self._geocoder is None:
+            raise RuntimeError("A place was looked up by an import that geocodes nothing.")
+        return self._geocoder
+
     def _lookup(self, query: str, country: str | None) -> list[PlaceCandidate] | GeocoderError:
         key = (fold(query), country)
         if key not in self._searches:
             try:
-                assert self._geocoder is not None
-                self._searches[key] = self._geocoder.search(query, country=country, limit=_SEARCH_LIMIT)
+                self._searches[key] = self._in_use().search(query, country=country, limit=_SEARCH_LIMIT)
             except GeocoderError as error:
                 self._searches[key] = error
             except ValueError:
@@ -186,8 +191,7 @@ class GeocodingStep:
         key = (round(point[0], 4), round(point[1], 4))
         if key not in self._reverses:
             try:
-                assert self._geocoder is not None
-                self._reverses[key] = self._geocoder.reverse(*point)
+                self._reverses[key] = self._in_use().reverse(*point)
             except GeocoderError as error:
                 self._reverses[key] = error
         found = self._reverses[key]

@@ -11,7 +11,7 @@ from incidents.extensions import db
 from incidents.models import ApiToken, User
 from incidents.models.columns import utcnow
 
-TOKEN_PREFIX = "inc_"
+TOKEN_PREFIX = "inc_"  # noqa: S105 - the public prefix every token starts with, not a secret
 
 
 def _digest(token: str) -> str:

@@ -55,11 +55,10 @@ def upload() -> Response | tuple[str, int]:
     dataset = typed["dataset"].strip()
     if len(dataset) > 80:
         errors["dataset"] = "At most 80 characters."
-    if errors:
+    if errors or upload is None or not upload.filename:  # no file: in errors already (said for mypy)
         return render_template(
             "importing/upload.html", formats=FORMAT_LABELS, errors=errors, typed=typed
         ), 400
-    assert upload is not None and upload.filename
     job = jobs.create_job(
         upload.stream,
         filename=upload.filename,

@@ -100,15 +100,12 @@ def _event_date(text: str) -> str:
 
 
 def acled_record(row: int, values: dict[str, str], type_overrides: dict[str, str]) -> ImportRecord:
-    def get(name: str) -> str:
-        return (values.get(name) or "").strip()
-
     problems: list[Problem] = []
-    event_id = get("event_id_cnty")
+    event_id = _get(values, "event_id_cnty")
     if not event_id:
         problems.append(Problem(row, "event_id_cnty", "Empty: every ACLED event has an id."))
     time_code = read_code(
-        get("time_precision"),
+        _get(values, "time_precision"),
         ACLED_TIME_PRECISION,
         "an ACLED time precision",
         row,
@@ -116,27 +113,86 @@ def acled_record(row: int, values: dict[str, str], type_overrides: dict[str, str
         problems,
     )
     geo_code = read_code(
-        get("geo_precision"), ACLED_GEO_PRECISION, "an ACLED geo precision", row, "geo_precision", problems
+        _get(values, "geo_precision"),
+        ACLED_GEO_PRECISION,
+        "an ACLED geo precision",
+        row,
+        "geo_precision",
+        problems,
     )
     date_precision = ACLED_TIME_PRECISION.get(time_code or 1, DatePrecision.DAY)
-    start: str = _event_date(get("event_date"))
-    end: str | None = None
-    try:
-        day = dt.date.fromisoformat(start)
-    except ValueError:
-        day = None  # the schema reports the date
-    if day is not None and date_precision == DatePrecision.WEEK:
-        start, end = (day - dt.timedelta(days=3)).isoformat(), (day + dt.timedelta(days=3)).isoformat()
-    elif day is not None and date_precision == DatePrecision.MONTH:
-        first, last = month_span(day)
-        start, end = first.isoformat(), last.isoformat()
-
-    fatalities_text = get("fatalities")
+    start, end = _period(_event_date(_get(values, "event_date")), date_precision)
+    fatalities_text = _get(values, "fatalities")
     try:
         fatalities: int | None = int(fatalities_text)
     except ValueError:
         fatalities = None  # the schema reports it
-    sub_event = get("sub_event_type")
+    sub_event = _get(values, "sub_event_type")
+    slug = _type(row, sub_event, fatalities, type_overrides, problems)
+    country = country_code(_get(values, "iso")) or country_code(_get(values, "country"))
+
+    # In protest events ACLED codes the protesters as actor1 and the force that intervened as actor2.
+    actor1 = _actors(_get(values, "actor1"), _get(values, "assoc_actor_1"))
+    actor2 = _actors(_get(values, "actor2"), _get(values, "assoc_actor_2"))
+    protest = _get(values, "event_type") == "Protests"
+    perpetrators, victims = (actor2, actor1) if protest else (actor1, actor2)
+
+    source_text = _get(values, "source")
+    outlets = [part.strip() for part in source_text.split(";") if part.strip()]
+    location = _get(values, "location")
+    data: dict[str, Any] = {
+        "title": cut(_title(sub_event, _get(values, "event_type"), location, fatalities), 300),
+        "narrative": _narrative(values, event_id, sub_event),
+        "types": [slug] if slug else [],
+        "start_date": start,
+        "end_date": end,
+        "date_precision": date_precision.value,
+        "place_name": location,
+        "admin1": _get(values, "admin1"),
+        "admin2": _get(values, "admin2"),
+        "country": country or _get(values, "iso") or _get(values, "country"),
+        "latitude": _get(values, "latitude") or None,
+        "longitude": _get(values, "longitude") or None,
+        "location_precision": ACLED_GEO_PRECISION[geo_code or 1].value,
+        "perpetrators": cut(perpetrators, 500),
+        "victims": cut(victims, 500),
+        "verification_grade": "fair" if len(outlets) >= 2 else "weak",
+        "citations": _citations(source_text, fatalities_text),
+    }
+    if not source_text:
+        problems.append(Problem(row, "source", "Empty: every ACLED event names its source."))
+    record = ImportRecord(row, event_id, data, COLUMNS, problems)
+    # The columns read, in one order: the same event in an export with other columns has the same digest.
+    record.digest = content_digest((values.get(name) or "").strip() for name in _READ)
+    return record
+
+
+# The steps of acled_record, each called once per event.
+
+
+def _get(values: dict[str, str], name: str) -> str:
+    """A column's value, stripped ("" when absent)."""
+    return (values.get(name) or "").strip()
+
+
+def _period(start: str, date_precision: DatePrecision) -> tuple[str, str | None]:
+    """Start and end: a week or a month as a span around ACLED's date, a day as itself."""
+    try:
+        day = dt.date.fromisoformat(start)
+    except ValueError:
+        return start, None  # the schema reports the date
+    if date_precision == DatePrecision.WEEK:
+        return (day - dt.timedelta(days=3)).isoformat(), (day + dt.timedelta(days=3)).isoformat()
+    if date_precision == DatePrecision.MONTH:
+        first, last = month_span(day)
+        return first.isoformat(), last.isoformat()
+    return start, None
+
+
+def _type(
+    row: int, sub_event: str, fatalities: int | None, type_overrides: dict[str, str], problems: list[Problem]
+) -> str | None:
+    """Our incident type for the sub-event type; None, with a problem, when there is none."""
     slug = acled_type(sub_event, fatalities, type_overrides)
     if slug is None:
         problems.append(
@@ -151,62 +207,51 @@ def acled_record(row: int, values: dict[str, str], type_overrides: dict[str, str
                 + '": "<type>"}}}), or import the valid rows only to leave such rows out.',
             )
         )
-    country = country_code(get("iso")) or country_code(get("country"))
+    return slug
 
-    # In protest events ACLED codes the protesters as actor1 and the force that intervened as actor2.
-    actor1 = "; ".join(part for part in (get("actor1"), get("assoc_actor_1")) if part)
-    actor2 = "; ".join(part for part in (get("actor2"), get("assoc_actor_2")) if part)
-    protest = get("event_type") == "Protests"
-    perpetrators, victims = (actor2, actor1) if protest else (actor1, actor2)
 
-    source_text = get("source")
-    outlets = [part.strip() for part in source_text.split(";") if part.strip()]
-    location = get("location")
-    title = sub_event or get("event_type") or "ACLED event"
+def _actors(actor: str, associated: str) -> str:
+    """An actor and its associated actors, "; " between."""
+    return "; ".join(part for part in (actor, associated) if part)
+
+
+def _title(sub_event: str, event_type: str, location: str, fatalities: int | None) -> str:
+    """ "Sub-event type: Location (3 killed)"."""
+    title = sub_event or event_type or "ACLED event"
     title += f": {location}" if location else ""
     if fatalities:
         title += f" ({fatalities} killed)"
-    narrative = [get("notes")] if get("notes") else []
+    return title
+
+
+def _narrative(values: dict[str, str], event_id: str, sub_event: str) -> str:
+    """ACLED's notes, and how it coded the event."""
+    notes = _get(values, "notes")
+    narrative = [notes] if notes else []
+    disorder_type = _get(values, "disorder_type")
+    admin3 = _get(values, "admin3")
+    source_scale = _get(values, "source_scale")
     narrative.append(
-        f"ACLED event {event_id}: {get('event_type')} / {sub_event}"
-        + (f"; {get('disorder_type')}" if get("disorder_type") else "")
-        + (f"; admin-3 {get('admin3')}" if get("admin3") else "")
-        + (f"; source scale {get('source_scale')}" if get("source_scale") else "")
+        f"ACLED event {event_id}: {_get(values, 'event_type')} / {sub_event}"
+        + (f"; {disorder_type}" if disorder_type else "")
+        + (f"; admin-3 {admin3}" if admin3 else "")
+        + (f"; source scale {source_scale}" if source_scale else "")
         + "."
     )
-    data: dict[str, Any] = {
-        "title": cut(title, 300),
-        "narrative": "\n\n".join(narrative),
-        "types": [slug] if slug else [],
-        "start_date": start,
-        "end_date": end,
-        "date_precision": date_precision.value,
-        "place_name": location,
-        "admin1": get("admin1"),
-        "admin2": get("admin2"),
-        "country": country or get("iso") or get("country"),
-        "latitude": get("latitude") or None,
-        "longitude": get("longitude") or None,
-        "location_precision": ACLED_GEO_PRECISION[geo_code or 1].value,
-        "perpetrators": cut(perpetrators, 500),
-        "victims": cut(victims, 500),
-        "verification_grade": "fair" if len(outlets) >= 2 else "weak",
-        "citations": [
-            {
-                "source": {
-                    "title": cut(source_text, 500),
-                    "kind": SourceKind.PRESS.value,
-                    "publisher": cut(source_text, 300),
-                },
-                "claims": [{"category": "killed", "low": fatalities_text}],
-            }
-        ]
-        if source_text
-        else [],
-    }
+    return "\n\n".join(narrative)
+
+
+def _citations(source_text: str, fatalities_text: str) -> list[dict[str, Any]]:
+    """The event's sources as one source, claiming its fatalities; none without a source."""
     if not source_text:
-        problems.append(Problem(row, "source", "Empty: every ACLED event names its source."))
-    record = ImportRecord(row, event_id, data, COLUMNS, problems)
-    # The columns read, in one order: the same event in an export with other columns has the same digest.
-    record.digest = content_digest((values.get(name) or "").strip() for name in _READ)
-    return record
+        return []
+    return [
+        {
+            "source": {
+                "title": cut(source_text, 500),
+                "kind": SourceKind.PRESS.value,
+                "publisher": cut(source_text, 300),
+            },
+            "claims": [{"category": "killed", "low": fatalities_text}],
+        }
+    ]

@@ -119,19 +119,7 @@ class GenericCsvReader(CsvRecordReader):
 
         start_text, end_text = get(cells, "start_date"), get(cells, "end_date")
         start, end, implied = self._dates(start_text, end_text, row, problems)
-        precision = self._our_value("date_precision", get(cells, "date_precision"), DatePrecision)
-        if precision in _DATE_ORDER and _DATE_ORDER.index(precision) < _DATE_ORDER.index(implied):
-            # "day" for a date given as a month would be invented precision: the date's own form wins.
-            problems.append(
-                Problem(
-                    row,
-                    self._mapping.columns.get("date_precision", "date_precision"),
-                    f"{precision!r} is finer than the date ({start_text!r} is a {implied}): imported at "
-                    f"{implied} precision.",
-                    Severity.WARNING,
-                )
-            )
-            precision = implied
+        precision = self._date_precision(get(cells, "date_precision"), start_text, implied, row, problems)
         types = [self._type(part) for part in re.split(r"[;|]", get(cells, "types")) if part.strip()]
         country_text = self._translated("country", get(cells, "country"))
         country = country_code(country_text) or country_text
@@ -139,52 +127,10 @@ class GenericCsvReader(CsvRecordReader):
         latitude, longitude = get(cells, "latitude"), get(cells, "longitude")
         location = self._our_value("location_precision", get(cells, "location_precision"), LocationPrecision)
         grade = self._our_value("verification_grade", get(cells, "verification_grade"), VerificationGrade)
-
-        claims: list[dict[str, str]] = []
         paths: dict[str, str] = {}
-        for category in CASUALTY_FIELDS:
-            figure = get(cells, category)
-            if not figure:
-                continue
-            paths[f"citations.0.claims.{len(claims)}"] = columns.get(category, category)
-            match = _RANGE.match(figure)
-            claims.append(
-                {"category": category, "low": match.group(1), "high": match.group(2)}
-                if match
-                else {"category": category, "low": figure}
-            )
-        citations = []
-        source_title = get(cells, "source_title")
-        if source_title or claims:
-            source: dict[str, Any] = {
-                "title": source_title or f"{self.dataset.removeprefix('csv:')} (imported file)",
-                "kind": self._our_value("source_kind", get(cells, "source_kind"), SourceKind) or "other",
-                "publisher": get(cells, "source_publisher"),
-                "url": get(cells, "source_url"),
-                "publication_date": iso_date(get(cells, "source_date")) or None,
-            }
-            citations.append(
-                {
-                    "source": source,
-                    "locator": get(cells, "locator"),
-                    "quote": get(cells, "quote"),
-                    "claims": claims,
-                }
-            )
-        title = get(cells, "title") or cut(
-            ", ".join(
-                part
-                for part in (
-                    " and ".join(t.replace("_", " ") for t in types) or "Incident",
-                    place or admin2 or admin1 or country,
-                    start_text,
-                )
-                if part
-            ),
-            300,
-        )
+        claims = self._claims(cells, paths)
         data: dict[str, Any] = {
-            "title": title,
+            "title": get(cells, "title") or _title(types, place or admin2 or admin1 or country, start_text),
             "narrative": get(cells, "narrative"),
             "types": types,
             "start_date": start,
@@ -200,7 +146,7 @@ class GenericCsvReader(CsvRecordReader):
             "perpetrators": get(cells, "perpetrators"),
             "victims": get(cells, "victims"),
             "verification_grade": grade or VerificationGrade.WEAK.value,
-            "citations": citations,
+            "citations": self._citations(cells, claims),
         }
         record = ImportRecord(
             row, external_id, data, {**_COLUMN_PATHS, **_mapped(columns), **paths}, problems
@@ -210,6 +156,68 @@ class GenericCsvReader(CsvRecordReader):
         record.digest = content_digest(cells[index].strip() for index in self._read)
         record.content_id = content_id
         return record
+
+    # The steps of record, each called once per row.
+
+    def _date_precision(
+        self, text: str, start_text: str, implied: str, row: int, problems: list[Problem]
+    ) -> str | None:
+        """The precision a cell (or default) gives, unless it is finer than the date's form (implied)."""
+        precision = self._our_value("date_precision", text, DatePrecision)
+        if precision in _DATE_ORDER and _DATE_ORDER.index(precision) < _DATE_ORDER.index(implied):
+            # "day" for a date given as a month would be invented precision: the date's own form wins.
+            problems.append(
+                Problem(
+                    row,
+                    self._mapping.columns.get("date_precision", "date_precision"),
+                    f"{precision!r} is finer than the date ({start_text!r} is a {implied}): imported at "
+                    f"{implied} precision.",
+                    Severity.WARNING,
+                )
+            )
+            return implied
+        return precision
+
+    def _claims(self, cells: list[str], paths: dict[str, str]) -> list[dict[str, str]]:
+        """A claim per casualty column with a figure (a number, or a range "17–18"); paths gets the input
+        path of each, with its column."""
+        columns = self._mapping.columns
+        claims: list[dict[str, str]] = []
+        for category in CASUALTY_FIELDS:
+            figure = self._value(cells, category)
+            if not figure:
+                continue
+            paths[f"citations.0.claims.{len(claims)}"] = columns.get(category, category)
+            match = _RANGE.match(figure)
+            claims.append(
+                {"category": category, "low": match.group(1), "high": match.group(2)}
+                if match
+                else {"category": category, "low": figure}
+            )
+        return claims
+
+    def _citations(self, cells: list[str], claims: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """The row's source citing its claims; a source named after the file when the row has claims but no
+        source; none when it has neither."""
+        get = self._value
+        source_title = get(cells, "source_title")
+        if not (source_title or claims):
+            return []
+        source: dict[str, Any] = {
+            "title": source_title or f"{self.dataset.removeprefix('csv:')} (imported file)",
+            "kind": self._our_value("source_kind", get(cells, "source_kind"), SourceKind) or "other",
+            "publisher": get(cells, "source_publisher"),
+            "url": get(cells, "source_url"),
+            "publication_date": iso_date(get(cells, "source_date")) or None,
+        }
+        return [
+            {
+                "source": source,
+                "locator": get(cells, "locator"),
+                "quote": get(cells, "quote"),
+                "claims": claims,
+            }
+        ]
 
     def _type(self, text: str) -> str:
         value = self._translated("types", text.strip())
@@ -279,6 +287,18 @@ class GenericCsvReader(CsvRecordReader):
             )
         day = iso_date(text)
         return day, day, DatePrecision.DAY.value
+
+
+def _title(types: list[str], where: str, when: str) -> str:
+    """A title for a row without one: its types, where and when ("killing, Juliaca, 2023-01-09")."""
+    return cut(
+        ", ".join(
+            part
+            for part in (" and ".join(t.replace("_", " ") for t in types) or "Incident", where, when)
+            if part
+        ),
+        300,
+    )
 
 
 # Input paths whose column is a field's own column.

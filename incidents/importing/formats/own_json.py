@@ -122,25 +122,9 @@ def export_record(number: int, item: Any, digest: str | None = None) -> ImportRe
         return ImportRecord(number, "", {}, COLUMNS, [Problem(number, "", "An incident must be an object.")])
     date: dict[str, Any] = item["date"] if isinstance(item.get("date"), dict) else {}
     location: dict[str, Any] = item["location"] if isinstance(item.get("location"), dict) else {}
-    problems = []
-    citations, source_ids = [], []
-    raw_citations: list[Any] = item["citations"] if isinstance(item.get("citations"), list) else []
-    for index, citation in enumerate(raw_citations):
-        if not isinstance(citation, dict) or not isinstance(citation.get("source"), dict):
-            problems.append(
-                Problem(number, f"citations.{index}", "A citation must be an object with its source.")
-            )
-            continue
-        source = citation["source"]
-        citations.append(
-            {
-                "source": {name: source.get(name) for name in SOURCE_FIELDS if name in source},
-                "locator": citation.get("locator", ""),
-                "quote": citation.get("quote", ""),
-                "claims": citation.get("claims", []),
-            }
-        )
-        source_ids.append(source.get("id"))
+    problems: list[Problem] = []
+    source_ids: list[Any] = []
+    citations = _citations(number, item, problems, source_ids)
     data: dict[str, Any] = {
         "title": item.get("title"),
         "narrative": item.get("narrative", ""),
@@ -170,25 +154,8 @@ def export_record(number: int, item: Any, digest: str | None = None) -> ImportRe
     if not _is_id(incident_id):
         problems.append(Problem(number, "id", f"{incident_id!r} is not an incident id ({_ID_RANGE})."))
         incident_id = None
-    for index, source_id in enumerate(source_ids):
-        if source_id is None:
-            problems.append(
-                Problem(number, f"citations.{index}.source.id", "Every cited source needs its id.")
-            )
-        elif not _is_id(source_id):
-            problems.append(
-                Problem(
-                    number, f"citations.{index}.source.id", f"{source_id!r} is not a source id ({_ID_RANGE})."
-                )
-            )
-    if not all(map(_is_id, source_ids)):
-        source_ids = []
-    status = item.get("status")
-    if status is not None and (not isinstance(status, str) or status not in _STATUSES):
-        problems.append(
-            Problem(number, "status", f"{status!r} is not a status: one of {', '.join(sorted(_STATUSES))}.")
-        )
-        status = None
+    source_ids = _checked_source_ids(number, source_ids, problems)
+    status = _status(number, item, problems)
     return ImportRecord(
         number,
         str(incident_id or ""),
@@ -200,6 +167,62 @@ def export_record(number: int, item: Any, digest: str | None = None) -> ImportRe
         status=status,
         digest=digest,
     )
+
+
+# The steps of export_record, each called once per record.
+
+
+def _citations(
+    number: int, item: dict[str, Any], problems: list[Problem], source_ids: list[Any]
+) -> list[dict[str, Any]]:
+    """The record's citations as input, each source with its fields only; source_ids gets each cited
+    source's id as given."""
+    citations: list[dict[str, Any]] = []
+    raw_citations: list[Any] = item["citations"] if isinstance(item.get("citations"), list) else []
+    for index, citation in enumerate(raw_citations):
+        if not isinstance(citation, dict) or not isinstance(citation.get("source"), dict):
+            problems.append(
+                Problem(number, f"citations.{index}", "A citation must be an object with its source.")
+            )
+            continue
+        source = citation["source"]
+        citations.append(
+            {
+                "source": {name: source.get(name) for name in SOURCE_FIELDS if name in source},
+                "locator": citation.get("locator", ""),
+                "quote": citation.get("quote", ""),
+                "claims": citation.get("claims", []),
+            }
+        )
+        source_ids.append(source.get("id"))
+    return citations
+
+
+def _checked_source_ids(number: int, source_ids: list[Any], problems: list[Problem]) -> list[Any]:
+    """The cited sources' ids when every one is an id; [] (and a problem for each wrong one) otherwise."""
+    for index, source_id in enumerate(source_ids):
+        if source_id is None:
+            problems.append(
+                Problem(number, f"citations.{index}.source.id", "Every cited source needs its id.")
+            )
+        elif not _is_id(source_id):
+            problems.append(
+                Problem(
+                    number, f"citations.{index}.source.id", f"{source_id!r} is not a source id ({_ID_RANGE})."
+                )
+            )
+    return source_ids if all(map(_is_id, source_ids)) else []
+
+
+def _status(number: int, item: dict[str, Any], problems: list[Problem]) -> str | None:
+    """A staff export's status; None (and a problem) when it is none of ours."""
+    status = item.get("status")
+    if status is not None and (not isinstance(status, str) or status not in _STATUSES):
+        problems.append(
+            Problem(number, "status", f"{status!r} is not a status: one of {', '.join(sorted(_STATUSES))}.")
+        )
+        return None
+    return status
 
 
 # Ids as every database this runs on stores them (PostgreSQL's integer is the narrowest).

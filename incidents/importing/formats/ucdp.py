@@ -207,20 +207,56 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
     event_id = event["id"]
     if not event_id:
         problems.append(Problem(row, "id", "Empty: every UCDP event has an id."))
-
     date_code = _DATE_CODES.get(event["date_prec"]) or read_code(
         event["date_prec"], UCDP_DATE_PRECISION, "a UCDP date precision", row, "date_prec", problems
     )
     where_code = _WHERE_CODES.get(event["where_prec"]) or read_code(
         event["where_prec"], UCDP_WHERE_PRECISION, "a UCDP location precision", row, "where_prec", problems
     )
-    date_precision = _DATE_VALUES.get(date_code or 0, _DAY)
-    location_precision = _WHERE_VALUES.get(where_code or 0, _COUNTRY)
-
     start, end = iso_date(event["date_start"]), iso_date(event["date_end"])
+    date_precision = _date_precision(row, date_code, start, end, problems)
+    country = _country(row, event, problems)
+    side_a, side_b = event["side_a"], event["side_b"]
+    one_sided = event["type_of_violence"] == "3"
+    claim = _event_claim(row, event, problems)
+    per_side = _deaths_per_side(row, event, one_sided, problems)
+    _take_in_deaths_per_side(row, claim, per_side, problems)
+
+    data: dict[str, Any] = {
+        "title": _title(event),
+        "narrative": _narrative(event, where_code, date_code),
+        "types": [UCDP_TYPE],
+        "start_date": start,
+        # UCDP repeats the day as date_end for a one-day event: no end date then.
+        "end_date": None if (end == start and date_precision == _DAY) or not end else end,
+        "date_precision": date_precision,
+        "place_name": event["where_coordinates"],
+        "admin1": event["adm_1"],
+        "admin2": event["adm_2"],
+        "country": country or event["iso3"] or event["country"],
+        "latitude": event["latitude"] or None,
+        "longitude": event["longitude"] or None,
+        "location_precision": _WHERE_VALUES.get(where_code or 0, _COUNTRY),
+        "perpetrators": side_a if one_sided else _joined("; ", side_a, side_b),
+        "victims": side_b if one_sided else "",
+        "verification_grade": _grade(event["number_of_sources"], event["event_clarity"]),
+        "citations": [_citation(event, claim, per_side)],
+        "estimates": [{"category": "killed", "best": event["best"]}],
+    }
+    columns = _columns(tuple(count is not None for count in per_side))
+    record = ImportRecord(row, event_id, data, columns, problems)
+    record.digest = content_digest(event[name] for name in _READ)
+    return record
+
+
+# The steps of _record, each called once per event.
+
+
+def _date_precision(row: int, date_code: int | None, start: str, end: str, problems: list[Problem]) -> str:
+    """The precision date_prec stands for; a span of days where an exact day lasts several."""
+    date_precision = _DATE_VALUES.get(date_code or 0, _DAY)
     if date_precision == _DAY and start and end and end > start and _is_day(start) and _is_day(end):
         # An exact day that lasts several: the days are known, the event spans them.
-        date_precision = _SPAN
         problems.append(
             Problem(
                 row,
@@ -230,20 +266,30 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
                 Severity.WARNING,
             )
         )
+        return _SPAN
+    return date_precision
+
+
+def _country(row: int, event: dict[str, str], problems: list[Problem]) -> str | None:
+    """The ISO code of iso3, else of the country's name; None (and a problem) when neither names one."""
     country = country_code(event["iso3"]) or country_code(event["country"])
     if country is None:
         shown = event["iso3"] or event["country"]
         problems.append(Problem(row, "country", f"{shown!r} names no country we know (ISO 3166-1)."))
+    return country
 
-    side_a, side_b = event["side_a"], event["side_b"]
-    violence = UCDP_TYPE_OF_VIOLENCE.get(event["type_of_violence"], "")
-    one_sided = event["type_of_violence"] == "3"
+
+def _title(event: dict[str, str]) -> str:
+    """The dyad (or the sides), the deaths and the place: "A – B: 3 killed, Place"."""
+    dyad = event["dyad_name"] or _joined(" – ", event["side_a"], event["side_b"])
     place = event["where_coordinates"]
-    dyad = event["dyad_name"] or _joined(" – ", side_a, side_b)
-    best = event["best"]
-    title = f"{dyad or 'UCDP event ' + event_id}: {best} killed" + (f", {place}" if place else "")
+    title = f"{dyad or 'UCDP event ' + event['id']}: {event['best']} killed" + (f", {place}" if place else "")
+    return cut(title, 300)
 
-    low, high = event["low"], event["high"]
+
+def _event_claim(row: int, event: dict[str, str], problems: list[Problem]) -> dict[str, str]:
+    """The claim of killed for the whole event: low–high, widened to take in the best estimate."""
+    low, high, best = event["low"], event["high"], event["best"]
     figures = _figures(low, best, high)
     if figures is not None and (figures[0], figures[1]) != (low, high):
         problems.append(
@@ -256,14 +302,28 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
             )
         )
         low, high = figures
+    return {"category": "killed", "low": low, "high": high}
 
+
+def _deaths_per_side(
+    row: int, event: dict[str, str], one_sided: bool, problems: list[Problem]
+) -> list[str | None]:
+    """_check_deaths, without side B's 0 in one-sided violence."""
     per_side = _check_deaths(row, event, problems)
     if one_sided and per_side[1] == "0":
         # One-sided violence: side B is the civilians, whose deaths UCDP counts in deaths_civilians and
         # whose deaths_b is always 0. A group "Civilians (side B)": 0 beside "civilians": 6 would read as a
         # contradiction.
         per_side[1] = None
+    return per_side
+
+
+def _take_in_deaths_per_side(
+    row: int, claim: dict[str, str], per_side: list[str | None], problems: list[Problem]
+) -> None:
+    """Raise the whole event's claim to the deaths per side where they add up to more than its high."""
     side_total = sum(int(count) for count in per_side if count is not None)
+    low, high = claim["low"], claim["high"]
     # Not when low is above high (the schema says so), nor beyond the largest count (refused as such).
     if _whole(low) and _whole(high) and int(low) <= int(high) < side_total <= MAX_INT:
         problems.append(
@@ -276,9 +336,13 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
                 Severity.WARNING,
             )
         )
-        high = str(side_total)
+        claim["high"] = str(side_total)
 
-    sources_text = event["source_article"]
+
+def _narrative(event: dict[str, str], where_code: int | None, date_code: int | None) -> str:
+    """The event as UCDP coded it: sides, deaths, location and date codes, sources."""
+    event_id, side_a, side_b = event["id"], event["side_a"], event["side_b"]
+    violence = UCDP_TYPE_OF_VIOLENCE.get(event["type_of_violence"], "")
     conflict = event["conflict_name"]
     narrative = [
         f"UCDP GED event {event_id}"
@@ -288,64 +352,44 @@ def _record(row: int, event: dict[str, str]) -> ImportRecord:
         f"Side A: {side_a or 'not given'}. Side B: {side_b or 'not given'}.",
         f"Deaths as coded by UCDP: side A {event['deaths_a'] or '?'}, side B {event['deaths_b'] or '?'}, "
         f"civilians {event['deaths_civilians'] or '?'}, unknown {event['deaths_unknown'] or '?'}; "
-        f"low {event['low'] or '?'}, best {best or '?'}, high {event['high'] or '?'}.",
+        f"low {event['low'] or '?'}, best {event['best'] or '?'}, high {event['high'] or '?'}.",
     ]
     if where_code is not None:
         narrative.append(
-            f"Location as coded by UCDP: {place or 'no place name'} (where_prec {where_code}: "
-            f"{UCDP_WHERE_MEANING[where_code]})."
+            f"Location as coded by UCDP: {event['where_coordinates'] or 'no place name'} (where_prec "
+            f"{where_code}: {UCDP_WHERE_MEANING[where_code]})."
         )
     if date_code is not None and date_code != 1:
         narrative.append(f"Date as coded by UCDP: date_prec {date_code}: {UCDP_DATE_MEANING[date_code]}.")
+    sources_text = event["source_article"]
     if sources_text:
         narrative.append(f"Sources cited by UCDP: {sources_text}")
     narrative.append("From the UCDP Georeferenced Event Dataset (CC BY 4.0).")
+    return "\n\n".join(narrative)
 
-    data: dict[str, Any] = {
-        "title": cut(title, 300),
-        "narrative": "\n\n".join(narrative),
-        "types": [UCDP_TYPE],
-        "start_date": start,
-        # UCDP repeats the day as date_end for a one-day event: no end date then.
-        "end_date": None if (end == start and date_precision == _DAY) or not end else end,
-        "date_precision": date_precision,
-        "place_name": place,
-        "admin1": event["adm_1"],
-        "admin2": event["adm_2"],
-        "country": country or event["iso3"] or event["country"],
-        "latitude": event["latitude"] or None,
-        "longitude": event["longitude"] or None,
-        "location_precision": location_precision,
-        "perpetrators": side_a if one_sided else _joined("; ", side_a, side_b),
-        "victims": side_b if one_sided else "",
-        "verification_grade": _grade(event["number_of_sources"], event["event_clarity"]),
-        "citations": [
-            {
-                # A copy: the same text makes the same source, and each record's data is its own.
-                "source": dict(
-                    _source(
-                        event["source_article"],
-                        event["source_office"],
-                        event["source_date"],
-                        event["source_headline"],
-                    )
-                ),
-                "claims": [
-                    {"category": "killed", "low": low, "high": high},
-                    *(
-                        {"category": "killed", "low": count, "high": count, "group": group}
-                        for group, count in zip(_groups(side_a, side_b), per_side, strict=True)
-                        if count is not None
-                    ),
-                ],
-            }
+
+def _citation(event: dict[str, str], claim: dict[str, str], per_side: list[str | None]) -> dict[str, Any]:
+    """The event's source (or the GED's), with the whole event's claim and one per side's deaths."""
+    side_a, side_b = event["side_a"], event["side_b"]
+    return {
+        # A copy: the same text makes the same source, and each record's data is its own.
+        "source": dict(
+            _source(
+                event["source_article"],
+                event["source_office"],
+                event["source_date"],
+                event["source_headline"],
+            )
+        ),
+        "claims": [
+            claim,
+            *(
+                {"category": "killed", "low": count, "high": count, "group": group}
+                for group, count in zip(_groups(side_a, side_b), per_side, strict=True)
+                if count is not None
+            ),
         ],
-        "estimates": [{"category": "killed", "best": best}],
     }
-    columns = _columns(tuple(count is not None for count in per_side))
-    record = ImportRecord(row, event_id, data, columns, problems)
-    record.digest = content_digest(event[name] for name in _READ)
-    return record
 
 
 def _joined(separator: str, first: str, second: str) -> str:

@@ -37,7 +37,7 @@ def upgrade() -> None:
     for category in CATEGORIES:
         for column, aggregate in (("low", "MIN"), ("high", "MAX")):
             op.execute(
-                f"UPDATE incidents SET {category}_{column} = ("
+                f"UPDATE incidents SET {category}_{column} = ("  # noqa: S608 - fixed SQL, names from CATEGORIES
                 f"SELECT {aggregate}(casualty_claims.{column}) FROM casualty_claims "
                 "JOIN citations ON citations.id = casualty_claims.citation_id "
                 f"WHERE citations.incident_id = incidents.id AND casualty_claims.category = '{category}')"

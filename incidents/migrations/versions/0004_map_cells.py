@@ -94,7 +94,7 @@ def _fill_map_cells() -> None:
         "INSERT INTO map_cells (level, status, cell_x, cell_y, incident_count, latitude_sum, longitude_sum, "
         f"{names}) "
     )
-    op.execute(insert + f"SELECT 0, status, 0, 0, COUNT(*), 0.0, 0.0, {sums} FROM incidents GROUP BY status")
+    op.execute(insert + f"SELECT 0, status, 0, 0, COUNT(*), 0.0, 0.0, {sums} FROM incidents GROUP BY status")  # noqa: S608 - fixed SQL from this migration's own names and numbers
     for level in range(2, 13):
         size = 360.0 / (1 << level)
 
@@ -106,7 +106,7 @@ def _fill_map_cells() -> None:
         x = cell("longitude", 180.0, (1 << level) - 1)
         y = cell("latitude", 90.0, (1 << (level - 1)) - 1)
         op.execute(
-            insert + f"SELECT {level}, status, {x}, {y}, COUNT(*), SUM(latitude), SUM(longitude), {sums} "
+            insert + f"SELECT {level}, status, {x}, {y}, COUNT(*), SUM(latitude), SUM(longitude), {sums} "  # noqa: S608 - fixed SQL from this migration's own names and numbers
             f"FROM incidents WHERE latitude IS NOT NULL AND longitude IS NOT NULL GROUP BY status, {x}, {y}"
         )
 

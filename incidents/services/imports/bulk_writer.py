@@ -335,7 +335,8 @@ class BulkWriter:
         incident.types = sorted(((slug, self._type_labels[slug]) for slug in slugs), key=type_order)
         for key, citation in zip(item.keys, item.loaded["citations"], strict=True):
             source_id = self._sources[key]
-            assert source_id is not None
+            if source_id is None:  # only a dry run leaves sources without ids
+                raise RuntimeError(f"The source {key!r} has no id: a dry run writes no records.")
             claims = [(_plain(c["category"]), c["low"], c["high"], c["group"]) for c in citation["claims"]]
             incident.citations.append(
                 (citation["locator"], citation["quote"], self._source_records[source_id], claims)
@@ -471,7 +472,8 @@ class BulkWriter:
             self.connection.execute(sa.insert(table), rows)
             return
         driver = self._connection.connection.driver_connection
-        assert driver is not None
+        if driver is None:
+            raise RuntimeError("The import's connection was closed before its rows were written.")
         if self._sqlite:
             insert, values = self._sqlite_values(table, columns, rows)
             self._behind.submit(lambda: _sqlite_executemany(driver, insert, values))
@@ -502,7 +504,7 @@ class BulkWriter:
         insert)."""
         dialect = self._connection.dialect
         quote = dialect.identifier_preparer.quote
-        statement = "INSERT INTO {} ({}) VALUES ({})".format(
+        statement = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - quoted names of our own table
             quote(table.name), ", ".join(map(quote, columns)), ", ".join("?" * len(columns))
         )
         processors = [

@@ -167,75 +167,25 @@ class _Importer:
         self._flag_duplicates(matches)
 
     def _check(self, chunk: list[ImportRecord]) -> list[tuple[ImportRecord, Pending]]:
+        """Geocode and validate the chunk's records, reporting their problems: the valid new ones to write."""
         report = self.report
         existing = self.writer.existing(r.external_id for r in chunk if r.external_id)
         pending = []
         for record in chunk:
             report.rows += 1
-            external_id = record.external_id
-            if len(external_id) > _EXTERNAL_ID_LENGTH:
-                record.problems.append(
-                    Problem(
-                        record.row,
-                        column_for("external_id", record.columns),
-                        f"The id is {len(external_id)} characters long: at most {_EXTERNAL_ID_LENGTH}.",
-                    )
-                )
-            # A repeat of a row of this file first: the import's own connection (SQLite's lookup) sees the
-            # rows of earlier batches as stored.
-            if external_id and external_id in self.first_row:
-                first = f"{report.row_label} {self.first_row[external_id]}"
-                if record.content_id:
-                    # A file without an id column: a row's content is its id.
-                    message = (
-                        f"The same as {first}, cell for cell. Without an id column a row is known by its "
-                        "content: remove the copy, or give the file an id column if they are two incidents."
-                    )
-                else:
-                    message = f"Repeats the id {external_id} of {first}."
-                record.problems.append(Problem(record.row, "", message))
-            elif external_id in existing:
-                report.existing += 1
-                stored_id, digest = existing[external_id]
-                if digest is not None and record.digest is not None and digest != record.digest:
-                    report.existing_changed += 1
-                    report.add(
-                        Problem(
-                            record.row,
-                            column_for("external_id", record.columns),
-                            f"The id {external_id} was imported before (incident {stored_id}) from a "
-                            f"different version of this {report.row_label}: not updated. An import adds "
-                            "incidents; it does not change what is stored: edit the incident.",
-                            Severity.WARNING,
-                        )
-                    )
+            self._check_id_length(record)
+            if self._stored_already(record, existing):
                 continue
-            elif external_id:
-                self.first_row[external_id] = record.row
             method = self.geocoding.apply(record)
-            loaded = self.validator.load(record)
-            if loaded is not None and record.source_ids is not None:
-                self._check_source_ids(record, loaded)
-            for problem in record.problems:
-                report.add(problem)
-            if loaded is None or any(p.severity == Severity.ERROR for p in record.problems):
-                report.invalid += 1
-                if self.options.skip_invalid:
-                    report.skipped += 1
+            loaded = self._accepted(record, self.validator.load(record))
+            if loaded is None:
                 continue
-            if method == LocationMethod.GEOCODED:
-                report.geocoded += 1
-            elif method == LocationMethod.REVERSE_GEOCODED:
-                report.reverse_geocoded += 1
-            if record.status == PublicationStatus.RETRACTED:
-                report.kept_retracted += 1
-            elif record.status == PublicationStatus.DRAFT and self.options.publish:
-                report.kept_drafts += 1
+            self._count(record, method)
             pending.append(
                 (
                     record,
                     Pending(
-                        external_id,
+                        record.external_id,
                         loaded,
                         method,
                         record.preferred_id,
@@ -247,13 +197,85 @@ class _Importer:
             )
         return pending
 
-    def _check_source_ids(self, record: ImportRecord, loaded: dict[str, Any]) -> None:
-        """Our own exports tell sources apart by id: one id given to two different sources is an error (the
-        second would silently become the first)."""
-        assert record.source_ids is not None
-        for index, (source_id, citation) in enumerate(
-            zip(record.source_ids, loaded["citations"], strict=True)
-        ):
+    def _check_id_length(self, record: ImportRecord) -> None:
+        if len(record.external_id) > _EXTERNAL_ID_LENGTH:
+            record.problems.append(
+                Problem(
+                    record.row,
+                    column_for("external_id", record.columns),
+                    f"The id is {len(record.external_id)} characters long: at most {_EXTERNAL_ID_LENGTH}.",
+                )
+            )
+
+    def _stored_already(self, record: ImportRecord, existing: dict[str, tuple[int, str | None]]) -> bool:
+        """True for a record whose id is stored already (counted, and warned of when its content changed);
+        a repeat of an earlier row of this file is an error of the record."""
+        report = self.report
+        external_id = record.external_id
+        # A repeat of a row of this file first: the import's own connection (SQLite's lookup) sees the
+        # rows of earlier batches as stored.
+        if external_id and external_id in self.first_row:
+            first = f"{report.row_label} {self.first_row[external_id]}"
+            if record.content_id:
+                # A file without an id column: a row's content is its id.
+                message = (
+                    f"The same as {first}, cell for cell. Without an id column a row is known by its "
+                    "content: remove the copy, or give the file an id column if they are two incidents."
+                )
+            else:
+                message = f"Repeats the id {external_id} of {first}."
+            record.problems.append(Problem(record.row, "", message))
+        elif external_id in existing:
+            report.existing += 1
+            stored_id, digest = existing[external_id]
+            if digest is not None and record.digest is not None and digest != record.digest:
+                report.existing_changed += 1
+                report.add(
+                    Problem(
+                        record.row,
+                        column_for("external_id", record.columns),
+                        f"The id {external_id} was imported before (incident {stored_id}) from a "
+                        f"different version of this {report.row_label}: not updated. An import adds "
+                        "incidents; it does not change what is stored: edit the incident.",
+                        Severity.WARNING,
+                    )
+                )
+            return True
+        elif external_id:
+            self.first_row[external_id] = record.row
+        return False
+
+    def _accepted(self, record: ImportRecord, loaded: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The record's validated input (loaded), or None for an invalid record (counted); its problems go
+        into the report either way."""
+        report = self.report
+        if loaded is not None and record.source_ids is not None:
+            self._check_source_ids(record, record.source_ids, loaded)
+        for problem in record.problems:
+            report.add(problem)
+        if loaded is None or any(p.severity == Severity.ERROR for p in record.problems):
+            report.invalid += 1
+            if self.options.skip_invalid:
+                report.skipped += 1
+            return None
+        return loaded
+
+    def _count(self, record: ImportRecord, method: str) -> None:
+        """Count what the report tells of a valid record: geocoded, kept a draft or retracted."""
+        report = self.report
+        if method == LocationMethod.GEOCODED:
+            report.geocoded += 1
+        elif method == LocationMethod.REVERSE_GEOCODED:
+            report.reverse_geocoded += 1
+        if record.status == PublicationStatus.RETRACTED:
+            report.kept_retracted += 1
+        elif record.status == PublicationStatus.DRAFT and self.options.publish:
+            report.kept_drafts += 1
+
+    def _check_source_ids(self, record: ImportRecord, source_ids: list[int], loaded: dict[str, Any]) -> None:
+        """Our own exports tell sources apart by id (record.source_ids): one id given to two different sources
+        is an error (the second would silently become the first)."""
+        for index, (source_id, citation) in enumerate(zip(source_ids, loaded["citations"], strict=True)):
             content = source_key(citation["source"])
             first = self.source_contents.setdefault(source_id, (content, record.row))
             if first[0] != content:
