@@ -299,17 +299,17 @@ def _postgres_cpu() -> float | None:
 # The pipeline's methods timed by --stages, with their labels; an indented label is part of the one above.
 _STAGES = [
     ("incidents.importing.formats.base:CsvRecordReader.records", "reading the file (rows to records)"),
-    ("incidents.services.imports.pipeline:_Importer._check", "checking rows"),
+    ("incidents.services.imports.importer:Importer._check", "checking rows"),
     ("incidents.importing.geocoding:GeocodingStep.apply", "  geocoding"),
     ("incidents.importing.validation:RecordValidator.load", "  validation"),
     ("incidents.services.imports.bulk_writer:BulkWriter.write", "writing"),
     ("incidents.services.imports.bulk_writer:BulkWriter._record", "  building stored records"),
-    ("incidents.services.imports.bulk_writer:BulkWriter._insert_rows", "  inserts (driver and database)"),
-    ("incidents.services.imports.pipeline:_Importer._remember", "keeping footprints"),
+    ("incidents.services.imports.inserts:RowInserter.insert", "  inserts (driver and database)"),
+    ("incidents.services.imports.importer:Importer._remember", "keeping footprints"),
     ("incidents.services.imports.bulk_writer:BulkWriter.finish", "map rollup"),
-    ("incidents.services.imports.pipeline:batch_matches", "finding possible duplicates"),
+    ("incidents.services.imports.importer:batch_matches", "finding possible duplicates"),
     ("incidents.domain.duplicates:geodesic_km", "  geodesic distances"),
-    ("incidents.services.imports.pipeline:_Importer._flag_duplicates", "flagging them, and their warnings"),
+    ("incidents.services.imports.importer:Importer._flag_duplicates", "flagging them, and their warnings"),
 ]
 
 
@@ -371,7 +371,7 @@ def _database_floor(engine: Any) -> dict[str, Any]:
     """The database's own time per imported row (see the module's docstring), per table and in all."""
     import sqlalchemy as sa
 
-    from incidents.services.imports.bulk_writer import column_types
+    from incidents.services.imports.inserts import column_types
 
     with engine.connect() as connection:
         tables = {}

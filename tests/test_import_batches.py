@@ -18,7 +18,7 @@ from flask.testing import FlaskCliRunner
 
 from incidents.extensions import db
 from incidents.models import Incident, Source
-from incidents.services.imports import bulk_writer, pipeline
+from incidents.services.imports import importer, inserts
 from incidents.services.imports.behind import WriteBehind
 from tests.factories import load_demo
 from tests.helpers import (
@@ -55,7 +55,7 @@ def test_an_import_in_small_batches_gives_what_one_batch_gives(
     expected_counts = counts(app)
     empty_the_database(app)
 
-    monkeypatch.setattr(pipeline, "CHUNK", chunk)
+    monkeypatch.setattr(importer, "CHUNK", chunk)
     batched = run_import(runner, UCDP, "--publish")
     assert batched.exit_code == 0, batched.output
     # The same report (sources found again across batches, not added twice; the same duplicates) …
@@ -71,7 +71,7 @@ def test_kept_and_new_ids_across_batches(
 ) -> None:
     load_demo(runner, "--publish")
     first = export_file(runner, tmp_path / "first.json")
-    monkeypatch.setattr(pipeline, "CHUNK", 3)
+    monkeypatch.setattr(importer, "CHUNK", 3)
 
     # Into the same database, in batches of 3: every incident id is taken, so each gets a new one (sources
     # with the same content are the stored ones).
@@ -112,7 +112,7 @@ def test_a_file_partly_imported_before_adds_only_its_new_rows_batch_by_batch(
     assert first.exit_code == 0, first.output
     assert counts(app)["incidents"] == 2
 
-    monkeypatch.setattr(pipeline, "CHUNK", 1)
+    monkeypatch.setattr(importer, "CHUNK", 1)
     again = run_import(runner, UCDP)
     assert again.exit_code == 0, again.output
     assert "3 incident(s) created" in again.output
@@ -145,7 +145,7 @@ def test_a_row_repeating_a_new_id_of_an_earlier_batch_is_an_error_for_a_known_da
     with repeating.open("w", encoding="utf-8", newline="") as file:
         csv.writer(file).writerows([header, hxl, *records, records[2]])
 
-    monkeypatch.setattr(pipeline, "CHUNK", 1)
+    monkeypatch.setattr(importer, "CHUNK", 1)
     result = run_import(runner, repeating)
     assert result.exit_code != 0
     assert f"row 8: Repeats the id {records[2][0]} of row 5." in result.output
@@ -160,7 +160,7 @@ def test_a_write_that_fails_mid_import_leaves_the_database_as_it_was(
     before = counts(app)
     threads = threading.active_count()
     name = "_sqlite_executemany" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else "_copy"
-    original = getattr(bulk_writer, name)
+    original = getattr(inserts, name)
     calls = 0
 
     def failing(*args: Any) -> None:
@@ -170,8 +170,8 @@ def test_a_write_that_fails_mid_import_leaves_the_database_as_it_was(
             raise RuntimeError("the server went away")
         original(*args)
 
-    monkeypatch.setattr(bulk_writer, name, failing)
-    monkeypatch.setattr(pipeline, "CHUNK", 2)
+    monkeypatch.setattr(inserts, name, failing)
+    monkeypatch.setattr(importer, "CHUNK", 2)
     result = run_import(runner, UCDP)
     assert isinstance(result.exception, RuntimeError), result.output
     assert str(result.exception) == "the server went away"
@@ -179,7 +179,7 @@ def test_a_write_that_fails_mid_import_leaves_the_database_as_it_was(
     assert counts(app) == before
     assert threading.active_count() == threads
 
-    monkeypatch.setattr(bulk_writer, name, original)
+    monkeypatch.setattr(inserts, name, original)
     again = run_import(runner, UCDP)
     assert again.exit_code == 0, again.output
     assert counts(app)["incidents"] == 5
@@ -258,7 +258,7 @@ def _import_one_a_batch(
 ) -> None:
     path = tmp_path / "other.json"
     path.write_text(json.dumps(document), encoding="utf-8")
-    monkeypatch.setattr(pipeline, "CHUNK", 1)
+    monkeypatch.setattr(importer, "CHUNK", 1)
     result = run_import(runner, path)
     assert result.exit_code == 0, (result.output, result.exception)
 

@@ -9,12 +9,13 @@ builds; `refresh_all` rewrites every one (`flask --app incidents records --rebui
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from incidents.exports.reader import BATCH_SIZE
+from incidents.exports.reader import BATCH_SIZE, IncidentRows, type_order
+from incidents.exports.serialize import canonical_json, incident_record
 from incidents.exports.stored import LAYOUT, RECORDS, build
 from incidents.models import Incident
 
@@ -111,3 +112,20 @@ def check(connection: sa.Connection, limit: int | None = None) -> list[int]:
     )
     wrong.extend(connection.scalars(orphans))
     return wrong[:limit] if limit is not None else wrong
+
+
+def from_values(
+    columns: dict[str, Any],
+    types: list[tuple[str, str]],
+    citations: list[tuple[str, str, dict[str, Any], list[tuple[str, int, int, str]]]],
+    estimates: dict[str, int],
+) -> bytes:
+    """The stored record of an incident from the values the bulk writer inserts, not read back: the
+    incident's columns as the database gives them back (enums by value), its types as (slug, label), its
+    citations as (locator, quote, source record, claims) and its best estimates by category. The same
+    serializer as `build`; tests compare the two after every import."""
+    incident = IncidentRows(columns)
+    incident.types = sorted(types, key=type_order)
+    incident.citations = citations
+    incident.estimates = estimates
+    return canonical_json(incident_record(incident, staff=False))

@@ -1,0 +1,77 @@
+"""Ids for the rows an import inserts: the ids our own export gives, kept where free, and fresh ones."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from incidents.services.imports.connections import IN_CHUNK, ImportConnections
+
+
+class IdAllocator:
+    """Draws ids before the rows are built, so that a batch's citations know their incidents' ids."""
+
+    def __init__(self, connections: ImportConnections) -> None:
+        self._connections = connections
+        # On SQLite, the next free id of each table written: counted here rather than asked of the database
+        # (ids are known before the rows are built, and a batch's citations before its incidents are in).
+        self._next_ids: dict[str, int] = {}
+
+    def allocate(self, table: sa.Table, preferred: list[int | None]) -> list[int]:
+        """An id for each new row of table, in order: its preferred id when no row has it, a fresh one if not.
+
+        Only reads: the rows are inserted after, with these ids."""
+        wanted = [i for i in preferred if i is not None]
+        taken: set[int] = set()
+        for start in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[start : start + IN_CHUNK]
+            taken.update(
+                self._connections.main.scalars(
+                    sa.select(table.c.id).where(self._connections.among(table.c.id, chunk))
+                )
+            )
+        kept = [wish for wish in wanted if wish not in taken]
+        if kept and not self._connections.sqlite:
+            # Ids given by hand do not move the sequence: move it past them (never back), or the next save
+            # takes one of them.
+            sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+            self._connections.main.execute(
+                sa.select(
+                    sa.func.setval(
+                        sequence,
+                        sa.func.greatest(
+                            max(kept),
+                            sa.select(sa.func.max(table.c.id)).scalar_subquery(),
+                            sa.func.pg_sequence_last_value(sa.cast(sequence, postgresql.REGCLASS)),
+                        ),
+                    )
+                )
+            )
+        fresh = iter(self.fresh(table, len(preferred) - len(kept), after=max(kept, default=0)))
+        return [wish if wish is not None and wish not in taken else next(fresh) for wish in preferred]
+
+    def fresh(self, table: sa.Table, count: int, *, after: int = 0) -> list[int]:
+        """count ids that no row has, all above `after` (the largest id kept), for rows this import inserts.
+        On SQLite the count moves past `after` even when no id is wanted: the ids kept are taken."""
+        if not self._connections.sqlite:
+            if not count:
+                return []
+            # From the table's sequence (INSERT … RETURNING in order is slow on PostgreSQL), on the lookup
+            # connection: a sequence gives each value once, whatever the session and the transaction.
+            sequence = sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id"))
+            series = sa.func.generate_series(1, count)
+            return list(self._connections.lookup.scalars(sa.select(sequence).select_from(series)))
+        first = self._next_ids.get(table.name)
+        if first is None:
+            if not count:
+                return []  # the ids kept are inserted before the count starts from the largest
+            # SQLite: once this transaction holds the write lock no other connection adds rows until it
+            # ends, and the ids past the largest are free. Taken here, before the count starts (a write
+            # that changes nothing; again for each table, which costs nothing), not when the import
+            # begins: reading and checking the first rows, which may geocode over the network, does not
+            # keep others from saving.
+            self._connections.main.execute(sa.text("DELETE FROM incidents WHERE 0"))
+            first = (self._connections.main.scalar(sa.select(sa.func.max(table.c.id))) or 0) + 1
+        first = max(first, after + 1)
+        self._next_ids[table.name] = first + count
+        return list(range(first, first + count))
