@@ -7,10 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from incidents import derived
 from incidents.extensions import db
 from incidents.models import IncidentType, incident_type_links
 from incidents.schemas.incident_type import IncidentTypeLabelSchema, IncidentTypeSchema
+from incidents.services.refresh import before_change, refresh
 from incidents.vocabulary import SEED_INCIDENT_TYPES
 
 
@@ -43,8 +43,8 @@ def relabel_incident_type(incident_type: IncidentType, raw: Mapping[str, Any]) -
             )
         )
     )
-    before = derived.before_change(db.session.connection(), typed)
+    before = before_change(typed)
     incident_type.label = data["label"]
     db.session.flush()
-    derived.refresh(db.session.connection(), typed, before=before)
+    refresh(typed, before)
     return incident_type

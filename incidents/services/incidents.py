@@ -16,7 +16,6 @@ from marshmallow import ValidationError
 from sqlalchemy.orm.exc import StaleDataError
 
 from incidents import derived
-from incidents.derived.ranges import COLUMNS as RANGE_ATTRIBUTES
 from incidents.extensions import db
 from incidents.models import (
     CasualtyClaim,
@@ -32,6 +31,7 @@ from incidents.models.columns import utcnow
 from incidents.schemas import IncidentInputSchema
 from incidents.schemas.incident import SCALAR_FIELDS
 from incidents.services.duplicate_flags import flag_duplicates
+from incidents.services.refresh import before_change, refresh
 from incidents.services.sources import new_source
 from incidents.vocabulary import LocationMethod, PublicationStatus
 
@@ -71,7 +71,7 @@ def create_loaded(data: dict[str, Any], user: User | None) -> Saved:
     db.session.add(incident)
     _apply(incident, data, user)
     db.session.flush()
-    _refresh([incident.id], derived.NEW)
+    refresh([incident.id], derived.NEW)
     return Saved(incident, flag_duplicates(incident))
 
 
@@ -91,34 +91,25 @@ def update_loaded(incident: Incident, data: dict[str, Any], user: User | None) -
     incident_id = incident.id  # read now: after a failed flush the object can no longer be read
     if data["version"] != incident.version:
         raise EditConflict(incident_id)
-    before = derived.before_change(db.session.connection(), [incident_id])
+    before = before_change([incident_id])
     _apply(incident, data, user)
     try:
         db.session.flush()
     except StaleDataError:
         # Saved by someone else between the read and this flush: the version check in the UPDATE caught it.
         raise EditConflict(incident_id) from None
-    _refresh([incident_id], before)
+    refresh([incident_id], before)
     return Saved(incident, flag_duplicates(incident))
 
 
 def retract_incident(incident: Incident, user: User | None) -> Incident:
     """Withdraw an incident from public view. Records are never deleted: a retraction keeps the evidence."""
-    before = derived.before_change(db.session.connection(), [incident.id])
+    before = before_change([incident.id])
     incident.status = PublicationStatus.RETRACTED
     incident.updated_by = user
     db.session.flush()
-    _refresh([incident.id], before)
+    refresh([incident.id], before)
     return incident
-
-
-def _refresh(incident_ids: list[int], before: derived.Before) -> None:
-    derived.refresh(db.session.connection(), incident_ids, before=before)
-    # The range columns were rewritten in SQL: the objects in this session read them again when asked.
-    wanted = set(incident_ids)
-    for obj in list(db.session.identity_map.values()):
-        if isinstance(obj, Incident) and obj.id in wanted:
-            db.session.expire(obj, list(RANGE_ATTRIBUTES))
 
 
 _LOCATION_FIELDS = ("place_name", "admin1", "admin2", "country", "latitude", "longitude")

@@ -7,10 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from incidents import derived
 from incidents.extensions import db
 from incidents.models import Citation, Source, User
 from incidents.schemas import SourceInputSchema
+from incidents.services.refresh import before_change, refresh
 
 
 def create_source(raw: Mapping[str, Any], user: User | None) -> Source:
@@ -31,9 +31,9 @@ def update_source(source: Source, raw: Mapping[str, Any], user: User | None) -> 
     """Correct a source: every incident citing it shows the correction, in its page and its records."""
     data = SourceInputSchema().load(raw)
     citing = list(db.session.scalars(sa.select(Citation.incident_id).where(Citation.source_id == source.id)))
-    before = derived.before_change(db.session.connection(), citing)
+    before = before_change(citing)
     for name, value in data.items():
         setattr(source, name, value)
     db.session.flush()
-    derived.refresh(db.session.connection(), citing, before=before)
+    refresh(citing, before)
     return source
