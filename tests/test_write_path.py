@@ -236,3 +236,29 @@ def test_a_relabelled_type_and_a_corrected_source_reach_every_record(
         with pytest.raises(ValidationError) as refused:
             relabel_incident_type(injury, {"label": "unlawful KILLING"})
         assert refused.value.messages == {"label": ["A type labelled 'unlawful KILLING' exists already."]}
+
+
+def test_a_retraction_racing_a_save_is_a_conflict_not_a_server_error(
+    app: Flask, client: FlaskClient, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from incidents.services import incidents as operations
+
+    auth = {"Authorization": f"Bearer {token}"}
+    incident_id = client.post("/api/v1/incidents", json=_api_body(), headers=auth).json["id"]
+    real = operations.before_change
+
+    def colleague_saves_first(ids: Any) -> Any:
+        # Another process commits a new version between the read of the incident and the retraction.
+        with db.engine.begin() as other:
+            other.execute(
+                sa.text("UPDATE incidents SET version = version + 1 WHERE id = :id"), {"id": incident_id}
+            )
+        return real(ids)
+
+    monkeypatch.setattr(operations, "before_change", colleague_saves_first)
+    response = client.delete(f"/api/v1/incidents/{incident_id}", headers=auth)
+    assert response.status_code == 409, response.data
+    assert "now version 2" in response.json["detail"]
+    with app.app_context():
+        incident = db.session.get(Incident, incident_id)
+        assert incident is not None and incident.status.value == "draft"

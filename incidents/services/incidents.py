@@ -103,12 +103,19 @@ def update_loaded(incident: Incident, data: dict[str, Any], user: User | None) -
 
 
 def retract_incident(incident: Incident, user: User | None) -> Incident:
-    """Withdraw an incident from public view. Records are never deleted: a retraction keeps the evidence."""
-    before = before_change([incident.id])
+    """Withdraw an incident from public view. Records are never deleted: a retraction keeps the evidence.
+
+    EditConflict when someone saved the incident since it was read (the row's version moved).
+    """
+    incident_id = incident.id
+    before = before_change([incident_id])
     incident.status = PublicationStatus.RETRACTED
     incident.updated_by = user
-    db.session.flush()
-    refresh([incident.id], before)
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise EditConflict(incident_id) from None
+    refresh([incident_id], before)
     return incident
 
 

@@ -183,6 +183,7 @@ def build_spec() -> dict[str, Any]:
                     "401": needs_token,
                     "403": bad_body["403"],
                     "404": _problem("No such incident"),
+                    "409": _problem("Someone else saved the incident while it was being retracted"),
                 },
             },
         },

@@ -195,14 +195,18 @@ def incident_replace(incident_id: int) -> Response:
         return validation_problem(error)
     except EditConflict:
         db.session.rollback()
-        version = current_version(incident_id)
-        return problem(
-            409,
-            "Conflict",
-            f"Someone else changed this incident (now version {version}); read it again and reapply.",
-            kind="edit-conflict",
-        )
+        return _conflict(incident_id)
     return _saved_incident(saved, 200)
+
+
+def _conflict(incident_id: int) -> Response:
+    version = current_version(incident_id)
+    return problem(
+        409,
+        "Conflict",
+        f"Someone else changed this incident (now version {version}); read it again and reapply.",
+        kind="edit-conflict",
+    )
 
 
 @blueprint.delete("/incidents/<id:incident_id>")
@@ -211,8 +215,12 @@ def incident_retract(incident_id: int) -> Response:
     incident = db.session.get(Incident, incident_id) if incident_id <= MAX_INT else None
     if incident is None:
         return _not_found("incident")
-    retract_incident(incident, api_user())
-    db.session.commit()
+    try:
+        retract_incident(incident, api_user())
+        db.session.commit()
+    except EditConflict:
+        db.session.rollback()
+        return _conflict(incident_id)
     return Response(status=204)
 
 
