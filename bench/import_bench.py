@@ -369,19 +369,45 @@ _WRITTEN = [
 
 def _database_floor(engine: Any) -> dict[str, Any]:
     """The database's own time per imported row (see the module's docstring), per table and in all."""
+    tables, types = _read_written(engine)
+    count = len(tables["incidents"][1])
+    batches = _in_import_batches(tables)
+    _empty_written(engine)
+    spent = _write_again(engine, tables, types, batches)
+    total = sum(spent.values())
+    return {
+        "incidents": count,
+        "per_row_us": {name: round(seconds / count * 1e6, 1) for name, seconds in spent.items()},
+        "total_us": round(total / count * 1e6, 1),
+        "ceiling_rows_per_s": round(count / total),
+    }
+
+
+# A table as read: its columns' names, and its rows.
+_Table = tuple[list[str], list[tuple[Any, ...]]]
+
+
+def _read_written(engine: Any) -> tuple[dict[str, _Table], dict[str, dict[str, int]]]:
+    """Every table the import wrote, in id order; on PostgreSQL, each column's type too (for a binary COPY
+    as the importer's)."""
     import sqlalchemy as sa
 
     from incidents.services.imports.inserts import column_types
 
     with engine.connect() as connection:
         tables = {}
-        types = {}  # PostgreSQL: each column's type, for a binary COPY as the importer's
+        types = {}
         for name in _WRITTEN:
             if engine.dialect.name == "postgresql":
                 types[name] = column_types(connection, name)
             result = connection.execute(sa.text(f"SELECT * FROM {name} ORDER BY 1"))  # noqa: S608 - ours
             tables[name] = (list(result.keys()), [tuple(row) for row in result])
-    # Each row in the batch of its incident, as the import wrote it (sources all first: they are few).
+    return tables, types
+
+
+def _in_import_batches(tables: dict[str, _Table]) -> dict[str, list[list[tuple[Any, ...]]]]:
+    """Each table's rows in the batch of their incident, as the import wrote them (sources all first: they
+    are few)."""
     incident_ids = [row[0] for row in tables["incidents"][1]]
     batch_of = {incident_id: i // 1000 for i, incident_id in enumerate(incident_ids)}
     citation_column = tables["citations"][0].index("incident_id")
@@ -403,47 +429,68 @@ def _database_floor(engine: Any) -> dict[str, Any]:
             for row in rows:
                 parts[batch_of[row[column]]].append(row)
         batches[name] = parts
-    # An empty schema, as the import found it (the incident types stay: an import does not write them).
+    return batches
+
+
+def _empty_written(engine: Any) -> None:
+    """An empty schema, as the import found it (the incident types stay: an import does not write them)."""
+    import sqlalchemy as sa
+
     with engine.begin() as connection:
         for name in reversed(_WRITTEN):
             connection.execute(sa.text(f"DELETE FROM {name}"))  # noqa: S608 - our own names
+
+
+def _write_again(
+    engine: Any,
+    tables: dict[str, _Table],
+    types: dict[str, dict[str, int]],
+    batches: dict[str, list[list[tuple[Any, ...]]]],
+) -> collections.Counter[str]:
+    """Insert the rows again, batch by batch, by the driver alone: the seconds each table took, and the
+    commit."""
     spent: collections.Counter[str] = collections.Counter()
     raw = engine.raw_connection()  # with the pool's settings (on SQLite: foreign keys checked, WAL)
     try:
         driver = raw.driver_connection
-        for batch in range(len(incident_ids) // 1000 + 1):
+        for batch in range(len(batches["incidents"])):
             for name in _WRITTEN:
-                columns = tables[name][0]
                 part = batches[name][batch]
                 if not part:
                     continue
                 began = time.perf_counter()
-                if engine.dialect.name == "sqlite":
-                    statement = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - our tables, quoted
-                        name, ", ".join(f'"{c}"' for c in columns), ", ".join("?" * len(columns))
-                    )
-                    driver.executemany(statement, part)
-                else:
-                    quoted = ", ".join(f'"{c}"' for c in columns)  # "group" is a reserved word
-                    statement = f"COPY {name} ({quoted}) FROM STDIN (FORMAT BINARY)"
-                    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-                        copy.set_types([types[name][column] for column in columns])
-                        for row in part:
-                            copy.write_row(row)
+                _insert(driver, engine.dialect.name, name, tables[name][0], types.get(name, {}), part)
                 spent[name] += time.perf_counter() - began
         began = time.perf_counter()
         driver.commit()
         spent["commit"] += time.perf_counter() - began
     finally:
         raw.close()
-    total = sum(spent.values())
-    count = len(incident_ids)
-    return {
-        "incidents": count,
-        "per_row_us": {name: round(seconds / count * 1e6, 1) for name, seconds in spent.items()},
-        "total_us": round(total / count * 1e6, 1),
-        "ceiling_rows_per_s": round(count / total),
-    }
+    return spent
+
+
+def _insert(
+    driver: Any,
+    dialect: str,
+    name: str,
+    columns: list[str],
+    types: dict[str, int],
+    part: list[tuple[Any, ...]],
+) -> None:
+    """One batch of a table's rows: executemany on SQLite, binary COPY on PostgreSQL (with the columns'
+    types)."""
+    if dialect == "sqlite":
+        statement = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - our tables, quoted
+            name, ", ".join(f'"{c}"' for c in columns), ", ".join("?" * len(columns))
+        )
+        driver.executemany(statement, part)
+        return
+    quoted = ", ".join(f'"{c}"' for c in columns)  # "group" is a reserved word
+    statement = f"COPY {name} ({quoted}) FROM STDIN (FORMAT BINARY)"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types([types[column] for column in columns])
+        for row in part:
+            copy.write_row(row)
 
 
 def main(argv: list[str] | None = None) -> None:

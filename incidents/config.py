@@ -90,6 +90,26 @@ def normalise_database_url(url: str) -> str:
 
 
 def load(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """The app's settings, in order (later wins), then checked: it refuses to start unsafely."""
+    _read_settings(app, test_config)
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not uri:
+        uri = "sqlite:///" + str(Path(app.instance_path) / "incidents.sqlite3")
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(uri)
+    profile = app.config["PASSWORD_HASH_PROFILE"]
+    if profile not in passwords.PROFILES:
+        raise ConfigurationError(
+            f"PASSWORD_HASH_PROFILE: {profile!r} is not one of argon2's profiles "
+            f"({', '.join(passwords.PROFILES)})"
+        )
+    if app.config["ENVIRONMENT"] == "production":
+        _production_checks(app)
+    elif not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _local_secret_key(Path(app.instance_path))
+
+
+def _read_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Defaults, then instance/config.py, then INCIDENTS_* variables and DATABASE_URL, then the test dict."""
     app.config.from_mapping(DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)
     for name, parse in _ENV_PARSERS.items():
@@ -101,36 +121,24 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     if test_config:
         app.config.from_mapping(test_config)
 
-    uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    if not uri:
-        uri = "sqlite:///" + str(Path(app.instance_path) / "incidents.sqlite3")
-    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(uri)
 
-    profile = app.config["PASSWORD_HASH_PROFILE"]
-    if profile not in passwords.PROFILES:
+def _production_checks(app: Flask) -> None:
+    """Secure cookies; no debug, a secret key and a recommended password hashing, or no start."""
+    app.config["SESSION_COOKIE_SECURE"] = True
+    app.config["REMEMBER_COOKIE_SECURE"] = True
+    if app.debug:
+        raise ConfigurationError("refusing to start in production with debug on")
+    if not app.config["SECRET_KEY"]:
         raise ConfigurationError(
-            f"PASSWORD_HASH_PROFILE: {profile!r} is not one of argon2's profiles "
-            f"({', '.join(passwords.PROFILES)})"
+            "refusing to start in production without SECRET_KEY "
+            "(set INCIDENTS_SECRET_KEY or SECRET_KEY in instance/config.py)"
         )
-
-    production = app.config["ENVIRONMENT"] == "production"
-    if production:
-        app.config["SESSION_COOKIE_SECURE"] = True
-        app.config["REMEMBER_COOKIE_SECURE"] = True
-        if app.debug:
-            raise ConfigurationError("refusing to start in production with debug on")
-        if not app.config["SECRET_KEY"]:
-            raise ConfigurationError(
-                "refusing to start in production without SECRET_KEY "
-                "(set INCIDENTS_SECRET_KEY or SECRET_KEY in instance/config.py)"
-            )
-        if profile not in passwords.PRODUCTION_PROFILES:
-            raise ConfigurationError(
-                f"refusing to start in production with PASSWORD_HASH_PROFILE {profile}: production takes "
-                f"RFC 9106's recommendations only ({', '.join(sorted(passwords.PRODUCTION_PROFILES))})"
-            )
-    elif not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = _local_secret_key(Path(app.instance_path))
+    profile = app.config["PASSWORD_HASH_PROFILE"]
+    if profile not in passwords.PRODUCTION_PROFILES:
+        raise ConfigurationError(
+            f"refusing to start in production with PASSWORD_HASH_PROFILE {profile}: production takes "
+            f"RFC 9106's recommendations only ({', '.join(sorted(passwords.PRODUCTION_PROFILES))})"
+        )
 
 
 def _local_secret_key(instance: Path) -> str:

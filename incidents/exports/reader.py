@@ -8,7 +8,7 @@ sources, claims and best estimates of the whole batch. Memory holds one batch at
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,6 +136,23 @@ class IncidentRows:
     updated_by: str | None = None
 
 
+# The condition "this column is the id of an incident of the batch".
+_Belongs = Callable[[Any], Any]
+
+
+def _belongs(ids: list[int]) -> _Belongs:
+    """The condition on a column for a batch's ids (ascending)."""
+
+    def belongs(column: Any) -> Any:
+        # Ids of a batch are mostly consecutive: a range reads the index once; else list them.
+        first, last = ids[0], ids[-1]
+        if last - first < 2 * len(ids):
+            return column.between(first, last)
+        return column.in_(ids)
+
+    return belongs
+
+
 class IncidentReader:
     """Reads the incidents of a selection (a SELECT of Incident with its WHERE clauses) in batches."""
 
@@ -192,23 +209,25 @@ class IncidentReader:
         return self._given_connection or db.session.connection()
 
     def _relations(self, batch: list[IncidentRows]) -> None:
+        """Each incident's types, citations (with their sources and claims) and estimates; for staff, the
+        users who created and last changed it. One query per relation for the whole batch."""
         by_id = {incident.columns["id"]: incident for incident in batch}
-        ids = list(by_id)
-        execute = self._fetch
+        belongs = _belongs(list(by_id))
+        self._add_types(batch, by_id, belongs)
+        self._add_citations(by_id, belongs)
+        self._add_estimates(by_id, belongs)
+        if self.staff:
+            self._load_users(batch)
 
-        def belongs(column: Any) -> Any:
-            # Ids of a batch are mostly consecutive: a range reads the index once; else list them.
-            first, last = ids[0], ids[-1]
-            if last - first < 2 * len(ids):
-                return column.between(first, last)
-            return column.in_(ids)
-
+    def _add_types(
+        self, batch: list[IncidentRows], by_id: dict[int, IncidentRows], belongs: _Belongs
+    ) -> None:
         types = (
             sa.select(incident_type_links.c.incident_id, IncidentType.slug, IncidentType.label)
             .join(IncidentType, IncidentType.id == incident_type_links.c.incident_type_id)
             .where(belongs(incident_type_links.c.incident_id))
         )
-        for incident_id, slug, label in execute(types):
+        for incident_id, slug, label in self._fetch(types):
             incident = by_id.get(incident_id)
             if incident is not None:
                 incident.types.append((slug, label))
@@ -216,6 +235,9 @@ class IncidentReader:
             if len(incident.types) > 1:
                 incident.types.sort(key=type_order)
 
+    def _add_citations(self, by_id: dict[int, IncidentRows], belongs: _Belongs) -> None:
+        """The citations in their order, each with its source and its claims."""
+        execute = self._fetch
         claims: dict[int, list[tuple[str, int, int, str]]] = {}
         claim_query = (
             sa.select(
@@ -245,16 +267,14 @@ class IncidentReader:
                 (locator, quote, sources[source_id], claims.get(citation_id, []))
             )
 
+    def _add_estimates(self, by_id: dict[int, IncidentRows], belongs: _Belongs) -> None:
         estimates = sa.select(
             CasualtyEstimate.incident_id, _raw(CasualtyEstimate.category), CasualtyEstimate.best
         ).where(belongs(CasualtyEstimate.incident_id))
-        for incident_id, category, best in execute(estimates):
+        for incident_id, category, best in self._fetch(estimates):
             incident = by_id.get(incident_id)
             if incident is not None:
                 incident.estimates[category] = best
-
-        if self.staff:
-            self._load_users(batch)
 
     def _load_sources(self, source_ids: set[int]) -> None:
         missing = [source_id for source_id in source_ids if source_id not in self._sources]

@@ -142,30 +142,41 @@ def detect(header: list[str], hxl: list[str] | None) -> ColumnMapping:
     found: dict[str, str] = {}
     used: set[int] = set()
     if hxl:
-        tags = [_tag(tag) if tag.startswith("#") else None for tag in hxl]
-        # A tag with exactly the pattern's attributes first; then one with more ("#affected+killed+num"),
-        # so that "#date+start" finds date_start before start_year's "#date+year+start".
-        for exact in (True, False):
-            for name, (_, patterns) in FIELDS.items():
-                if name in found:
-                    continue
-                for pattern in patterns:
-                    base, attributes = _tag(pattern)
-                    index = next(
-                        (
-                            i
-                            for i, tag in enumerate(tags)
-                            if tag
-                            and i not in used
-                            and tag[0] == base
-                            and (tag[1] == attributes if exact else attributes < tag[1] and attributes)
-                        ),
-                        None,
-                    )
-                    if index is not None:
-                        found[name] = header[index]
-                        used.add(index)
-                        break
+        _detect_by_hashtags(header, hxl, found, used)
+    _detect_by_names(header, found, used)
+    return ColumnMapping(columns=found)
+
+
+def _detect_by_hashtags(header: list[str], hxl: list[str], found: dict[str, str], used: set[int]) -> None:
+    """Fields found by their HXL hashtags, into found (field → header); their columns' indexes into used."""
+    tags = [_tag(tag) if tag.startswith("#") else None for tag in hxl]
+    # A tag with exactly the pattern's attributes first; then one with more ("#affected+killed+num"),
+    # so that "#date+start" finds date_start before start_year's "#date+year+start".
+    for exact in (True, False):
+        for name, (_, patterns) in FIELDS.items():
+            if name in found:
+                continue
+            for pattern in patterns:
+                base, attributes = _tag(pattern)
+                index = next(
+                    (
+                        i
+                        for i, tag in enumerate(tags)
+                        if tag
+                        and i not in used
+                        and tag[0] == base
+                        and (tag[1] == attributes if exact else attributes < tag[1] and attributes)
+                    ),
+                    None,
+                )
+                if index is not None:
+                    found[name] = header[index]
+                    used.add(index)
+                    break
+
+
+def _detect_by_names(header: list[str], found: dict[str, str], used: set[int]) -> None:
+    """The fields not found yet, by their names' synonyms among the columns not used yet."""
     folded = [fold_header(name) for name in header]
     for name, (synonyms, _) in FIELDS.items():
         if name in found:
@@ -176,7 +187,6 @@ def detect(header: list[str], hxl: list[str] | None) -> ColumnMapping:
                 found[name] = header[index]
                 used.add(index)
                 break
-    return ColumnMapping(columns=found)
 
 
 def read_mapping_file(path: Path) -> ColumnMapping:

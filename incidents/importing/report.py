@@ -110,6 +110,18 @@ class ImportReport:
         blocked = bool(self.error_count and not self.skip_invalid)
         if self.dry_run or not blocked:  # a real import that errors stopped: the errors' line says so
             lines.append(f"{self.created} incident(s) {would}created, {self.sources_created} new source(s).")
+        lines += self._done_lines(would)
+        if self.skipped:
+            chosen = "as chosen" if on_page else "--skip-invalid"
+            lines.append(f"{self.skipped} invalid {self.row_label}(s) left out ({chosen}).")
+        if blocked:
+            lines.append(self._errors_line(on_page))
+        lines += self._closing_lines()
+        return lines
+
+    def _done_lines(self, would: str) -> list[str]:
+        """The summary's lines on what the import found and did besides creating incidents."""
+        lines = []
         if self.format == "csv":
             lines.append(f"Data set: {self.dataset} (a row imported into it before is known by its id).")
         if self.existing:
@@ -131,11 +143,11 @@ class ImportReport:
             )
         if self.duplicates_flagged:
             lines.append(f"{self.duplicates_flagged} possible duplicate(s) {would}flagged for an editor.")
-        if self.skipped:
-            chosen = "as chosen" if on_page else "--skip-invalid"
-            lines.append(f"{self.skipped} invalid {self.row_label}(s) left out ({chosen}).")
-        if blocked:
-            lines.append(self._errors_line(on_page))
+        return lines
+
+    def _closing_lines(self) -> list[str]:
+        """The summary's last lines: warnings, problems not listed, and nothing imported."""
+        lines = []
         if self.warning_count:
             lines.append(f"{self.warning_count} warning(s).")
         if self.problems_omitted:

@@ -96,52 +96,15 @@ def _schema_loader(schema: Schema, unknown: str) -> Converter:
     """Load a dict as Schema._do_load does with many=False: fields, then @validates, @validates_schema
     (pass_collection ones first) and @post_load (the same order).
     """
-    cls = type(schema)
-    overridden = [name for name in _MACHINERY if getattr(cls, name) is not getattr(Schema, name)]
-    if overridden:
-        raise NotCompilable(f"{cls.__name__} overrides {', '.join(overridden)}.")
-    if schema.many or schema.partial:
-        raise NotCompilable(f"{cls.__name__}: many and partial loads are not compiled.")
-    if unknown not in (RAISE, EXCLUDE):
-        raise NotCompilable(f"{cls.__name__}: unknown={unknown!r} is not compiled.")
-    hooks = schema._hooks
-    if hooks[PRE_LOAD]:
-        raise NotCompilable(f"{cls.__name__} has @pre_load methods.")
-
-    plan: list[tuple[str, str, Converter, bool, Any, bool]] = []
-    for name, field in schema.load_fields.items():
-        key = field.data_key if field.data_key is not None else name
-        attribute = field.attribute or name
-        if "." in attribute:
-            raise NotCompilable(f"{cls.__name__}.{name}: a dotted attribute is not compiled.")
-        default = _REQUIRED if field.required else field.load_default
-        plan.append((key, attribute, _converter(field), field.allow_none, default, callable(default)))
-
-    field_validators = []
-    for method_name, _, options in hooks[VALIDATES]:
-        for field_name in options["field_names"]:
-            validated = schema.fields.get(field_name)
-            if validated is None:
-                if field_name in schema.declared_fields:
-                    continue  # excluded from this schema: marshmallow skips it too
-                raise NotCompilable(f"{cls.__name__}.{method_name} validates no field {field_name!r}.")
-            data_key = validated.data_key if validated.data_key is not None else field_name
-            field_validators.append(
-                (getattr(schema, method_name), validated.attribute or field_name, data_key)
-            )
-
-    def in_marshmallow_order(tag: str) -> list[tuple[Callable[..., Any], bool]]:
-        entries = sorted(hooks[tag], key=lambda entry: not entry[1])  # stable: pass_collection first
-        return [(getattr(schema, name), options.get("pass_original", False)) for name, _, options in entries]
-
-    schema_validators = in_marshmallow_order(VALIDATES_SCHEMA)
-    processors = in_marshmallow_order(POST_LOAD)
+    _refuse_uncompilable(schema, unknown)
+    plan = _field_plan(schema)
+    run_methods = _methods_runner(schema, unknown)
     keys = frozenset(entry[0] for entry in plan)
     check_unknown = unknown == RAISE
     dict_class = schema.dict_class
-    partial = schema.partial
 
     def load(data: Any) -> Any:
+        # The fields' loop, run for every record, stays inline here; the schema's methods are one call.
         if type(data) is not dict or (check_unknown and not data.keys() <= keys):
             raise _Fallback
         loaded = dict_class()
@@ -158,6 +121,77 @@ def _schema_loader(schema: Schema, unknown: str) -> Converter:
                 loaded[attribute] = None
             else:
                 loaded[attribute] = convert(value)
+        return run_methods(loaded, data)
+
+    return load
+
+
+# A field in a schema's plan: data key, attribute, converter, allow_none, default (or _REQUIRED), and
+# whether the default is called.
+_PlanEntry = tuple[str, str, Converter, bool, Any, bool]
+
+
+def _refuse_uncompilable(schema: Schema, unknown: str) -> None:
+    """Raise NotCompilable for a schema whose load the loader would not reproduce."""
+    cls = type(schema)
+    overridden = [name for name in _MACHINERY if getattr(cls, name) is not getattr(Schema, name)]
+    if overridden:
+        raise NotCompilable(f"{cls.__name__} overrides {', '.join(overridden)}.")
+    if schema.many or schema.partial:
+        raise NotCompilable(f"{cls.__name__}: many and partial loads are not compiled.")
+    if unknown not in (RAISE, EXCLUDE):
+        raise NotCompilable(f"{cls.__name__}: unknown={unknown!r} is not compiled.")
+    if schema._hooks[PRE_LOAD]:
+        raise NotCompilable(f"{cls.__name__} has @pre_load methods.")
+
+
+def _field_plan(schema: Schema) -> list[_PlanEntry]:
+    """Each field the schema loads, with its converter, in the schema's order."""
+    plan: list[_PlanEntry] = []
+    for name, field in schema.load_fields.items():
+        key = field.data_key if field.data_key is not None else name
+        attribute = field.attribute or name
+        if "." in attribute:
+            raise NotCompilable(f"{type(schema).__name__}.{name}: a dotted attribute is not compiled.")
+        default = _REQUIRED if field.required else field.load_default
+        plan.append((key, attribute, _converter(field), field.allow_none, default, callable(default)))
+    return plan
+
+
+def _field_validators(schema: Schema) -> list[tuple[Callable[..., Any], str, str]]:
+    """The @validates methods, one entry per field each validates: (method, attribute, data key)."""
+    field_validators = []
+    for method_name, _, options in schema._hooks[VALIDATES]:
+        for field_name in options["field_names"]:
+            validated = schema.fields.get(field_name)
+            if validated is None:
+                if field_name in schema.declared_fields:
+                    continue  # excluded from this schema: marshmallow skips it too
+                raise NotCompilable(
+                    f"{type(schema).__name__}.{method_name} validates no field {field_name!r}."
+                )
+            data_key = validated.data_key if validated.data_key is not None else field_name
+            field_validators.append(
+                (getattr(schema, method_name), validated.attribute or field_name, data_key)
+            )
+    return field_validators
+
+
+def _in_marshmallow_order(schema: Schema, tag: str) -> list[tuple[Callable[..., Any], bool]]:
+    """The schema's methods with that hook tag, pass_collection ones first, each with its pass_original."""
+    entries = sorted(schema._hooks[tag], key=lambda entry: not entry[1])  # stable: pass_collection first
+    return [(getattr(schema, name), options.get("pass_original", False)) for name, _, options in entries]
+
+
+def _methods_runner(schema: Schema, unknown: str) -> Callable[[dict[str, Any], Any], Any]:
+    """What runs after the fields are loaded, as marshmallow runs it: @validates, then @validates_schema,
+    then @post_load; _Fallback where one of them raises ValidationError."""
+    field_validators = _field_validators(schema)
+    schema_validators = _in_marshmallow_order(schema, VALIDATES_SCHEMA)
+    processors = _in_marshmallow_order(schema, POST_LOAD)
+    partial = schema.partial
+
+    def run_methods(loaded: Any, data: Any) -> Any:
         try:
             for method, attribute, data_key in field_validators:
                 if attribute in loaded and method(loaded[attribute], data_key=data_key) is missing:
@@ -176,7 +210,7 @@ def _schema_loader(schema: Schema, unknown: str) -> Converter:
             raise _Fallback from None
         return loaded
 
-    return load
+    return run_methods
 
 
 def _converter(field: fields.Field) -> Converter:
@@ -185,8 +219,11 @@ def _converter(field: fields.Field) -> Converter:
     build = _BUILDERS.get(type(field))
     if build is None:
         raise NotCompilable(f"{field.name}: compile_schema does not know {type(field).__name__} fields.")
-    convert = build(field)
-    validators: list[Any] = field.validators
+    return _with_validators(build(field), field.validators)
+
+
+def _with_validators(convert: Converter, validators: list[Any]) -> Converter:
+    """The converter, then the field's validators' tests on what it gives."""
     if not validators:
         return convert
     if len(validators) == 1 and _closed_range(validators[0]):
@@ -233,39 +270,56 @@ def _closed_range(validator: Any) -> bool:
 def _check(validator: Any) -> Callable[[Any], None]:
     """A validator's test, as marshmallow's validator of that class makes it."""
     kind = type(validator)
-    if kind is validate.Range:
-        low, high = validator.min, validator.max
-        low_inclusive, high_inclusive = validator.min_inclusive, validator.max_inclusive
+    make = _CHECKS.get(kind)
+    if make is None:
+        raise NotCompilable(f"compile_schema does not know the validator {kind.__name__}.")
+    return make(validator)
 
-        def in_range(value: Any) -> None:
-            if low is not None and (value < low if low_inclusive else value <= low):
+
+def _range_check(validator: validate.Range) -> Callable[[Any], None]:
+    low, high = validator.min, validator.max
+    low_inclusive, high_inclusive = validator.min_inclusive, validator.max_inclusive
+
+    def in_range(value: Any) -> None:
+        if low is not None and (value < low if low_inclusive else value <= low):
+            raise _Fallback
+        if high is not None and (value > high if high_inclusive else value >= high):
+            raise _Fallback
+
+    return in_range
+
+
+def _length_check(validator: validate.Length) -> Callable[[Any], None]:
+    shortest, longest, equal = validator.min, validator.max, validator.equal
+
+    def long_enough(value: Any) -> None:
+        length = len(value)
+        if equal is not None:
+            if length != equal:
                 raise _Fallback
-            if high is not None and (value > high if high_inclusive else value >= high):
-                raise _Fallback
+            return
+        if (shortest is not None and length < shortest) or (longest is not None and length > longest):
+            raise _Fallback
 
-        return in_range
-    if kind is validate.Length:
-        shortest, longest, equal = validator.min, validator.max, validator.equal
+    return long_enough
 
-        def long_enough(value: Any) -> None:
-            length = len(value)
-            if equal is not None:
-                if length != equal:
-                    raise _Fallback
-                return
-            if (shortest is not None and length < shortest) or (longest is not None and length > longest):
-                raise _Fallback
 
-        return long_enough
-    if kind is validate.Regexp:
-        match = validator.regex.match
+def _regexp_check(validator: validate.Regexp) -> Callable[[Any], None]:
+    match = validator.regex.match
 
-        def matches(value: Any) -> None:
-            if match(value) is None:
-                raise _Fallback
+    def matches(value: Any) -> None:
+        if match(value) is None:
+            raise _Fallback
 
-        return matches
-    raise NotCompilable(f"compile_schema does not know the validator {kind.__name__}.")
+    return matches
+
+
+# By exact class, as _BUILDERS.
+_CHECKS: dict[type, Callable[[Any], Callable[[Any], None]]] = {
+    validate.Range: _range_check,
+    validate.Length: _length_check,
+    validate.Regexp: _regexp_check,
+}
 
 
 def _text(field: Text) -> Converter:

@@ -14,7 +14,7 @@ API_PREFIX = "/api/"
 def init_app(app: Flask) -> None:
     from incidents.web.api.views import blueprint
 
-    # Token-authenticated only (see incidents.api.auth): no cookie, so no cross-site request, can write.
+    # Token-authenticated only (see incidents.web.api.auth): no cookie, so no cross-site request, can write.
     csrf.exempt(blueprint)
     app.register_blueprint(blueprint)
 

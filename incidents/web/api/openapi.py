@@ -73,6 +73,19 @@ def build_spec() -> dict[str, Any]:
         plugins=[MarshmallowPlugin()],
         info={"description": _DESCRIPTION},
     )
+    _add_components(spec)
+    _add_incidents_path(spec)
+    _add_incident_path(spec)
+    _add_sources_path(spec)
+    _add_source_path(spec)
+    document = spec.to_dict()
+    _filters_as_text(document)
+    _close_objects(document["components"]["schemas"])
+    return document
+
+
+def _add_components(spec: APISpec) -> None:
+    """The token's security scheme, and the schemas of the records, pages and inputs."""
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for name, schema in (
         # Nested schemas first: apispec names the ones it meets inside others by itself.
@@ -97,7 +110,13 @@ def build_spec() -> dict[str, Any]:
             },
         },
     )
-    page_parameters = [
+
+
+# Parts that several paths share, made anew for each description.
+
+
+def _page_parameters() -> list[dict[str, Any]]:
+    return [
         {
             "in": "query",
             "name": "cursor",
@@ -106,20 +125,41 @@ def build_spec() -> dict[str, Any]:
         },
         {"in": "query", "name": "limit", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
     ]
-    bad_query = _problem("A filter, the cursor or the limit cannot be read")
-    invalid_token = _problem("The token is unknown, revoked or malformed")
-    needs_token = _problem("No token, or an unknown, revoked or malformed one")
-    bad_body = {
+
+
+def _bad_query() -> dict[str, Any]:
+    return _problem("A filter, the cursor or the limit cannot be read")
+
+
+def _invalid_token() -> dict[str, Any]:
+    return _problem("The token is unknown, revoked or malformed")
+
+
+def _needs_token() -> dict[str, Any]:
+    return _problem("No token, or an unknown, revoked or malformed one")
+
+
+def _forbidden() -> dict[str, Any]:
+    return _problem("This account may not use the API")
+
+
+def _bad_body() -> dict[str, Any]:
+    """The answers to a write whose body or token is refused."""
+    return {
         "400": _problem("The body is not JSON"),
-        "401": needs_token,
-        "403": _problem("This account may not use the API"),
+        "401": _needs_token(),
+        "403": _forbidden(),
         "413": _problem("The body is too large"),
         "415": _problem("The body is not application/json"),
         "422": _problem("The input is not valid; errors holds the messages by field path"),
     }
-    id_parameter = {"in": "path", "name": "incident_id", "required": True, "schema": _ID}
-    source_id_parameter = {"in": "path", "name": "source_id", "required": True, "schema": _ID}
 
+
+def _json_body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _add_incidents_path(spec: APISpec) -> None:
     spec.path(
         path="/api/v1/incidents",
         operations={
@@ -129,25 +169,25 @@ def build_spec() -> dict[str, Any]:
                 "security": _TOKEN_OPTIONAL,
                 "parameters": [
                     {"in": "query", "schema": IncidentFilterSchema(exclude=("page",))},
-                    *page_parameters,
+                    *_page_parameters(),
                 ],
-                "responses": {"200": _ok("IncidentPage"), "400": bad_query, "401": invalid_token},
+                "responses": {"200": _ok("IncidentPage"), "400": _bad_query(), "401": _invalid_token()},
             },
             "post": {
                 "operationId": "createIncident",
                 "summary": "Create an incident with its citations, claims and best estimates",
                 "security": _TOKEN,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": "IncidentInput"}},
-                },
-                "responses": {"201": _saved("Created"), **bad_body},
+                "requestBody": _json_body("IncidentInput"),
+                "responses": {"201": _saved("Created"), **_bad_body()},
             },
         },
     )
+
+
+def _add_incident_path(spec: APISpec) -> None:
     spec.path(
         path="/api/v1/incidents/{incident_id}",
-        parameters=[id_parameter],
+        parameters=[{"in": "path", "name": "incident_id", "required": True, "schema": _ID}],
         operations={
             "get": {
                 "operationId": "getIncident",
@@ -155,7 +195,7 @@ def build_spec() -> dict[str, Any]:
                 "security": _TOKEN_OPTIONAL,
                 "responses": {
                     "200": _ok(_INCIDENT_ANY),
-                    "401": invalid_token,
+                    "401": _invalid_token(),
                     "404": _problem("No such incident, or not visible without a token"),
                 },
             },
@@ -163,13 +203,10 @@ def build_spec() -> dict[str, Any]:
                 "operationId": "replaceIncident",
                 "summary": "Replace an incident: version is the one read (missing: 422; stale: 409)",
                 "security": _TOKEN,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": "IncidentInput"}},
-                },
+                "requestBody": _json_body("IncidentInput"),
                 "responses": {
                     "200": _saved("Replaced"),
-                    **bad_body,
+                    **_bad_body(),
                     "404": _problem("No such incident"),
                     "409": _problem("Someone else changed the incident since that version"),
                 },
@@ -180,14 +217,17 @@ def build_spec() -> dict[str, Any]:
                 "security": _TOKEN,
                 "responses": {
                     "204": {"description": "Retracted"},
-                    "401": needs_token,
-                    "403": bad_body["403"],
+                    "401": _needs_token(),
+                    "403": _forbidden(),
                     "404": _problem("No such incident"),
                     "409": _problem("Someone else saved the incident while it was being retracted"),
                 },
             },
         },
     )
+
+
+def _add_sources_path(spec: APISpec) -> None:
     spec.path(
         path="/api/v1/sources",
         operations={
@@ -195,21 +235,24 @@ def build_spec() -> dict[str, Any]:
                 "operationId": "listSources",
                 "summary": "List sources (the public sees those cited by a published incident)",
                 "security": _TOKEN_OPTIONAL,
-                "parameters": page_parameters,
-                "responses": {"200": _ok("SourcePage"), "400": bad_query, "401": invalid_token},
+                "parameters": _page_parameters(),
+                "responses": {"200": _ok("SourcePage"), "400": _bad_query(), "401": _invalid_token()},
             },
             "post": {
                 "operationId": "createSource",
                 "summary": "Create a source",
                 "security": _TOKEN,
-                "requestBody": {"required": True, "content": {"application/json": {"schema": "SourceInput"}}},
-                "responses": {"201": _ok("SourceRecord", "Created"), **bad_body},
+                "requestBody": _json_body("SourceInput"),
+                "responses": {"201": _ok("SourceRecord", "Created"), **_bad_body()},
             },
         },
     )
+
+
+def _add_source_path(spec: APISpec) -> None:
     spec.path(
         path="/api/v1/sources/{source_id}",
-        parameters=[source_id_parameter],
+        parameters=[{"in": "path", "name": "source_id", "required": True, "schema": _ID}],
         operations={
             "get": {
                 "operationId": "getSource",
@@ -217,19 +260,19 @@ def build_spec() -> dict[str, Any]:
                 "security": _TOKEN_OPTIONAL,
                 "responses": {
                     "200": _ok("SourceRecord"),
-                    "401": invalid_token,
+                    "401": _invalid_token(),
                     "404": _problem("No such source, or not visible without a token"),
                 },
             },
         },
     )
-    document = spec.to_dict()
+
+
+def _filters_as_text(document: dict[str, Any]) -> None:
+    """Custom filter fields (bbox …) have no JSON type of their own: in a query string they are text."""
     for parameter in document["paths"]["/api/v1/incidents"]["get"]["parameters"]:
-        # Custom filter fields (bbox …) have no JSON type of their own: in a query string they are text.
         if "type" not in parameter["schema"] and "enum" not in parameter["schema"]:
             parameter["schema"]["type"] = "string"
-    _close_objects(document["components"]["schemas"])
-    return document
 
 
 def _close_objects(schemas: dict[str, Any]) -> None:
