@@ -18,7 +18,15 @@ from incidents.extensions import db
 from incidents.importing import report
 from incidents.models import Incident
 from tests.factories import load_demo
-from tests.helpers import FIXTURES, counts, run_import, write
+from tests.helpers import (
+    FIXTURES,
+    counts,
+    empty_the_database,
+    export_file,
+    recomputed_checksum,
+    run_import,
+    write,
+)
 
 
 def ucdp_with(tmp_path: Path, **changes: str) -> Path:
@@ -42,6 +50,9 @@ BAD_ROWS = [
     ({"low": "-1", "best": "0", "high": "0"}, "row 3, low: Must be a whole number from 0 to 2147483647."),
     ({"low": "5", "best": "5", "high": "2"}, "row 3, high: Must not be below the low figure (5)."),
     ({"date_prec": "9"}, "row 3, date_prec: '9' is not a UCDP date precision (1–5)."),
+    # Digits to Python (str.isdigit), but no code: they crashed the import with a ValueError.
+    ({"date_prec": "²"}, "row 3, date_prec: '²' is not a UCDP date precision (1–5)."),
+    ({"where_prec": "٣"}, "row 3, where_prec: '٣' is not a UCDP location precision (1–7)."),
     ({"iso3": "XXX", "country": "Atlantis"}, "row 3, country: 'XXX' names no country we know"),
 ]
 
@@ -388,6 +399,31 @@ def test_json_that_is_not_what_the_format_says_is_told_what_it_is(
     assert result.exit_code == 1
     assert "This is a GeoJSON FeatureCollection, not our own JSON export" in result.output
     assert "import it with --format ucdp (or auto)." in result.output
+    assert counts(app) == before
+
+
+def test_an_export_whose_types_or_figures_are_not_lists_is_refused_by_record(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """A record of our own export with types or casualties of the wrong kind (the file edited by hand, its
+    checksum made to match) is named, not a crash (it was a TypeError)."""
+    load_demo(runner, "--publish")
+    document = export_file(runner, tmp_path / "export.json")
+    incidents = document["incidents"]
+    assert isinstance(incidents, list)
+    incidents[0]["types"] = 5
+    incidents[1]["casualties"] = True
+    header = document["header"]
+    assert isinstance(header, dict)
+    header["checksum"]["value"] = recomputed_checksum(document)
+    path = write(tmp_path, "edited.json", json.dumps(document))
+    empty_the_database(app)
+    before = counts(app)
+    result = run_import(runner, path)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "record 1, types: Not a valid list." in result.output
+    assert "record 2, casualties: True is not a list of casualty figures." in result.output
     assert counts(app) == before
 
 

@@ -128,7 +128,7 @@ def export_record(number: int, item: Any, digest: str | None = None) -> ImportRe
     data: dict[str, Any] = {
         "title": item.get("title"),
         "narrative": item.get("narrative", ""),
-        "types": [t.get("slug") if isinstance(t, dict) else t for t in item.get("types") or [] if t],
+        "types": _types(item.get("types")),
         "start_date": date.get("start"),
         "end_date": date.get("end"),
         "date_precision": date.get("precision"),
@@ -144,11 +144,7 @@ def export_record(number: int, item: Any, digest: str | None = None) -> ImportRe
         "verification_grade": item.get("verification_grade"),
         "confidential_notes": item.get("confidential_notes", ""),
         "citations": citations,
-        "estimates": [
-            {"category": c.get("category"), "best": c["best"]}
-            for c in item.get("casualties") or []
-            if isinstance(c, dict) and c.get("best") is not None
-        ],
+        "estimates": _estimates(number, item.get("casualties"), problems),
     }
     incident_id = item.get("id")
     if not _is_id(incident_id):
@@ -170,6 +166,29 @@ def export_record(number: int, item: Any, digest: str | None = None) -> ImportRe
 
 
 # The steps of export_record, each called once per record.
+
+
+def _types(types: Any) -> Any:
+    """The slugs of the record's types; anything but a list as it is, for the schema to say what it is."""
+    if types is None:
+        return []
+    if not isinstance(types, list):
+        return types
+    return [t.get("slug") if isinstance(t, dict) else t for t in types if t]
+
+
+def _estimates(number: int, casualties: Any, problems: list[Problem]) -> list[dict[str, Any]]:
+    """The best estimates among the record's casualty figures (a problem when they are not a list)."""
+    if casualties is None:
+        return []
+    if not isinstance(casualties, list):
+        problems.append(Problem(number, "casualties", f"{casualties!r} is not a list of casualty figures."))
+        return []
+    return [
+        {"category": c.get("category"), "best": c["best"]}
+        for c in casualties
+        if isinstance(c, dict) and c.get("best") is not None
+    ]
 
 
 def _citations(

@@ -92,7 +92,7 @@ def code(text: str, table: Mapping[int, object]) -> int | None:
     value = text.strip()
     if value.endswith(".0"):
         value = value[:-2]
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # "²" and "٣" are digits to Python, and no code
         return None
     number = int(value)
     return number if number in table else None
