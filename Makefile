@@ -4,6 +4,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PORT ?= 5000
+# The test suite runs on this many processes (pytest-xdist; "auto": one per core, 0: in this process alone),
+# sharing the tests out as PYTEST_DIST says (see README, Development).
+PYTEST_WORKERS ?= auto
+PYTEST_DIST ?= worksteal
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app incidents
 
@@ -23,7 +27,7 @@ run: $(VENV)/.installed
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist $(PYTEST_DIST) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check incidents tests bench

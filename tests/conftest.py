@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -76,8 +77,26 @@ def _test_config(database_url: str, instance: Path) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database with the schema and the seed vocabulary, made once a session: each test gets a copy
+    of the file, which is what building it again would give, in a hundredth of the time."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    app = create_app(_test_config(f"sqlite:///{path}", path.parent))
+    with app.app_context():
+        db.create_all()
+        seed_incident_types()
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()  # the last connection closed: the write-ahead log is folded into the file
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
-def app(request: pytest.FixtureRequest, tmp_path: Path, postgresql_url: str | None) -> Iterator[Flask]:
+def app(
+    request: pytest.FixtureRequest, tmp_path: Path, postgresql_url: str | None, sqlite_template: Path
+) -> Iterator[Flask]:
     """An app on a fresh database holding only the seed vocabulary."""
     extra: dict[str, Any] = getattr(request, "param_config", {})
     marker = request.node.get_closest_marker("app_config")
@@ -88,15 +107,15 @@ def app(request: pytest.FixtureRequest, tmp_path: Path, postgresql_url: str | No
             pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (set by .ci/run)")
         database_url = postgresql_url
     else:
-        database_url = f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        database = tmp_path / "test.sqlite3"
+        shutil.copyfile(sqlite_template, database)
+        database_url = f"sqlite:///{database}"
     app = create_app({**_test_config(database_url, tmp_path), **extra})
-    with app.app_context():
-        if request.param == "postgresql":
-            _truncate_all()
-        else:
-            db.create_all()
-        seed_incident_types()
-        db.session.commit()
+    if request.param == "postgresql":
+        with app.app_context():
+            _empty_postgresql()
+            seed_incident_types()
+            db.session.commit()
     limiter.reset()
     yield app
     with app.app_context():
@@ -119,10 +138,18 @@ def _assert_derived_data_true() -> None:
     assert not problems, "derived data out of date:\n" + "\n".join(problems)
 
 
-def _truncate_all() -> None:
-    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-    db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    db.session.commit()
+def _empty_postgresql() -> None:
+    """Every row deleted and every sequence back at 1: what TRUNCATE … RESTART IDENTITY gives, in a fifth of
+    the time for the few rows a test writes (TRUNCATE makes new files for every table and index)."""
+    with db.engine.begin() as connection:
+        for table in reversed(db.metadata.sorted_tables):
+            connection.execute(table.delete())
+        connection.execute(
+            sa.text(
+                "SELECT setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+            )
+        )
 
 
 @pytest.fixture

@@ -4,9 +4,13 @@ candidate would answer them, and the index cache, which is used only when it is 
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import json
 import logging
 import math
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -283,6 +287,61 @@ def test_a_folder_that_cannot_be_written_only_means_no_cache(small_data: Path, t
     place = geocoder.reverse(-13.5, -71.9)
     assert place is not None and place.name == "Cusco, Centro"
     assert list(tmp_path.glob("**/*.tmp")) == []
+
+
+# Saves a part of 1 MB into the folder and reads it back, again and again, once every process is ready; says
+# what it read. index_cache is loaded from its file alone (it needs only the standard library): a process
+# starts in a few hundredths of a second.
+_SAVE_AND_LOAD = """
+import importlib.util, json, logging, sys
+from pathlib import Path
+
+spec = importlib.util.spec_from_file_location("index_cache", sys.argv[1])
+index_cache = sys.modules["index_cache"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(index_cache)
+folder, data, rounds = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+warnings = []
+handler = logging.Handler(logging.WARNING)
+handler.emit = lambda record: warnings.append(record.getMessage())
+logging.getLogger(index_cache.__name__).addHandler(handler)
+codec = index_cache.Codec(pack=lambda value: value, unpack=lambda value: value)
+part = (sys.argv[5], bytes(range(256)) * 4096)
+print("ready", flush=True)
+sys.stdin.readline()
+seen = {"whole": 0, "none": 0, "other": 0}
+for _ in range(rounds):
+    index_cache.save(folder, "places", data, codec, part)
+    got = index_cache.load(folder, "places", data, codec)
+    seen["whole" if got is not None and got[1] == part[1] else "none" if got is None else "other"] += 1
+print(json.dumps({"seen": seen, "warnings": warnings}))
+"""
+
+
+def test_processes_sharing_a_cache_folder_never_read_half_a_file(small_data: Path, tmp_path: Path) -> None:
+    """Processes share one cache folder: an app's workers, and the test suite's (pytest-xdist), whose apps
+    all have the project's instance folder. Each writes a temporary file of its own and renames it over the
+    cache, so that a reader finds a whole file, old or new (from any process), never half of one or none."""
+    folder = tmp_path / "instance"
+    rounds = 30
+    script = [sys.executable, "-c", _SAVE_AND_LOAD, index_cache.__file__, folder, small_data, str(rounds)]
+    with contextlib.ExitStack() as stack:
+        processes = [
+            stack.enter_context(
+                subprocess.Popen([*script, name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            )
+            for name in ("first", "second", "third")
+        ]
+        for process in processes:
+            assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        for process in processes:  # all at once
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for process in processes:
+            output, _ = process.communicate(timeout=120)
+            assert process.returncode == 0
+            assert json.loads(output) == {"seen": {"whole": rounds, "none": 0, "other": 0}, "warnings": []}
+    assert [path.name for path in folder.iterdir()] == ["gazetteer-places.cache"]  # no temporary file left
 
 
 def test_make_geocoder_gives_the_gazetteer_its_cache_folder(tmp_path: Path) -> None:

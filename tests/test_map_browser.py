@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
 from tests.factories import HOSTILE_MARKUP, at_juliaca, killed
@@ -80,25 +80,36 @@ class Browsing:
         return [u for u in self.requests if not u.startswith((self.base + "/", TILE_SERVER))]
 
 
-@pytest.fixture
-def browsing(live_server: str) -> Iterator[Browsing]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One Chromium for this module's tests: a launch costs a second or more. Each test browses in a context
+    of its own (browsing, below): a new profile, with no cookie, storage or cache of another test's."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        seen = Browsing(page, live_server)
-        page.on("request", lambda request: seen.requests.append(request.url))
-        page.on("dialog", lambda dialog: (seen.dialogs.append(dialog.message), dialog.dismiss()))
-        page.on("pageerror", lambda error: seen.errors.append(str(error)))
-        page.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
-        page.route(
-            TILE_SERVER + "**", lambda route: route.fulfill(status=200, content_type="image/png", body=PNG)
-        )
         try:
-            yield seen
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def browsing(live_server: str, browser: Browser) -> Iterator[Browsing]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    seen = Browsing(page, live_server)
+    page.on("request", lambda request: seen.requests.append(request.url))
+    page.on("dialog", lambda dialog: (seen.dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("pageerror", lambda error: seen.errors.append(str(error)))
+    page.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
+    page.route(
+        TILE_SERVER + "**", lambda route: route.fulfill(status=200, content_type="image/png", body=PNG)
+    )
+    try:
+        yield seen
+    finally:
+        context.close()
     assert seen.outside_requests() == []
     assert seen.dialogs == []
     assert seen.errors == []
