@@ -327,7 +327,10 @@ def test_processes_sharing_a_cache_folder_never_read_half_a_file(small_data: Pat
     with contextlib.ExitStack() as stack:
         processes = [
             stack.enter_context(
-                subprocess.Popen([*script, name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                # The test's own Python running the test's own script: no outside input.
+                subprocess.Popen(  # noqa: S603
+                    [*script, name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                )
             )
             for name in ("first", "second", "third")
         ]
