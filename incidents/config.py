@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     # Where uploads wait for their import to be confirmed (instance/imports when unset).
     "IMPORT_FOLDER": None,
     "INCIDENTS_PER_PAGE": 50,
+    # Days an API token works after it is made; then its owner makes a new one.
+    "TOKEN_LIFETIME_DAYS": 90,
     # The address the public reaches the app at (https://example.org/), for permalinks in exports; when
     # unset, web exports use the request's address and `flask export` uses http://127.0.0.1:5000/.
     "PUBLIC_BASE_URL": None,
@@ -69,6 +71,7 @@ _ENV_PARSERS: dict[str, Any] = {
     "TILE_URL": str,
     "TILE_ATTRIBUTION": str,
     "INCIDENTS_PER_PAGE": int,
+    "TOKEN_LIFETIME_DAYS": int,
     "PUBLIC_BASE_URL": str,
     "MAX_CONTENT_LENGTH": int,
     "IMPORT_BACKGROUND_BYTES": int,

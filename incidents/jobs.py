@@ -27,8 +27,11 @@ from typing import IO, Any
 
 from flask import Flask, current_app
 
+from incidents.audit import Actor, Channel
+from incidents.extensions import db
 from incidents.importing.mapping import ColumnMapping
 from incidents.importing.report import ImportReport
+from incidents.models import User
 from incidents.services.imports.pipeline import ImportOptions, import_file
 
 JOB_LIFETIME = dt.timedelta(days=1)
@@ -263,13 +266,14 @@ def _run_locked(app: Flask, token: str) -> None:
             format=job.options["format"],
             dry_run=job.stage == "dry_run",
             publish=bool(job.options.get("publish")),
+            submit=bool(job.options.get("submit")),
             skip_invalid=bool(job.options.get("skip_invalid")),
             mapping=ColumnMapping(**job.mapping),
             # A job saved before file_name was kept has the typed name or the file's in dataset, which the
             # mapping file's name did not override then: as file_name it comes after the mapping's again.
             dataset=job.options["dataset"] if "file_name" in job.options else "",
             file_name=job.options.get("file_name", job.options["dataset"]),
-            user_id=job.owner_id,
+            actor=Actor(db.session.get(User, job.owner_id), Channel.IMPORT),
         )
         try:
             from incidents.geocoding import current_geocoder

@@ -74,7 +74,10 @@ class VerificationGrade(Labelled):
 
 
 class PublicationStatus(Labelled):
+    # The publication workflow (services.workflow): a draft is submitted for review; a reviewer sends it back
+    # or publishes it; a published incident may be retracted. Only published incidents are public.
     DRAFT = "draft", "draft"
+    IN_REVIEW = "in_review", "in review"
     PUBLISHED = "published", "published"
     RETRACTED = "retracted", "retracted"
 
@@ -109,7 +112,10 @@ class CasualtyCategory(Labelled):
 
 
 class Role(Labelled):
+    # Editors draft and submit; reviewers also send back, publish and retract; admins also manage accounts
+    # and vocabularies. The public (not logged in) sees published incidents only.
     ADMIN = "admin", "administrator"
+    REVIEWER = "reviewer", "reviewer"
     EDITOR = "editor", "editor"
 
 

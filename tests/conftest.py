@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from incidents import create_app, derived
+from incidents import audit, create_app, derived
 from incidents.config import normalise_database_url
 from incidents.extensions import db, limiter
 from incidents.models import User
@@ -121,6 +121,7 @@ def app(
     with app.app_context():
         db.session.remove()
         _assert_derived_data_true()
+        _assert_audit_trail_holds(request)
         db.session.remove()
         db.engine.dispose()
 
@@ -136,6 +137,16 @@ def _assert_derived_data_true() -> None:
         return  # a test of migrations left an older schema
     problems = derived.check(db.session.connection(), limit=10)
     assert not problems, "derived data out of date:\n" + "\n".join(problems)
+
+
+def _assert_audit_trail_holds(request: pytest.FixtureRequest) -> None:
+    """After every test (but those that tamper with it on purpose): the audit trail's hash chain holds."""
+    if request.node.get_closest_marker("tampers_with_audit_trail"):
+        return
+    if not sa.inspect(db.engine).has_table("audit_entries"):
+        return
+    found = audit.verify(db.session.connection())
+    assert found.ok, f"the audit trail is broken at entry {found.broken_at}: {found.problem}"
 
 
 def _empty_postgresql() -> None:

@@ -12,12 +12,16 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
+from incidents.audit import COMMAND_LINE
+from incidents.domain.duplicates import open_flags
 from incidents.extensions import db
-from incidents.models import User
+from incidents.models import Incident, User
 from incidents.services.accounts import create_user as create_account
+from incidents.services.duplicates import confirm_distinct
 from incidents.services.incidents import create_incident
 from incidents.services.tokens import create_token
-from incidents.vocabulary import Role
+from incidents.services.workflow import INITIAL, transition
+from incidents.vocabulary import PublicationStatus, Role
 
 PASSWORD = "correct horse battery staple"
 
@@ -27,7 +31,7 @@ def create_user(
 ) -> User:
     """An account, made as `flask create-user` makes it; the user comes back detached from its session."""
     with app.app_context():
-        user = create_account(email, password, role)
+        user = create_account(email, password, role, COMMAND_LINE)
         db.session.commit()
         db.session.refresh(user)
         db.session.expunge(user)
@@ -37,7 +41,7 @@ def create_user(
 def create_api_token(app: Flask, user: User, name: str = "tests") -> str:
     """An API token for the user, made as `flask create-token` makes it; the token itself."""
     with app.app_context():
-        _record, token = create_token(db.session.get(User, user.id), name)
+        _record, token = create_token(db.session.get(User, user.id), name, COMMAND_LINE)
         db.session.commit()
         return token
 
@@ -60,13 +64,47 @@ INCIDENT: dict[str, Any] = {
 def add_incident(app: Flask, title: str, **fields: Any) -> int:
     """Add an incident through services.incidents.create_incident, as every channel does; its id.
 
-    Keyword arguments are the input schema's fields, over INCIDENT.
+    Keyword arguments are the input schema's fields, over INCIDENT. A published (or retracted) incident is
+    made a draft, then moved by the operator along the workflow, as `load-demo --publish` does: the test
+    asked for a distinct event, so the possible duplicates flagged on it are confirmed distinct first, as a
+    reviewer would before publishing.
     """
     data: dict[str, Any] = {"title": title, **INCIDENT, **fields}
+    wanted = PublicationStatus(data["status"])
+    data["status"] = wanted.value if wanted in INITIAL else PublicationStatus.DRAFT.value
     with app.app_context():
-        incident = create_incident(data, None).incident
+        incident = create_incident(data, COMMAND_LINE).incident
+        if _ROAD[wanted]:
+            for flag in open_flags(incident.id):
+                confirm_distinct(flag, COMMAND_LINE)
+        for status in _ROAD[wanted]:
+            transition(incident, status, COMMAND_LINE, reason="test data", version=incident.version)
         db.session.commit()
         return incident.id
+
+
+_ROAD = {
+    PublicationStatus.DRAFT: (),
+    PublicationStatus.IN_REVIEW: (),
+    PublicationStatus.PUBLISHED: (PublicationStatus.IN_REVIEW, PublicationStatus.PUBLISHED),
+    PublicationStatus.RETRACTED: (
+        PublicationStatus.IN_REVIEW,
+        PublicationStatus.PUBLISHED,
+        PublicationStatus.RETRACTED,
+    ),
+}
+
+
+def publish(app: Flask, incident_id: int, reason: str = "reviewed") -> None:
+    """Submit (when a draft) and publish the incident, by the operator, as the workflow has it."""
+    with app.app_context():
+        incident = db.session.get_one(Incident, incident_id)
+        if incident.status == PublicationStatus.DRAFT:
+            transition(incident, PublicationStatus.IN_REVIEW, COMMAND_LINE, version=incident.version)
+        transition(
+            incident, PublicationStatus.PUBLISHED, COMMAND_LINE, reason=reason, version=incident.version
+        )
+        db.session.commit()
 
 
 def at_juliaca() -> dict[str, Any]:
@@ -162,7 +200,7 @@ def juliaca_form(**overrides: Any) -> dict[str, Any]:
         "perpetrators": "National Police of Peru",
         "victims": "protesters",
         "verification_grade": "fair",
-        "status": "published",
+        "status": "draft",  # a new incident is a draft (or in review); publishing is a reviewer's later step
         "confidential_notes": "Witness W-3 asked not to be named.",
         "citations-0-source_id": "",
         "citations-0-source-title": "Peru: 17 dead in Juliaca clashes",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,8 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from incidents.extensions import db
-from incidents.models import Incident
-from tests.factories import DRAFT_TITLE, MARKER, add_hostile_and_draft, load_demo
+from incidents.models import Incident, User
+from incidents.vocabulary import Role
+from tests.factories import DRAFT_TITLE, MARKER, add_hostile_and_draft, create_api_token, load_demo
 
 PROBLEM = "application/problem+json"
 
@@ -30,7 +32,7 @@ def new_incident(**fields: Any) -> dict[str, Any]:
         "admin1": "Puno",
         "location_precision": "admin1",
         "verification_grade": "weak",
-        "status": "published",
+        "status": "in_review",
         "citations": [
             {
                 "source": {"title": "Radio Onda Azul bulletin", "kind": "press"},
@@ -116,30 +118,49 @@ def test_revoked_tokens_stop_working(
     assert_problem(client.get("/api/v1/sources", headers=bearer(token)), 401)
 
 
-def test_create_replace_and_retract(client: FlaskClient, token: str) -> None:
+def test_create_replace_and_retract(
+    app: Flask, client: FlaskClient, token: str, make_user: Callable[..., User]
+) -> None:
     created = client.post("/api/v1/incidents", json=new_incident(), headers=bearer(token))
     assert created.status_code == 201, created.data
     record = created.json
     assert created.headers["Location"].endswith(f"/api/v1/incidents/{record['id']}")
     assert record["created_by"] == "api@example.org" and record["version"] == 1
+    assert record["status"] == "in_review"
     assert record["casualties"] == [
         {"category": "detained", "low": 12, "high": 15, "best": 13, "source_count": 1}
     ]
     url = f"/api/v1/incidents/{record['id']}"
+    assert_problem(client.get(url), 404)  # in review: not public yet
+
+    # The editor may not publish; a reviewer does, with a reason.
+    move = {"to": "published", "version": 1, "reason": "Two sources agree."}
+    refused = client.post(f"{url}/transitions", json=move, headers=bearer(token))
+    assert "a reviewer's step" in assert_problem(refused, 403)["detail"]
+    reviewer = create_api_token(app, make_user("reviewer@example.org", Role.REVIEWER))
+    published = client.post(f"{url}/transitions", json=move, headers=bearer(reviewer))
+    assert published.status_code == 200, published.data
+    assert published.json["status"] == "published" and published.json["version"] == 2
     assert client.get(url).json["title"] == record["title"]  # published: public
 
-    body = new_incident(title="Puno: 15 protesters detained at the bridge", version=1)
+    body = new_incident(title="Puno: 15 protesters detained at the bridge", version=2, status="published")
     body["citations"][0] = {"source_id": record["citations"][0]["source"]["id"], "claims": []}
     body["estimates"] = []
-    replaced = client.put(url, json=body, headers=bearer(token))
+    # A published incident is corrected by a reviewer, with a reason.
+    assert_problem(client.put(url, json=body, headers=bearer(token)), 403)
+    assert "reason" in assert_problem(client.put(url, json=body, headers=bearer(reviewer)), 422)["errors"]
+    body["reason"] = "The bulletin's second edition names 15."
+    replaced = client.put(url, json=body, headers=bearer(reviewer))
     assert replaced.status_code == 200, replaced.data
-    assert replaced.json["version"] == 2 and replaced.json["casualties"] == []
-    stale = client.put(url, json=body, headers=bearer(token))
-    assert "version 2" in assert_problem(stale, 409)["detail"]
+    assert replaced.json["version"] == 3 and replaced.json["casualties"] == []
+    stale = client.put(url, json=body, headers=bearer(reviewer))
+    assert "version 3" in assert_problem(stale, 409)["detail"]
     body.pop("version")
-    assert "version" in assert_problem(client.put(url, json=body, headers=bearer(token)), 422)["errors"]
+    assert "version" in assert_problem(client.put(url, json=body, headers=bearer(reviewer)), 422)["errors"]
 
-    assert client.delete(url, headers=bearer(token)).status_code == 204
+    retraction = {"reason": "A duplicate of the bulletin of the 21st.", "version": 3}
+    assert_problem(client.delete(url, json=retraction, headers=bearer(token)), 403)
+    assert client.delete(url, json=retraction, headers=bearer(reviewer)).status_code == 204
     assert_problem(client.get(url), 404)
     assert client.get(url, headers=bearer(token)).json["status"] == "retracted"
     assert_problem(client.delete("/api/v1/incidents/999999", headers=bearer(token)), 404)
@@ -215,7 +236,7 @@ def test_openapi_description_and_docs_page(client: FlaskClient) -> None:
     }
     assert operations == {
         "listIncidents", "createIncident", "getIncident", "replaceIncident", "retractIncident",
-        "listSources", "createSource", "getSource",
+        "moveIncident", "listSources", "createSource", "getSource",
     }  # fmt: skip
     input_schema = spec["components"]["schemas"]["IncidentInput"]
     assert {"title", "citations", "version"} <= set(input_schema["properties"])

@@ -16,10 +16,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from incidents.extensions import db
 from incidents.models import User
-from incidents.services.tokens import create_token
-from tests.factories import load_demo
+from incidents.vocabulary import Role
+from tests.factories import create_api_token, load_demo
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 12  # per operation and audience: enough to find a 5xx, few enough to keep the suite fast
@@ -29,17 +28,17 @@ def test_api_conforms_to_its_openapi_description(
     app: Flask, runner: FlaskCliRunner, make_user: Callable[..., User]
 ) -> None:
     load_demo(runner)
-    user = make_user("fuzz@example.org")
-    with app.app_context():
-        _record, token = create_token(db.session.get(User, user.id), "fuzz")
-        db.session.commit()
+    editor = create_api_token(app, make_user("fuzz@example.org"), "fuzz")
+    reviewer = create_api_token(app, make_user("reviewer@example.org", Role.REVIEWER), "fuzz")
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 9
     for operation in operations:
-        audiences: list[dict[str, str]] = [{"Authorization": f"Bearer {token}"}]
+        audiences: list[dict[str, str]] = [{"Authorization": f"Bearer {editor}"}]
         if operation.method.upper() == "GET":
             audiences.append({})
+        else:
+            audiences.append({"Authorization": f"Bearer {reviewer}"})
         for headers in audiences:
             _fuzz(operation, headers)
 

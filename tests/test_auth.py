@@ -11,6 +11,7 @@ from argon2 import PasswordHasher, extract_parameters, profiles
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from incidents.audit import COMMAND_LINE
 from incidents.config import DEFAULTS
 from incidents.extensions import db
 from incidents.models import User
@@ -76,7 +77,7 @@ def test_password_change_ends_sessions(app: Flask, make_user: Callable[..., User
     client = app.test_client()
     login(client, "ana@example.org")
     with app.app_context():
-        change_password(db.session.get(User, user.id), "another long password")
+        change_password(db.session.get(User, user.id), PASSWORD, "another long password", COMMAND_LINE)
         db.session.commit()
     assert client.get("/incidents/new").status_code == 302
 

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields, validate
 
+from incidents.audit import COMMAND_LINE
 from incidents.extensions import db
 from incidents.importing.formats import open_reader
 from incidents.importing.mapping import ColumnMapping
@@ -272,7 +273,7 @@ def test_demo_data_with_existing_sources_takes_the_compiled_path(app: Flask) -> 
         sources = {}
         for raw in document["sources"]:
             details = {key: value for key, value in raw.items() if key != "key"}
-            sources[raw["key"]] = create_source(details, None)
+            sources[raw["key"]] = create_source(details, COMMAND_LINE)
         db.session.flush()
         schema, compiled = IncidentInputSchema(), compile_schema(IncidentInputSchema())
         for raw in document["incidents"]:

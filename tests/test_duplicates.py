@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from incidents.audit import COMMAND_LINE
 from incidents.domain.duplicates import Footprint, FootprintIndex
 from incidents.extensions import db
-from incidents.models import DuplicateFlag, Incident
+from incidents.models import DuplicateFlag, Incident, User
 from incidents.services.incidents import retract_incident
-from incidents.vocabulary import DuplicateStatus, PublicationStatus
-from tests.factories import juliaca_form
-from tests.helpers import FIXTURES, counts, run_import
+from incidents.vocabulary import DuplicateStatus, PublicationStatus, Role
+from tests.factories import juliaca_form, publish
+from tests.helpers import FIXTURES, counts, login, run_import
 
 # The same event as juliaca_form, entered by someone else from another source: a day later, 3 km away.
 SECOND = {
@@ -171,11 +173,12 @@ def test_the_index_finds_neighbours_within_10_km_across_cells_and_the_antimeridi
 
 
 def test_a_published_incident_is_not_merged_into_a_draft(
-    app: Flask, editor_client: FlaskClient, runner: FlaskCliRunner
+    app: Flask, editor_client: FlaskClient, runner: FlaskCliRunner, make_user: Callable[..., User]
 ) -> None:
     """Merging retracts the other incident: a published one merged into an imported draft would leave the
     public site with nothing of the event. The merge goes the other way, or the draft is published first."""
-    manual, _ = save(editor_client)  # published
+    manual, _ = save(editor_client)
+    publish(app, manual)
     assert run_import(runner, FIXTURES / "acled.csv").exit_code == 0  # drafts
     with app.app_context():
         draft = db.session.scalar(sa.select(Incident.id).where(Incident.external_id == "PER12001"))
@@ -194,8 +197,21 @@ def test_a_published_incident_is_not_merged_into_a_draft(
         published = db.session.get(Incident, manual)
         assert published is not None and published.status == PublicationStatus.PUBLISHED
     assert flags(app)[0][4] == DuplicateStatus.OPEN
-    # The other way: the draft's citations join the published incident, and the draft is retracted.
+    # The other way: the draft's citations join the published incident, and the draft is retracted. A
+    # published incident is changed by a reviewer; its new sources become public, which is asked first.
     response = editor_client.post(f"/incidents/{manual}/duplicates/{flag_id}/merge", follow_redirects=True)
+    assert "A published incident is corrected by a reviewer or an admin" in response.get_data(as_text=True)
+    make_user("reviewer@example.org", Role.REVIEWER)
+    reviewer = app.test_client()
+    assert login(reviewer, "reviewer@example.org").status_code == 302
+    asked = reviewer.post(f"/incidents/{manual}/duplicates/{flag_id}/merge", follow_redirects=True)
+    page = asked.get_data(as_text=True)
+    assert "Merging makes 1 source(s) public that no published incident cites yet" in page
+    assert f"Merge incident {draft} and make its sources public" in page
+    assert flags(app)[0][4] == DuplicateStatus.OPEN  # nothing merged yet
+    response = reviewer.post(
+        f"/incidents/{manual}/duplicates/{flag_id}/merge", data={"confirmed": "yes"}, follow_redirects=True
+    )
     assert f"Incident {draft} was merged into this one and retracted." in response.get_data(as_text=True)
 
 
@@ -203,12 +219,14 @@ def test_nothing_is_merged_into_a_retracted_incident(
     app: Flask, editor_client: FlaskClient, runner: FlaskCliRunner
 ) -> None:
     assert runner.invoke(args=["import", str(FIXTURES / "acled.csv")]).exit_code == 0  # drafts
-    manual, _ = save(editor_client)
     with app.app_context():
-        imported = db.session.scalar(sa.select(Incident).where(Incident.external_id == "PER12001"))
-        assert imported is not None
-        retract_incident(imported, None)
-        imported_id = imported.id
+        imported_id = db.session.scalar(sa.select(Incident.id).where(Incident.external_id == "PER12001"))
+    assert imported_id is not None
+    publish(app, imported_id)  # no flag yet: the manual entry comes after
+    manual, _ = save(editor_client)  # flagged as a possible duplicate of the published import
+    with app.app_context():
+        imported = db.session.get_one(Incident, imported_id)
+        retract_incident(imported, COMMAND_LINE, reason="a rumour after all", version=imported.version)
         db.session.commit()
         flag_id = db.session.scalar(sa.select(DuplicateFlag.id))
     assert flag_id is not None
@@ -218,7 +236,7 @@ def test_nothing_is_merged_into_a_retracted_incident(
     assert "This incident is retracted: merging would retract incident" in response.get_data(as_text=True)
     with app.app_context():
         kept = db.session.get(Incident, manual)
-        assert kept is not None and kept.status == PublicationStatus.PUBLISHED
+        assert kept is not None and kept.status == PublicationStatus.DRAFT  # not retracted by the merge
 
 
 def test_a_merge_that_would_leave_the_best_estimate_outside_the_range_is_refused(

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from incidents.audit import COMMAND_LINE
 from incidents.extensions import db
 from incidents.models import Incident
 from incidents.schemas.incident import incident_input
@@ -181,7 +182,7 @@ def test_a_location_changed_by_hand_is_no_longer_marked_geocoded(
         assert stored is not None
         data = incident_input(stored)
         data["latitude"], data["longitude"] = -14.07, -70.43
-        update_incident(stored, data, None)
+        update_incident(stored, data, COMMAND_LINE, reason="a correction")
         db.session.commit()
         assert stored.location_method == LocationMethod.RECORDED
 

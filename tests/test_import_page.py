@@ -55,8 +55,15 @@ def test_upload_shows_the_dry_run_and_writes_nothing(app: Flask, editor_client: 
 
 def test_confirming_imports_that_file(app: Flask, editor_client: FlaskClient, import_folder: Path) -> None:
     job_url = upload(editor_client, FIXTURES / "ucdp_ged.csv")
-    form = confirm_form(editor_client.get(job_url).get_data(as_text=True))
-    response = editor_client.post(form["action"], data={"sha256": form["sha256"], "publish": "yes"})
+    page = editor_client.get(job_url).get_data(as_text=True)
+    form = confirm_form(page)
+    # An editor imports drafts or submits them for review; publishing straight away is a reviewer's.
+    assert 'value="published"' not in page
+    refused = editor_client.post(form["action"], data={"sha256": form["sha256"], "import_as": "published"})
+    assert refused.status_code == 403
+    assert "Only a reviewer imports incidents straight to published" in refused.get_data(as_text=True)
+    assert counts(app)["incidents"] == 0
+    response = editor_client.post(form["action"], data={"sha256": form["sha256"], "import_as": "in_review"})
     assert response.status_code == 302
     page = editor_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "<h2>Imported</h2>" in page and "5 incident(s) created" in page
@@ -64,7 +71,7 @@ def test_confirming_imports_that_file(app: Flask, editor_client: FlaskClient, im
         imported = list(db.session.scalars(sa.select(Incident)))
         editor = db.session.scalars(sa.select(User).where(User.email == "editor@example.org")).one()
     assert len(imported) == 5
-    assert {i.status for i in imported} == {PublicationStatus.PUBLISHED}
+    assert {i.status for i in imported} == {PublicationStatus.IN_REVIEW}
     assert {i.created_by_id for i in imported} == {editor.id}
     # Once imported, the upload itself is not kept; a second confirmation is refused.
     assert not list(import_folder.glob("*/upload"))
@@ -115,11 +122,11 @@ def test_errors_block_the_import_unless_the_valid_rows_only_are_chosen(
     assert "Import the 4 valid rows only, and leave out" in page
     assert "--skip-invalid" not in page
     form = confirm_form(page)
-    assert 'name="publish" value="yes">' in page  # not ticked at first
-    refused = editor_client.post(form["action"], data={"sha256": form["sha256"], "publish": "yes"})
+    assert 'name="import_as" value="in_review">' in page  # drafts unless chosen
+    refused = editor_client.post(form["action"], data={"sha256": form["sha256"], "import_as": "in_review"})
     assert refused.status_code == 422
     # What the editor chose is kept on the page that refuses it.
-    assert 'name="publish" value="yes" checked>' in refused.get_data(as_text=True)
+    assert 'name="import_as" value="in_review" checked>' in refused.get_data(as_text=True)
     assert counts(app)["incidents"] == 0
     response = editor_client.post(form["action"], data={"sha256": form["sha256"], "skip_invalid": "yes"})
     assert response.status_code == 302

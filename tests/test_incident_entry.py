@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from incidents.extensions import db
 from incidents.models import CasualtyClaim, Citation, Incident, Source
-from tests.factories import juliaca_form
+from tests.factories import juliaca_form, publish
 
 
 def counts(app: Flask) -> tuple[int, int, int, int]:
@@ -81,6 +81,7 @@ def test_figures_per_group_break_a_source_down_without_widening_the_range(
     response = editor_client.post("/incidents/new", data=form)
     assert response.status_code == 302, response.get_data(as_text=True)
     location = response.headers["Location"]
+    publish(app, int(location.rsplit("/", 1)[1]))
     page = app.test_client().get(location).get_data(as_text=True)
     assert "Killed: 17–18 (2 sources, best estimate 18)" in page  # not 1–18
     assert "of whom civilians: 17" in page and "of whom police officers: 1" in page
@@ -116,6 +117,7 @@ def test_public_sees_published_incident_without_confidential_notes(
     app: Flask, editor_client: FlaskClient
 ) -> None:
     location = editor_client.post("/incidents/new", data=juliaca_form()).headers["Location"]
+    publish(app, int(location.rsplit("/", 1)[1]))
     public = app.test_client()
     page = public.get(location).get_data(as_text=True)
     assert "Killed: 17–18" in page

@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from incidents.audit import COMMAND_LINE
 from incidents.derived import map_cells, stored_records
 from incidents.domain.map_grid import CELLS, cell_of
 from incidents.extensions import db
 from incidents.models import CasualtyClaim, Citation, Incident, Source
 from incidents.queries import map_view
 from incidents.schemas.incident import incident_input
-from incidents.services.incidents import update_incident
+from incidents.services.incidents import retract_incident, update_incident
 from incidents.web import map_script
 from tests.factories import HOSTILE_MARKUP, at_juliaca, killed
 from tests.helpers import incident_id
@@ -272,9 +273,10 @@ def test_rollup_follows_every_save_and_equals_a_rebuild(
         incident = db.session.get(Incident, first)
         assert incident is not None
         data = incident_input(incident)
-        data.update(latitude=48.85, longitude=2.35, country="FR", status="retracted")
+        data.update(latitude=48.85, longitude=2.35, country="FR")
         data["citations"] = [killed(5, 9)]
-        update_incident(incident, data, None)
+        update_incident(incident, data, COMMAND_LINE, reason="a correction")
+        retract_incident(incident, COMMAND_LINE, reason="a rumour", version=incident.version)
         db.session.commit()
     maintained = _rollup(app)
     assert maintained

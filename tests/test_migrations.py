@@ -175,3 +175,58 @@ def test_claim_groups_keep_old_claims_whole_and_a_downgrade_never_miscounts(
             assert "group" not in columns
             assert connection.scalar(sa.text("SELECT count(*) FROM casualty_claims")) == 1
         db.engine.dispose()
+
+
+def test_review_and_audit_widen_statuses_and_roles_and_give_old_tokens_a_lifetime(
+    empty_database: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """0009 lets incidents be in review and accounts reviewers (their CHECK constraints, which 0008 holds
+    to the old values), gives tokens made before it 90 days from the upgrade, and adds the audit chain."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": empty_database})
+    reviewer = (
+        "INSERT INTO users (id, email, password_hash, role, is_active, session_nonce, created_at)"
+        " VALUES (2, 'r@example.org', 'x', 'reviewer', true, 'n2', '2023-01-10 00:00:00+00')"
+    )
+    with app.app_context():
+        upgrade(revision="0008")
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO users (id, email, password_hash, role, is_active, session_nonce, created_at)"
+                    " VALUES (1, 'e@example.org', 'x', 'editor', true, 'n1', '2023-01-10 00:00:00+00')"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, created_at)"
+                    " VALUES (1, 1, 'old', 'h', 'inc_x', '2020-01-10 00:00:00+00')"
+                )
+            )
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
+            connection.execute(sa.text(reviewer))  # 0008 knows no reviewer
+        upgrade()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(reviewer))
+            connection.execute(
+                sa.text(
+                    "INSERT INTO incidents (id, title, narrative, start_date, date_precision, place_name,"
+                    " admin1, admin2, country, location_precision, perpetrators, victims, verification_grade,"
+                    " status, confidential_notes, created_at, updated_at, version, source_count,"
+                    " location_method) VALUES (1, 'Juliaca', '', '2023-01-09', 'day', 'Juliaca', 'Puno', '',"
+                    " 'PE', 'near', '', '', 'fair', 'in_review', '', '2023-01-10 00:00:00+00',"
+                    " '2023-01-10 00:00:00+00', 1, 0, 'recorded')"
+                )
+            )
+            expires = connection.scalar(sa.text("SELECT expires_at FROM api_tokens WHERE id = 1"))
+            assert {"audit_entries", "audit_head"} <= set(sa.inspect(connection).get_table_names())
+        assert expires is not None and str(expires)[:4] >= "2026"  # from the upgrade on, not from 2020
+        with pytest.raises(SystemExit):
+            downgrade(revision="0008")
+        assert "1 incident(s) in review and 1 reviewer account(s)" in capfd.readouterr().err
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE incidents SET status = 'draft'"))
+            connection.execute(sa.text("UPDATE users SET role = 'editor' WHERE id = 2"))
+        downgrade(revision="0008")
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE incidents SET status = 'in_review'"))
+        db.engine.dispose()

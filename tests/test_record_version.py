@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from incidents.audit import COMMAND_LINE
 from incidents.exports import stored
 from incidents.exports.serialize import RECORD_VERSION
 from incidents.extensions import db
@@ -41,7 +42,7 @@ _FULL = {
     "perpetrators": "National Police of Peru",
     "victims": "protesters",
     "verification_grade": "fair",
-    "status": "published",
+    "status": "draft",  # a record carries no status: what it is published as is the same
     "confidential_notes": "Never in a public record.",
     "citations": [
         {
@@ -81,7 +82,7 @@ _NO_POINT = {
     "country": "PE",
     "location_precision": "admin1",
     "verification_grade": "confirmed",
-    "status": "published",
+    "status": "in_review",
     "citations": [{"source_id": 1}],
 }
 
@@ -102,10 +103,10 @@ _TINY = {
 
 def _fixture_records(app: Flask) -> bytes:
     with app.app_context():
-        create_incident(_FULL, None)
-        create_incident(_NO_POINT, None)
-        create_source({"title": "Testimony W-3", "kind": "witness_testimony", "language": "es"}, None)
-        create_incident(_TINY, None)
+        create_incident(_FULL, COMMAND_LINE)
+        create_incident(_NO_POINT, COMMAND_LINE)
+        create_source({"title": "Testimony W-3", "kind": "witness_testimony", "language": "es"}, COMMAND_LINE)
+        create_incident(_TINY, COMMAND_LINE)
         db.session.commit()
         built = stored.build([1, 2, 3])
     return b"".join(built[i] + b"\n" for i in sorted(built))

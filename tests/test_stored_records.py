@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incidents import derived
+from incidents.audit import COMMAND_LINE
 from incidents.derived import stored_records
 from incidents.exports import stored
 from incidents.exports.reader import IncidentReader
@@ -74,7 +75,7 @@ def test_editing_a_source_rewrites_the_records_that_cite_it(
         source = db.session.scalars(sa.select(Source).order_by(Source.id)).first()
         assert source is not None
         source_id = source.id
-        update_source(source, _source_input(source) | {"title": "Renamed report <b>&</b>"}, None)
+        update_source(source, _source_input(source) | {"title": "Renamed report <b>&</b>"}, COMMAND_LINE)
         db.session.commit()
     after = export_json(client)
     citing = [i for i in after["incidents"] if any(c["source"]["id"] == source_id for c in i["citations"])]
@@ -91,7 +92,7 @@ def test_renaming_an_incident_type_rewrites_the_records_of_that_type(
     load_demo(runner)
     with app.app_context():
         killing = db.session.scalars(sa.select(IncidentType).where(IncidentType.slug == "killing")).one()
-        relabel_incident_type(killing, {"label": "Unlawful killing"})
+        relabel_incident_type(killing, {"label": "Unlawful killing"}, COMMAND_LINE)
         db.session.commit()
     labels = {
         t["label"] for i in export_json(client)["incidents"] for t in i["types"] if t["slug"] == "killing"
@@ -106,12 +107,19 @@ def test_a_change_saved_before_a_failed_savepoint_is_still_written(
     with app.app_context():
         first = db.session.scalars(sa.select(Incident).order_by(Incident.id)).first()
         assert first is not None
-        update_incident(first, incident_input(first) | {"title": "Renamed before the savepoint"}, None)
+        update_incident(
+            first,
+            incident_input(first) | {"title": "Renamed before the savepoint"},
+            COMMAND_LINE,
+            reason="a correction",
+        )
         try:
             with db.session.begin_nested():
                 source = db.session.scalars(sa.select(Source)).first()
                 assert source is not None
-                update_source(source, _source_input(source) | {"title": "Renamed in the savepoint"}, None)
+                update_source(
+                    source, _source_input(source) | {"title": "Renamed in the savepoint"}, COMMAND_LINE
+                )
                 db.session.execute(sa.text("SELECT 1/0")) if db.engine.dialect.name == "postgresql" else None
                 raise RuntimeError("give up the savepoint")
         except (RuntimeError, sa.exc.DBAPIError):
@@ -144,13 +152,14 @@ def test_a_save_whose_refresh_fails_leaves_nothing_and_saves_when_tried_again(
     with app.app_context():
         first = db.session.scalars(sa.select(Incident).order_by(Incident.id)).first()
         assert first is not None
-        first_id, edited = first.id, incident_input(first) | {"title": "Saved on the second try"}
+        first_id, version = first.id, first.version
+        edited = incident_input(first) | {"title": "Saved on the second try"}
         with pytest.raises(RuntimeError):
-            update_incident(first, edited, None)
+            update_incident(first, edited, COMMAND_LINE, reason="a correction")
         db.session.rollback()
         again = db.session.get(Incident, first_id)
-        assert again is not None and again.title != "Saved on the second try" and again.version == 1
-        update_incident(again, edited, None)
+        assert again is not None and again.title != "Saved on the second try" and again.version == version
+        update_incident(again, edited, COMMAND_LINE, reason="a correction")
         db.session.commit()
         assert len(calls) == 2
         assert stored_records.check(db.session.connection()) == []
@@ -186,7 +195,7 @@ def test_citing_a_shared_source_rebuilds_only_the_incident_saved(
         assert incident is not None
         edited = incident_input(incident)
         edited["citations"].append({"source_id": source.id, "locator": "p. 2", "quote": "", "claims": []})
-        update_incident(incident, edited, None)
+        update_incident(incident, edited, COMMAND_LINE, reason="a correction")
         saved = incident.id
         db.session.commit()
     # The source's list of citations changed, the source did not: no other record is rewritten.

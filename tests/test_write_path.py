@@ -20,8 +20,11 @@ from marshmallow import ValidationError
 
 import incidents
 from incidents import derived
+from incidents.audit import COMMAND_LINE
 from incidents.extensions import db
 from incidents.models import DuplicateFlag, Incident, MapCell, User
+from incidents.vocabulary import Role
+from tests.factories import create_api_token, publish
 from tests.helpers import login
 
 
@@ -211,19 +214,25 @@ def test_a_relabelled_type_and_a_corrected_source_reach_every_record(
     from incidents.services.sources import update_source
 
     auth = {"Authorization": f"Bearer {token}"}
-    one = client.post("/api/v1/incidents", json=_api_body(title="One", status="published"), headers=auth)
+    one = client.post("/api/v1/incidents", json=_api_body(title="One"), headers=auth)
     cited = {
         "source_id": one.json["citations"][0]["source"]["id"],
         "claims": [{"category": "killed", "low": 17}],
     }
-    two = _api_body(title="Two", status="published", start_date="2023-02-09", citations=[cited])
-    assert client.post("/api/v1/incidents", json=two, headers=auth).status_code == 201
+    two = client.post(
+        "/api/v1/incidents",
+        json=_api_body(title="Two", start_date="2023-02-09", citations=[cited]),
+        headers=auth,
+    )
+    assert two.status_code == 201
+    for incident_id in (one.json["id"], two.json["id"]):
+        publish(app, incident_id)
     with app.app_context():
         killing = db.session.scalars(sa.select(IncidentType).where(IncidentType.slug == "killing")).one()
-        relabel_incident_type(killing, {"label": "Unlawful killing"})
+        relabel_incident_type(killing, {"label": "Unlawful killing"}, COMMAND_LINE)
         source = db.session.scalars(sa.select(Source)).first()
         assert source is not None
-        update_source(source, {"title": "Peru: 17 killed in Juliaca", "kind": "press"}, None)
+        update_source(source, {"title": "Peru: 17 killed in Juliaca", "kind": "press"}, COMMAND_LINE)
         db.session.commit()
     exported = client.get("/export.json").json["incidents"]
     assert len(exported) == 2
@@ -234,18 +243,22 @@ def test_a_relabelled_type_and_a_corrected_source_reach_every_record(
     with app.app_context():
         injury = db.session.scalars(sa.select(IncidentType).where(IncidentType.slug == "injury")).one()
         with pytest.raises(ValidationError) as refused:
-            relabel_incident_type(injury, {"label": "unlawful KILLING"})
+            relabel_incident_type(injury, {"label": "unlawful KILLING"}, COMMAND_LINE)
         assert refused.value.messages == {"label": ["A type labelled 'unlawful KILLING' exists already."]}
 
 
 def test_a_retraction_racing_a_save_is_a_conflict_not_a_server_error(
-    app: Flask, client: FlaskClient, token: str, monkeypatch: pytest.MonkeyPatch
+    app: Flask, client: FlaskClient, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from incidents.services import incidents as operations
+    from incidents.services import workflow
 
+    token = create_api_token(app, make_user("reviewer@example.org", Role.REVIEWER))
     auth = {"Authorization": f"Bearer {token}"}
     incident_id = client.post("/api/v1/incidents", json=_api_body(), headers=auth).json["id"]
-    real = operations.before_change
+    publish(app, incident_id)
+    with app.app_context():
+        version = db.session.get_one(Incident, incident_id).version
+    real = workflow.before_change
 
     def colleague_saves_first(ids: Any) -> Any:
         # Another process commits a new version between the read of the incident and the retraction.
@@ -255,10 +268,11 @@ def test_a_retraction_racing_a_save_is_a_conflict_not_a_server_error(
             )
         return real(ids)
 
-    monkeypatch.setattr(operations, "before_change", colleague_saves_first)
-    response = client.delete(f"/api/v1/incidents/{incident_id}", headers=auth)
+    monkeypatch.setattr(workflow, "before_change", colleague_saves_first)
+    body = {"reason": "a rumour", "version": version}
+    response = client.delete(f"/api/v1/incidents/{incident_id}", json=body, headers=auth)
     assert response.status_code == 409, response.data
-    assert "now version 2" in response.json["detail"]
+    assert f"now version {version + 1}" in response.json["detail"]
     with app.app_context():
         incident = db.session.get(Incident, incident_id)
-        assert incident is not None and incident.status.value == "draft"
+        assert incident is not None and incident.status.value == "published"

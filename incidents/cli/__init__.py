@@ -9,7 +9,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from incidents.cli import accounts, demo, exports, imports, map_cells, stored_records, tokens
+    from incidents.cli import accounts, audit, demo, exports, imports, map_cells, stored_records, tokens
 
     for command in (
         accounts.create_user_command,
@@ -20,5 +20,6 @@ def init_app(app: Flask) -> None:
         imports.import_command,
         stored_records.records_command,
         map_cells.map_cells_command,
+        audit.audit_group,
     ):
         app.cli.add_command(command)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from incidents.audit import COMMAND_LINE
 from incidents.extensions import db
 from incidents.services.accounts import AccountError, create_user
 from incidents.vocabulary import Role
@@ -22,7 +23,7 @@ def create_user_command(email: str, role: str, password: str | None) -> None:
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = create_user(email, password, Role(role))
+        user = create_user(email, password, Role(role), COMMAND_LINE)
         db.session.commit()
     except AccountError as error:
         db.session.rollback()

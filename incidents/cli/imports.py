@@ -29,7 +29,10 @@ from incidents.services.imports.pipeline import ImportOptions, import_file
     help="The file's format; auto finds it from the content.",
 )
 @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
-@click.option("--publish", is_flag=True, help="Publish the imported incidents (they are drafts otherwise).")
+@click.option(
+    "--publish", is_flag=True, help="Publish the imported incidents, as a reviewed batch (drafts otherwise)."
+)
+@click.option("--submit", is_flag=True, help="Submit the imported incidents for review (drafts otherwise).")
 @click.option(
     "--skip-invalid",
     is_flag=True,
@@ -56,6 +59,7 @@ def import_command(
     format_: str,
     dry_run: bool,
     publish: bool,
+    submit: bool,
     skip_invalid: bool,
     mapping: Path | None,
     columns: tuple[str, ...],
@@ -69,6 +73,9 @@ def import_command(
     """
     from incidents.geocoding import current_geocoder
 
+    if publish and submit:
+        raise click.UsageError("Choose --publish or --submit, not both.")
+
     try:
         given = read_mapping_file(mapping) if mapping else ColumnMapping()
         given = given.merged(mapping_from_options(list(columns), list(defaults)))
@@ -78,6 +85,7 @@ def import_command(
         format=format_,
         dry_run=dry_run,
         publish=publish,
+        submit=submit,
         skip_invalid=skip_invalid,
         geocode=not no_geocode,
         mapping=given,

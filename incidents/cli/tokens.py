@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from incidents.audit import COMMAND_LINE
 from incidents.extensions import db
 from incidents.services.tokens import TokenError, create_token_for, revoke_tokens
 
@@ -16,12 +17,15 @@ from incidents.services.tokens import TokenError, create_token_for, revoke_token
 def create_token_command(email: str, name: str) -> None:
     """Create an API token for a staff account; the token is printed once, as the last line."""
     try:
-        record, token = create_token_for(email, name)
+        record, token = create_token_for(email, name, COMMAND_LINE)
         db.session.commit()
     except TokenError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
-    click.echo(f"Token {record.prefix}… for {record.user.email}. It is shown only now; keep it secret:")
+    click.echo(
+        f"Token {record.prefix}… for {record.user.email}, valid until {record.expires_at:%Y-%m-%d}. It is "
+        "shown only now; keep it secret:"
+    )
     click.echo(token)
 
 
@@ -31,7 +35,7 @@ def create_token_command(email: str, name: str) -> None:
 def revoke_token_command(prefix: str) -> None:
     """Revoke the API token whose first characters (as create-token printed them) are PREFIX."""
     try:
-        count = revoke_tokens(prefix)
+        count = revoke_tokens(prefix, COMMAND_LINE)
         db.session.commit()
     except TokenError as error:
         db.session.rollback()

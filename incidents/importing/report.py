@@ -53,6 +53,7 @@ class ImportReport:
     dry_run: bool = True
     skip_invalid: bool = False
     publish: bool = False
+    submit: bool = False  # submitted for review (in review), not drafts
     row_label: str = "row"  # "row" for CSV; "feature" for GeoJSON; "record" for JSON
     rows: int = 0  # records read from the file
     created: int = 0  # incidents created (a dry run: that would be created)
@@ -66,6 +67,7 @@ class ImportReport:
     duplicates_flagged: int = 0
     kept_drafts: int = 0  # drafts in a staff export, left drafts by --publish
     kept_retracted: int = 0  # retracted in a staff export, kept retracted
+    held_for_review: int = 0  # of a publishing import: possible duplicates left in review, not published
     committed: bool = False
     problems: list[Problem] = field(default_factory=list)
     problems_omitted: int = 0  # problems past MAX_PROBLEMS, counted but not listed
@@ -143,6 +145,11 @@ class ImportReport:
             )
         if self.duplicates_flagged:
             lines.append(f"{self.duplicates_flagged} possible duplicate(s) {would}flagged for an editor.")
+        if self.held_for_review:
+            lines.append(
+                f"{self.held_for_review} incident(s) flagged as possible duplicates {would}left in review, "
+                "not published: confirm them distinct or merge them, then publish them."
+            )
         return lines
 
     def _closing_lines(self) -> list[str]:

@@ -1,5 +1,6 @@
 """The database model: incidents, their sources and citations, casualty claims, and accounts."""
 
+from incidents.models.audit import AuditEntry, AuditHead
 from incidents.models.duplicate import DuplicateFlag
 from incidents.models.incident import CasualtyEstimate, Incident, IncidentType, incident_type_links
 from incidents.models.map_cell import MapCell
@@ -9,6 +10,8 @@ from incidents.models.token import ApiToken
 from incidents.models.user import User
 
 __all__ = [
+    "AuditEntry",
+    "AuditHead",
     "ApiToken",
     "CasualtyClaim",
     "CasualtyEstimate",

@@ -27,9 +27,18 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # Past this moment the token no longer authenticates (TOKEN_LIFETIME_DAYS after it was made).
+    expires_at: Mapped[dt.datetime] = mapped_column(Timestamp)
 
     user: Mapped[User] = relationship()
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def is_expired(self) -> bool:
+        expires = self.expires_at
+        if expires.tzinfo is None:  # SQLite keeps no offset; every timestamp is written in UTC
+            expires = expires.replace(tzinfo=dt.UTC)
+        return expires <= utcnow()

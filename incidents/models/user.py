@@ -39,7 +39,13 @@ class User(Base):
 
     @property
     def can_edit(self) -> bool:
-        return self.is_active and self.role in (Role.ADMIN, Role.EDITOR)
+        """Every staff role drafts, edits and submits incidents."""
+        return self.is_active and self.role in (Role.ADMIN, Role.REVIEWER, Role.EDITOR)
+
+    @property
+    def can_review(self) -> bool:
+        """Send back, publish and retract incidents."""
+        return self.is_active and self.role in (Role.ADMIN, Role.REVIEWER)
 
     @property
     def is_admin(self) -> bool:

@@ -23,6 +23,12 @@ def latest(filters: dict[str, Any], *, staff: bool, limit: int) -> list[Incident
     return list(db.session.scalars(incident_selection(filters, staff=staff).limit(limit)))
 
 
+def in_review() -> list[Incident]:
+    """The incidents waiting for a reviewer."""
+    query = sa.select(Incident).where(Incident.status == PublicationStatus.IN_REVIEW).order_by(Incident.id)
+    return list(db.session.scalars(query))
+
+
 def incident_count() -> int:
     """How many incidents the database holds, whatever their status."""
     return int(db.session.scalar(sa.select(sa.func.count()).select_from(Incident)) or 0)

@@ -14,11 +14,15 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from incidents.models import Source, User
+from incidents.audit import COMMAND_LINE, Actor
+from incidents.domain.duplicates import open_flags
+from incidents.models import DuplicateFlag, Source
 from incidents.schemas.errors import Path as FieldPath
 from incidents.schemas.errors import grouped
+from incidents.services.duplicates import confirm_distinct
 from incidents.services.incidents import create_incident
 from incidents.services.sources import create_source
+from incidents.services.workflow import WorkflowRefused, transition
 from incidents.vocabulary import PublicationStatus
 
 FORMAT = "incidents-demo"
@@ -34,24 +38,44 @@ def demo_data_path() -> Path:
     return Path(__file__).resolve().parent.parent / "demo" / "peru-2022-2023.json"
 
 
-def load_demo(path: Path | None = None, *, publish: bool, user: User | None = None) -> int:
+def load_demo(path: Path | None = None, *, publish: bool, actor: Actor = COMMAND_LINE) -> int:
     """Create the file's sources and incidents in the current transaction; returns the number of incidents.
 
-    Nothing is committed: the caller commits, or rolls back on DemoDataError.
+    Each incident is created as a draft; with publish, submitted and published by the operator, as the
+    workflow has it (services.workflow), with the reason "the demo data set". The data set's incidents are
+    distinct events by construction (a national state of emergency and its extension, a region's deaths and
+    a town's): the possible duplicates found among them are confirmed distinct first, as the workflow asks
+    before publishing. Nothing is committed: the caller commits, or rolls back on DemoDataError.
     """
     path = demo_data_path() if path is None else path
     document = _read(path)
-    source_ids = _load_sources(document["sources"], user)
-    status = PublicationStatus.PUBLISHED if publish else PublicationStatus.DRAFT
+    source_ids = _load_sources(document["sources"], actor)
+    created = []
     for index, raw in enumerate(document["incidents"]):
         where = _incident_label(index, raw)
         data = _incident_input(raw, source_ids, where)
-        data["status"] = status.value
+        data["status"] = PublicationStatus.DRAFT.value
         try:
-            create_incident(data, user)
+            created.append((where, create_incident(data, actor).incident))
         except ValidationError as error:
             raise DemoDataError(f"{where}: {_describe(error.messages)}") from error
+    if publish:
+        for flag in sorted({flag for _, incident in created for flag in open_flags(incident.id)}, key=_id):
+            confirm_distinct(flag, actor)
+        for where, incident in created:
+            try:
+                for status in (PublicationStatus.IN_REVIEW, PublicationStatus.PUBLISHED):
+                    transition(incident, status, actor, reason=_REASON, version=incident.version)
+            except WorkflowRefused as refused:
+                raise DemoDataError(f"{where}: not published: {refused}") from refused
     return len(document["incidents"])
+
+
+_REASON = "the demo data set"
+
+
+def _id(flag: DuplicateFlag) -> int:
+    return flag.id
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -74,7 +98,7 @@ def _read(path: Path) -> dict[str, Any]:
     return document
 
 
-def _load_sources(raw_sources: list[Any], user: User | None) -> dict[str, int]:
+def _load_sources(raw_sources: list[Any], actor: Actor) -> dict[str, int]:
     """Create every source; returns their ids by key."""
     created: dict[str, Source] = {}
     for index, raw in enumerate(raw_sources):
@@ -88,7 +112,7 @@ def _load_sources(raw_sources: list[Any], user: User | None) -> dict[str, int]:
         if key in created:
             raise DemoDataError(f"{where}: key: {key!r} is used by another source already.")
         try:
-            created[key] = create_source(fields, user)
+            created[key] = create_source(fields, actor)
         except ValidationError as error:
             raise DemoDataError(f"{where}: {_describe(error.messages)}") from error
     return {key: source.id for key, source in created.items()}

@@ -1,8 +1,9 @@
 """Creating, changing and retracting incidents: the one road every channel takes (form, API, demo, merge).
 
 Each operation loads its input through IncidentInputSchema (a ValidationError names the field and the
-problem), applies the rules, flushes, brings the derived data up to date (derived.refresh) and flags possible
-duplicates. Nothing here commits: the caller commits once, or rolls back on an error.
+problem), applies the rules (the workflow's among them: services.workflow), flushes, brings the derived data
+up to date (derived.refresh), flags possible duplicates and writes the change to the audit trail, field by
+field. Nothing here commits: the caller commits once, or rolls back on an error.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 from sqlalchemy.orm.exc import StaleDataError
 
-from incidents import derived
+from incidents import audit, derived
+from incidents.audit import Actor
 from incidents.extensions import db
 from incidents.models import (
     CasualtyClaim,
@@ -29,21 +31,25 @@ from incidents.models import (
 )
 from incidents.models.columns import utcnow
 from incidents.schemas import IncidentInputSchema
-from incidents.schemas.incident import SCALAR_FIELDS
+from incidents.schemas.incident import SCALAR_FIELDS, incident_input
+from incidents.services import workflow
+from incidents.services.conflicts import MISSING_VERSION, EditConflict
 from incidents.services.duplicate_flags import flag_duplicates
 from incidents.services.refresh import before_change, refresh
 from incidents.services.sources import new_source
 from incidents.vocabulary import LocationMethod, PublicationStatus
 
-MISSING_VERSION = "Give the version you read, so that no one's change is lost."
+__all__ = [
+    "MISSING_VERSION",
+    "EditConflict",
+    "Saved",
+    "create_incident",
+    "retract_incident",
+    "update_incident",
+]
 
-
-class EditConflict(Exception):
-    """Someone saved the incident after this editor read it: the save is refused, nothing is lost."""
-
-    def __init__(self, incident_id: int) -> None:
-        super().__init__(f"incident {incident_id} was changed by someone else")
-        self.incident_id = incident_id
+# What of an incident its figures are: a change to any of them, once published, is a public correction.
+FIGURE_FIELDS = ("citations", "estimates")
 
 
 @dataclass
@@ -60,27 +66,46 @@ def load_input(raw: Mapping[str, Any]) -> dict[str, Any]:
     return loaded
 
 
-def create_incident(raw: Mapping[str, Any], user: User | None) -> Saved:
-    """A new incident from input (plain JSON types, as the form, the API and the demo give it)."""
-    return create_loaded(load_input(raw), user)
+def create_incident(raw: Mapping[str, Any], actor: Actor) -> Saved:
+    """A new incident from input (plain JSON types, as the form, the API and the demo give it): a draft,
+    or submitted for review."""
+    return create_loaded(load_input(raw), actor)
 
 
-def create_loaded(data: dict[str, Any], user: User | None) -> Saved:
+def create_loaded(data: dict[str, Any], actor: Actor) -> Saved:
     """A new incident from input already loaded by the schema."""
-    incident = Incident(created_by=user)
+    workflow.check_initial(data["status"])
+    incident = Incident(created_by=actor.user)
     db.session.add(incident)
-    _apply(incident, data, user)
+    _apply(incident, data, actor.user)
     db.session.flush()
     refresh([incident.id], derived.NEW)
-    return Saved(incident, flag_duplicates(incident))
+    flagged = flag_duplicates(incident)
+    audit.record(
+        db.session.connection(),
+        actor,
+        "incident.create",
+        "incident",
+        incident.id,
+        changes=audit.changes(None, snapshot(incident)),
+    )
+    return Saved(incident, flagged)
 
 
-def update_incident(incident: Incident, raw: Mapping[str, Any], user: User | None) -> Saved:
-    """Replace the incident's content with the input, which must say the version it was based on."""
-    return update_loaded(incident, load_input(raw), user)
+def update_incident(incident: Incident, raw: Mapping[str, Any], actor: Actor, *, reason: str = "") -> Saved:
+    """Replace the incident's content with the input, which must say the version it was based on; a
+    published or retracted incident is corrected by a reviewer, with a reason."""
+    return update_loaded(incident, load_input(raw), actor, reason=reason)
 
 
-def update_loaded(incident: Incident, data: dict[str, Any], user: User | None) -> Saved:
+def update_loaded(
+    incident: Incident,
+    data: dict[str, Any],
+    actor: Actor,
+    *,
+    reason: str = "",
+    operation: str = "incident.update",
+) -> Saved:
     """As update_incident, for input already loaded by the schema.
 
     Without a version, the save is refused as invalid input (it could overwrite anything); with an older
@@ -91,32 +116,48 @@ def update_loaded(incident: Incident, data: dict[str, Any], user: User | None) -
     incident_id = incident.id  # read now: after a failed flush the object can no longer be read
     if data["version"] != incident.version:
         raise EditConflict(incident_id)
+    workflow.check_edit(incident, actor, data["status"], reason)
+    old = snapshot(incident)
     before = before_change([incident_id])
-    _apply(incident, data, user)
+    _apply(incident, data, actor.user)
     try:
         db.session.flush()
     except StaleDataError:
         # Saved by someone else between the read and this flush: the version check in the UPDATE caught it.
         raise EditConflict(incident_id) from None
     refresh([incident_id], before)
-    return Saved(incident, flag_duplicates(incident))
+    flagged = flag_duplicates(incident)
+    changed = audit.changes(old, snapshot(incident))
+    published = incident.status == PublicationStatus.PUBLISHED
+    audit.record(
+        db.session.connection(),
+        actor,
+        operation,
+        "incident",
+        incident_id,
+        changes=changed,
+        reason=reason.strip(),
+        # A published incident whose figures changed carries a correction note for the public.
+        details={"correction": True} if published and any(f in changed for f in FIGURE_FIELDS) else None,
+    )
+    return Saved(incident, flagged)
 
 
-def retract_incident(incident: Incident, user: User | None) -> Incident:
-    """Withdraw an incident from public view. Records are never deleted: a retraction keeps the evidence.
+def retract_incident(incident: Incident, actor: Actor, *, reason: str, version: int | None) -> Incident:
+    """Withdraw a published incident from public view (a reviewer's step, with a reason). Records are never
+    deleted: a retraction keeps the evidence. EditConflict when someone saved it since it was read."""
+    return workflow.transition(incident, PublicationStatus.RETRACTED, actor, reason=reason, version=version)
 
-    EditConflict when someone saved the incident since it was read (the row's version moved).
-    """
-    incident_id = incident.id
-    before = before_change([incident_id])
-    incident.status = PublicationStatus.RETRACTED
-    incident.updated_by = user
-    try:
-        db.session.flush()
-    except StaleDataError:
-        raise EditConflict(incident_id) from None
-    refresh([incident_id], before)
-    return incident
+
+def snapshot(incident: Incident) -> dict[str, Any]:
+    """The incident as the audit trail keeps it: its input, with each citation's source named, and its
+    status; without the version (which every save moves)."""
+    values = incident_input(incident)
+    values.pop("version", None)
+    values["types"] = sorted(values["types"])
+    for citation, kept in zip(incident.citations, values["citations"], strict=True):
+        kept["source"] = citation.source.title
+    return values
 
 
 _LOCATION_FIELDS = ("place_name", "admin1", "admin2", "country", "latitude", "longitude")

@@ -1,12 +1,20 @@
-"""API tokens: created for a user, shown once, stored as a SHA-256 hash, revocable."""
+"""API tokens: made for an account, shown once, kept as a SHA-256 hash, expiring, revocable; audited.
+
+The audit trail keeps a token's id, name, prefix (its first characters, shown in lists) and expiry: never
+the token itself or its hash.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
 import sqlalchemy as sa
+from flask import current_app
 
+from incidents import audit
+from incidents.audit import Actor
 from incidents.extensions import db
 from incidents.models import ApiToken, User
 from incidents.models.columns import utcnow
@@ -14,49 +22,107 @@ from incidents.models.columns import utcnow
 TOKEN_PREFIX = "inc_"  # noqa: S105 - the public prefix every token starts with, not a secret
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_token(user: User, name: str = "") -> tuple[ApiToken, str]:
-    """A new token for user: the record, and the token itself (never stored, shown once)."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(user=user, name=name, token_hash=_digest(token), prefix=token[:12])
-    db.session.add(record)
-    return record, token
-
-
-def user_for_token(token: str) -> User | None:
-    """The active user an active token belongs to; None for unknown, revoked or malformed tokens."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
-        return None
-    record = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token)))
-    if record is None or not record.is_active or not record.user.is_active:
-        return None
-    record.last_used_at = utcnow()
-    return record.user
-
-
-def revoke_token(record: ApiToken) -> None:
-    if record.revoked_at is None:
-        record.revoked_at = utcnow()
-
-
 class TokenError(ValueError):
     """A token operation refused; the message says why."""
 
 
-def create_token_for(email: str, name: str = "") -> tuple[ApiToken, str]:
+class TokenRefused(Exception):
+    """A token that does not authenticate; `record` is its row when it is known (expired, revoked, or its
+    account deactivated), None for an unknown or malformed token."""
+
+    def __init__(self, message: str, record: ApiToken | None = None) -> None:
+        super().__init__(message)
+        self.record = record
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def lifetime() -> dt.timedelta:
+    return dt.timedelta(days=int(current_app.config["TOKEN_LIFETIME_DAYS"]))
+
+
+def create_token(user: User, name: str, actor: Actor) -> tuple[ApiToken, str]:
+    """A new token for user: the record, and the token itself (never stored, shown once)."""
+    if not user.is_active:
+        raise TokenError(f"The account {user.email} is deactivated.")
+    name = name.strip()
+    if len(name) > 120 or "\x00" in name:
+        raise TokenError("name: at most 120 characters.")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = ApiToken(
+        user=user,
+        name=name,
+        token_hash=_digest(token),
+        prefix=token[:12],
+        expires_at=utcnow() + lifetime(),
+    )
+    db.session.add(record)
+    db.session.flush()
+    audit.record(
+        db.session.connection(),
+        actor,
+        "token.create",
+        "token",
+        record.id,
+        changes=audit.changes(None, _snapshot(record)),
+    )
+    return record, token
+
+
+def _snapshot(record: ApiToken) -> dict[str, object]:
+    return {
+        "account": record.user.email,
+        "name": record.name,
+        "prefix": record.prefix,
+        "expires_at": record.expires_at.isoformat(),
+        "revoked": record.revoked_at is not None,
+    }
+
+
+def user_for_token(token: str) -> tuple[User, ApiToken]:
+    """The active account an active token belongs to, and the token's row; TokenRefused otherwise."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        raise TokenRefused("The API token is unknown or malformed.")
+    record = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if record is None:
+        raise TokenRefused("The API token is unknown or malformed.")
+    if record.revoked_at is not None:
+        raise TokenRefused("The API token was revoked.", record)
+    if record.is_expired:
+        raise TokenRefused("The API token has expired: make a new one on your account page.", record)
+    if not record.user.is_active:
+        raise TokenRefused("The API token's account is deactivated.", record)
+    record.last_used_at = utcnow()
+    return record.user, record
+
+
+def revoke_token(record: ApiToken, actor: Actor) -> None:
+    if record.revoked_at is not None:
+        return
+    before = _snapshot(record)
+    record.revoked_at = utcnow()
+    db.session.flush()
+    audit.record(
+        db.session.connection(),
+        actor,
+        "token.revoke",
+        "token",
+        record.id,
+        changes=audit.changes(before, _snapshot(record)),
+    )
+
+
+def create_token_for(email: str, name: str, actor: Actor) -> tuple[ApiToken, str]:
     """A new token for the active account with this email (any case); TokenError when there is none."""
     user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
     if user is None or not user.is_active:
         raise TokenError(f"There is no active account {email!r}.")
-    record, token = create_token(user, name)
-    db.session.flush()
-    return record, token
+    return create_token(user, name, actor)
 
 
-def revoke_tokens(prefix: str) -> int:
+def revoke_tokens(prefix: str, actor: Actor) -> int:
     """Revoke the active tokens whose first 12 characters (as create-token printed them) are prefix; how
     many. TokenError when prefix is shorter or names none."""
     matches = db.session.scalars(sa.select(ApiToken).where(ApiToken.prefix == prefix[:12])).all()
@@ -64,6 +130,13 @@ def revoke_tokens(prefix: str) -> int:
     if len(prefix) < 12 or not active:
         raise TokenError(f"No active token starts with {prefix!r} (give its first 12 characters).")
     for record in active:
-        revoke_token(record)
-    db.session.flush()
+        revoke_token(record, actor)
     return len(active)
+
+
+def tokens(user: User | None = None) -> list[ApiToken]:
+    """Tokens, newest first: one account's, or every account's."""
+    query = sa.select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    if user is not None:
+        query = query.where(ApiToken.user_id == user.id)
+    return list(db.session.scalars(query))

@@ -15,6 +15,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from incidents.domain.dating import date_label
     from incidents.web import (
+        account,
         admin,
         api,
         auth,
@@ -23,6 +24,7 @@ def init_app(app: Flask) -> None:
         imports,
         incidents,
         map,
+        review,
         routing,
         security,
         templating,
@@ -43,6 +45,8 @@ def init_app(app: Flask) -> None:
 
     for blueprint in (
         auth.blueprint,
+        account.blueprint,
+        review.blueprint,
         incidents.blueprint,
         admin.blueprint,
         exports.blueprint,

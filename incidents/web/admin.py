@@ -1,4 +1,4 @@
-"""Admin pages: extending the incident type vocabulary."""
+"""Admin pages: the incident type vocabulary, the accounts, and every API token."""
 
 from __future__ import annotations
 
@@ -7,10 +7,21 @@ from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from incidents.extensions import db
+from incidents.models import ApiToken, User
 from incidents.queries import choices
 from incidents.schemas.errors import by_top_field
+from incidents.services.accounts import (
+    AccountError,
+    create_user,
+    reset_password,
+    set_active,
+    set_role,
+)
+from incidents.services.accounts import accounts as account_list
 from incidents.services.incident_types import add_incident_type
-from incidents.web.security import require_admin
+from incidents.services.tokens import revoke_token, tokens
+from incidents.vocabulary import Role
+from incidents.web.security import require_admin, web_actor
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -23,7 +34,7 @@ def incident_types() -> Response | str | tuple[str, int]:
     if request.method == "POST":
         typed = {name: request.form.get(name, "") for name in typed}
         try:
-            added = add_incident_type(typed)
+            added = add_incident_type(typed, web_actor())
             db.session.commit()
         except ValidationError as error:
             db.session.rollback()
@@ -39,3 +50,91 @@ def incident_types() -> Response | str | tuple[str, int]:
         errors=errors,
     )
     return (page, 422) if errors else page
+
+
+@blueprint.get("/accounts")
+def accounts() -> str:
+    require_admin()
+    return _accounts_page()[0]
+
+
+def _accounts_page(
+    status: int = 200, errors: dict[str, str] | None = None, typed: dict[str, str] | None = None
+) -> tuple[str, int]:
+    page = render_template(
+        "admin/accounts.html",
+        accounts=account_list(),
+        roles=Role.choices(),
+        errors=errors or {},
+        typed=typed or {"email": "", "role": Role.EDITOR.value},
+    )
+    return page, status
+
+
+@blueprint.post("/accounts")
+def account_create() -> Response | tuple[str, int]:
+    """A new account: an email, a role, and a first password the admin passes on."""
+    require_admin()
+    typed = {"email": request.form.get("email", ""), "role": request.form.get("role", "")}
+    try:
+        role = _role(typed["role"])
+        created = create_user(typed["email"], request.form.get("password", ""), role, web_actor())
+        db.session.commit()
+    except AccountError as error:
+        db.session.rollback()
+        return _accounts_page(422, {error.field: error.message}, typed)
+    flash(f"Made the account {created.email} ({created.role.label}).", "info")
+    return redirect(url_for("admin.accounts"))
+
+
+@blueprint.post("/accounts/<id:user_id>")
+def account_change(user_id: int) -> Response | tuple[str, int]:
+    """Change an account: its role, whether it is active (deactivating ends its sessions and tokens at
+    once), or its password (reset: every session of it ends)."""
+    require_admin()
+    user = db.get_or_404(User, user_id)
+    change = request.form.get("change", "")
+    try:
+        if change == "role":
+            set_role(user, _role(request.form.get("role", "")), web_actor())
+            done = f"{user.email} is now {user.role.label}."
+        elif change in ("deactivate", "activate"):
+            set_active(user, change == "activate", web_actor())
+            state = "active" if user.is_active else "deactivated: its sessions and tokens are dead"
+            done = f"{user.email} is {state}."
+        elif change == "password":
+            reset_password(user, request.form.get("password", ""), web_actor())
+            done = f"Set a new password for {user.email}; its sessions have ended."
+        else:
+            raise AccountError("change", f"{change!r} is not a change an account takes")
+        db.session.commit()
+    except AccountError as error:
+        db.session.rollback()
+        return _accounts_page(422, {f"{user.id}-{error.field}": error.message})
+    flash(done, "info")
+    return redirect(url_for("admin.accounts"))
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise AccountError(
+            "role", f"{value!r} is not a role: one of {', '.join(r.value for r in Role)}"
+        ) from None
+
+
+@blueprint.get("/tokens")
+def all_tokens() -> str:
+    require_admin()
+    return render_template("admin/tokens.html", tokens=tokens())
+
+
+@blueprint.post("/tokens/<id:token_id>/revoke")
+def token_revoke(token_id: int) -> Response:
+    require_admin()
+    record = db.get_or_404(ApiToken, token_id)
+    revoke_token(record, web_actor())
+    db.session.commit()
+    flash(f"Revoked {record.user.email}'s token {record.prefix}….", "info")
+    return redirect(url_for("admin.all_tokens"))

@@ -8,9 +8,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from incidents.audit import Actor, Channel
 from incidents.extensions import db, limiter, login_manager
 from incidents.models import User
 from incidents.services.accounts import authenticate, end_sessions, normalise_email
+from incidents.services.refusals import record_refusal
 
 blueprint = Blueprint("auth", __name__)
 
@@ -24,7 +26,16 @@ def load_user(session_id: str) -> User | None:
     if not user_id.isdigit():
         return None
     user = db.session.get(User, int(user_id))
-    if user is None or not user.is_active or user.session_nonce != nonce:
+    if user is None:
+        return None
+    if not user.is_active or user.session_nonce != nonce:
+        # A session that ended (a password change, a deactivation, a logout elsewhere) used again: the
+        # attempt is kept in the audit trail, under its account, and the request goes on as the public's.
+        why = "deactivated" if not user.is_active else "ended"
+        record_refusal(
+            Actor(user, Channel.WEB), "session.use", "account", user.id, f"The account's session has {why}."
+        )
+        db.session.commit()
         return None
     return user
 

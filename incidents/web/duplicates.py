@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, flash, redirect, url_for
-from flask_login import current_user
+from flask import Blueprint, Flask, abort, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from incidents.domain.duplicates import open_flags
 from incidents.extensions import db
 from incidents.models import DuplicateFlag, Incident
-from incidents.services.duplicates import ResolutionError, confirm_distinct, merge
-from incidents.web.security import require_editor
+from incidents.services.duplicates import NeedsConfirmation, ResolutionError, confirm_distinct, merge
+from incidents.services.refusals import record_refusal
+from incidents.services.workflow import WorkflowRefused
+from incidents.web.security import require_editor, web_actor
 
 blueprint = Blueprint("duplicates", __name__, url_prefix="/incidents")
 
@@ -20,7 +21,7 @@ def distinct(incident_id: int, flag_id: int) -> Response:
     require_editor()
     flag = _flag(incident_id, flag_id)
     try:
-        confirm_distinct(flag, current_user)
+        confirm_distinct(flag, web_actor())
         db.session.commit()
     except ResolutionError as error:
         db.session.rollback()
@@ -36,12 +37,26 @@ def merge_into(incident_id: int, flag_id: int) -> Response:
     require_editor()
     flag = _flag(incident_id, flag_id)
     keep = db.get_or_404(Incident, incident_id)
+    actor = web_actor()
     try:
-        retracted = merge(flag, keep, current_user)
+        retracted = merge(flag, keep, actor, confirmed=request.form.get("confirmed") == "yes")
         db.session.commit()
+    except NeedsConfirmation as asked:
+        db.session.rollback()
+        flash(str(asked), "warning")
+        # The page asks again, beside the flag, with a button that confirms.
+        return redirect(
+            url_for("incidents.incident_detail", incident_id=incident_id, confirm_merge=flag_id)
+            + "#duplicates-heading"
+        )
     except ResolutionError as error:
         db.session.rollback()
         flash(str(error), "error")
+    except WorkflowRefused as refused:
+        db.session.rollback()
+        record_refusal(actor, "incident.merge", "incident", incident_id, str(refused))
+        db.session.commit()
+        flash(str(refused), "error")
     else:
         flash(f"Incident {retracted.id} was merged into this one and retracted.", "info")
     return redirect(url_for("incidents.incident_detail", incident_id=incident_id))

@@ -13,12 +13,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from incidents import jobs
+from incidents.extensions import db
 from incidents.importing.formats import FORMATS
 from incidents.importing.mapping import ColumnMapping, mapping_from_json
 from incidents.importing.reading import FileError
-from incidents.web.security import require_editor
+from incidents.services.refusals import record_refusal
+from incidents.web.security import require_editor, web_actor
 
 blueprint = Blueprint("importing", __name__, url_prefix="/import")
+
+# What imported incidents are: drafts, submitted for review, or (by a reviewer) published as one batch.
+IMPORT_AS = ("draft", "in_review", "published")
 
 FORMAT_LABELS = {
     "auto": "find out from the file",
@@ -100,7 +105,19 @@ def confirm(token: str) -> Response | tuple[str, int]:
         # The import must be of exactly the file that was checked: its hash, as the page showed it, and now.
         if request.form.get("sha256") != job.sha256 or jobs.upload_digest(job) != job.sha256:
             return _refused(job, "The stored file is not the one that was checked: upload it again.", 409)
-        job.options["publish"] = request.form.get("publish") == "yes"
+        status = request.form.get("import_as", "draft")
+        if status not in IMPORT_AS:
+            return _refused(job, f"Import the incidents as one of: {', '.join(IMPORT_AS)}.", 422)
+        if status == "published" and not current_user.can_review:
+            message = (
+                "Only a reviewer imports incidents straight to published: import them as drafts, or "
+                "submit them for review."
+            )
+            record_refusal(web_actor(), "import.batch", "import", None, message)
+            db.session.commit()
+            return _refused(job, message, 403)
+        job.options["publish"] = status == "published"
+        job.options["submit"] = status == "in_review"
         job.options["skip_invalid"] = request.form.get("skip_invalid") == "yes"
         if report.file_errors or (report.error_count and not job.options["skip_invalid"]):
             return _refused(

@@ -38,6 +38,7 @@ def typed_from_form(form: MultiDict[str, str], *, keep: int | None = None) -> di
     """What the user typed, as a nested structure of strings, with blank rows dropped (except the source
     block numbered `keep`, which the user is adding a claim row to)."""
     typed: dict[str, Any] = {name: form.get(name, "") for name in INCIDENT_FIELDS}
+    typed["reason"] = form.get("reason", "")  # why a published incident is corrected: not its content
     typed["types"] = form.getlist("types")
     typed["citations"] = []
     for i in range(MAX_ROWS):
@@ -99,6 +100,7 @@ def _without_blanks(values: dict[str, str]) -> dict[str, str]:
 def typed_from_input(data: dict[str, Any]) -> dict[str, Any]:
     """Typed form content from schema input (an existing incident being edited)."""
     typed: dict[str, Any] = {name: _as_text(data.get(name)) for name in INCIDENT_FIELDS}
+    typed["reason"] = ""
     typed["types"] = list(data.get("types", []))
     typed["citations"] = [
         {

@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
@@ -15,14 +14,17 @@ from incidents.extensions import db
 from incidents.geocoding import GeocoderError, current_geocoder
 from incidents.models import Incident, IncidentType
 from incidents.queries import choices
+from incidents.queries.history import corrections, last_moves
 from incidents.queries.selection import incident_selection
 from incidents.schemas.filters import filter_query_args, filters_from_args
 from incidents.schemas.incident import incident_input
 from incidents.services.incidents import EditConflict, create_incident, current_version, update_incident
+from incidents.services.refusals import record_refusal
+from incidents.services.workflow import WorkflowRefused, moves_from
 from incidents.vocabulary import PublicationStatus
 from incidents.web import incident_form
 from incidents.web.geocode import geocode_json
-from incidents.web.security import is_staff, require_editor
+from incidents.web.security import is_staff, require_editor, web_actor
 
 blueprint = Blueprint("incidents", __name__, url_prefix="/incidents")
 
@@ -66,11 +68,15 @@ def incident_list() -> str | tuple[str, int]:
 @blueprint.get("/<id:incident_id>")
 def incident_detail(incident_id: int) -> str:
     incident = _visible_incident(incident_id)
+    staff = is_staff()
     return render_template(
         "incidents/detail.html",
         incident=incident,
         ranges=casualty_ranges(incident),
-        staff=is_staff(),
+        staff=staff,
+        moves=moves_from(incident, web_actor()) if staff else [],
+        last_move=last_moves([incident.id]).get(incident.id) if staff else None,
+        corrections=corrections(incident.id) if incident.status == PublicationStatus.PUBLISHED else [],
     )
 
 
@@ -123,12 +129,19 @@ def _add_claim_row(typed: dict[str, Any], target: str, incident: Incident | None
 
 def _save(typed: dict[str, Any], incident: Incident | None) -> Response | str | tuple[str, int]:
     raw = incident_form.schema_input(typed)
+    actor = web_actor()
     try:
         if incident is None:
-            saved = create_incident(raw, current_user)
+            saved = create_incident(raw, actor)
         else:
-            saved = update_incident(incident, raw, current_user)
+            saved = update_incident(incident, raw, actor, reason=typed["reason"])
         db.session.commit()
+    except WorkflowRefused as refused:
+        db.session.rollback()
+        operation = "incident.create" if incident is None else "incident.update"
+        record_refusal(actor, operation, "incident", incident.id if incident else None, str(refused))
+        db.session.commit()
+        return _render_form(typed, {"form": str(refused)}, incident=incident), refused.status
     except ValidationError as error:
         db.session.rollback()
         return _render_form(

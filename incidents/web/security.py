@@ -8,6 +8,8 @@ from flask import Flask, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from incidents.audit import Actor, Channel
+
 # The only endpoints a visitor who is not logged in may reach. Everything else needs an account.
 PUBLIC_ENDPOINTS = frozenset(
     {
@@ -56,9 +58,27 @@ def _require_login() -> Response | None:
     abort(401)
 
 
+def web_actor() -> Actor:
+    """Who makes this request's changes: the logged-in account, through a page."""
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    return Actor(user, Channel.WEB)
+
+
 def is_staff() -> bool:
     """Whether this visitor sees what staff see: unpublished incidents and confidential fields."""
     return bool(current_user.is_authenticated and current_user.can_edit)
+
+
+def require_login() -> None:
+    """Abort with 401 unless someone is logged in (every page not public redirects to the login before)."""
+    if not current_user.is_authenticated:
+        abort(401)
+
+
+def require_reviewer() -> None:
+    """Abort with 403 unless the user may send back, publish and retract."""
+    if not (current_user.is_authenticated and current_user.can_review):
+        abort(403)
 
 
 def require_editor() -> None:

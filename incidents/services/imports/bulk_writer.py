@@ -69,7 +69,7 @@ class BulkWriter:
         self._type_ids = type_ids
         self._dry_run = dry_run
         self._type_labels = dict(connection.execute(sa.select(TYPES.c.slug, TYPES.c.label)).all())
-        self._on_map: list[tuple[Any, ...]] = []  # what the map's rollup needs of each new incident
+        self._on_map: dict[int, tuple[Any, ...]] = {}  # what the map's rollup needs of each new incident
         self._new = 0
         self._stored = connection.scalar(sa.select(sa.func.count()).select_from(INCIDENTS)) or 0
         self._dataset_known = bool(
@@ -181,9 +181,9 @@ class BulkWriter:
             self._inserter.insert(table, rows)
         self._new += len(ids)
         if not self._rebuilds_map:
-            self._on_map.extend(tuple(row[name] for name in MAP_VALUES) for row in incident_rows)
+            self._on_map.update((row["id"], tuple(row[name] for name in MAP_VALUES)) for row in incident_rows)
         else:
-            self._on_map = []  # the rollup will be rebuilt: what it would need is not kept
+            self._on_map = {}  # the rollup will be rebuilt: what it would need is not kept
         return ids
 
     @property
@@ -196,9 +196,28 @@ class BulkWriter:
         if self._rebuilds_map:
             map_cells.rebuild(self.connection)
         elif self._on_map:
-            rows = (dict(zip(MAP_VALUES, values, strict=True)) for values in self._on_map)
+            rows = (dict(zip(MAP_VALUES, values, strict=True)) for values in self._on_map.values())
             map_cells.add_rows(self.connection, rows)
-        self._on_map = []
+        self._on_map = {}
+
+    def hold_for_review(self, incident_ids: list[int]) -> None:
+        """Put these new incidents in review instead of the status they were written with (before finish)."""
+        status = MAP_VALUES.index("status")
+        for start in range(0, len(incident_ids), IN_CHUNK):
+            chunk = incident_ids[start : start + IN_CHUNK]
+            self.connection.execute(
+                sa.update(INCIDENTS)
+                .where(self._connections.among(INCIDENTS.c.id, chunk))
+                .values(status=PublicationStatus.IN_REVIEW)
+            )
+            for incident_id in chunk:
+                values = self._on_map.get(incident_id)
+                if values is not None:
+                    self._on_map[incident_id] = (
+                        *values[:status],
+                        PublicationStatus.IN_REVIEW,
+                        *values[status + 1 :],
+                    )
 
     def _incident_row(self, item: Pending, now: dt.datetime) -> dict[str, Any]:
         loaded = item.loaded

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
+from incidents.audit import COMMAND_LINE, Actor
 from incidents.domain.duplicates import Footprint, Match, batch_matches
 from incidents.extensions import db
 from incidents.geocoding import Geocoder
@@ -47,7 +48,15 @@ class ImportOptions:
     # the page), else the mapping file's, else the file's name.
     dataset: str = ""
     file_name: str = "file"
-    user_id: int | None = None
+    submit: bool = False  # the imported incidents in review rather than drafts (publish: published)
+    actor: Actor = COMMAND_LINE  # who imports, through what: the audit trail's entry for the batch names them
+
+    @property
+    def status(self) -> PublicationStatus:
+        """What the imported incidents are (a staff export's drafts and retractions stay what they are)."""
+        if self.publish:
+            return PublicationStatus.PUBLISHED
+        return PublicationStatus.IN_REVIEW if self.submit else PublicationStatus.DRAFT
 
 
 class Importer:
@@ -67,17 +76,18 @@ class Importer:
         self.types = types
         self.geocoding = self._geocoding_step(geocoder)
         self.validator = RecordValidator()
-        status = PublicationStatus.PUBLISHED if options.publish else PublicationStatus.DRAFT
         self.writer = BulkWriter(
             db.session.connection(),
             dataset=reader.dataset,
-            status=status,
-            user_id=options.user_id,
+            status=options.status,
+            user_id=options.actor.user_id,
             type_ids=types,
             dry_run=options.dry_run,
         )
         self.first_row: dict[str, int] = {}  # external id → the row it was first seen in
         self.footprints: list[Footprint] = []
+        self.created_ids: list[int] = []  # the incidents written, in order
+        self.held_ids: list[int] = []  # of a publishing import: flagged, so left in review
 
     def _geocoding_step(self, geocoder: Geocoder | None) -> GeocodingStep:
         """Place names geocoded, and admin regions found from coordinates, unless --no-geocode."""
@@ -94,6 +104,10 @@ class Importer:
         """Whether the record is compared with others for possible duplicates."""
         return True
 
+    def _holds_for_review(self) -> bool:
+        """Whether a publishing import leaves its possible duplicates in review."""
+        return True
+
     def run(self, progress: Progress | None) -> None:
         records = self.reader.records()
         while chunk := list(itertools.islice(records, CHUNK)):
@@ -103,6 +117,7 @@ class Importer:
             writes = self.report.error_count == 0 or self.options.skip_invalid
             if writes or self.options.dry_run:
                 ids = self.writer.write([item for _, item in pending])
+                self.created_ids += ids
                 self._remember(pending, ids)
             self.report.created += len(pending)
             if progress is not None:
@@ -113,8 +128,21 @@ class Importer:
         # Possible duplicates are found while the last writes run (on PostgreSQL): among the new incidents,
         # kept in memory, and the stored ones, which the lookup connection reads.
         matches = batch_matches(self.writer.lookup, self.footprints)
+        self._hold_for_review(matches)
         self.writer.finish()
         self._flag_duplicates(matches)
+
+    def _hold_for_review(self, matches: list[tuple[Footprint, Match]]) -> None:
+        """A publishing import leaves the new incidents flagged as possible duplicates in review: nothing
+        flagged is published before an editor has looked (services.workflow)."""
+        if self.options.status != PublicationStatus.PUBLISHED or not self._holds_for_review():
+            return
+        flagged = {f.key for f, _ in matches if f.row} | {m.other.key for _, m in matches if m.other.row}
+        held = sorted(key for key in flagged if key > 0)  # a dry run's rows have no ids (negative keys)
+        self.report.held_for_review = len(held)
+        if held and not self.options.dry_run:
+            self.writer.hold_for_review(held)
+            self.held_ids = held
 
     def _check(self, chunk: list[ImportRecord]) -> list[tuple[ImportRecord, Pending]]:
         """Geocode and validate the chunk's records, reporting their problems: the valid new ones to write."""

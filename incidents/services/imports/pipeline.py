@@ -6,10 +6,12 @@ invalid ones listed. A dry run does every step but writing, and rolls back whate
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from incidents import audit
 from incidents.extensions import db
 from incidents.geocoding import Geocoder
 from incidents.importing.formats import open_reader
@@ -18,6 +20,7 @@ from incidents.importing.report import ImportReport, Problem
 from incidents.models import IncidentType
 from incidents.services.imports.importer import Importer, ImportOptions, Progress
 from incidents.services.imports.restore import ExportRestorer
+from incidents.services.workflow import may_review
 
 __all__ = ["ImportOptions", "Progress", "import_file"]
 
@@ -26,10 +29,16 @@ def import_file(
     path: Path, options: ImportOptions, *, geocoder: Geocoder | None, progress: Progress | None = None
 ) -> ImportReport:
     """Import (or dry-run) the file in the current app context; commits only a complete, wanted import."""
-    report = ImportReport(dry_run=options.dry_run, skip_invalid=options.skip_invalid, publish=options.publish)
+    report = ImportReport(
+        dry_run=options.dry_run,
+        skip_invalid=options.skip_invalid,
+        publish=options.publish,
+        submit=options.submit,
+    )
     try:
-        _run(path, options, report, geocoder, progress)
-        if report.importable and not options.dry_run and not report.file_errors:
+        importer = _run(path, options, report, geocoder, progress)
+        if report.importable and not options.dry_run and not report.file_errors and importer is not None:
+            _record_batch(path, options, report, importer)
             db.session.commit()
             report.committed = True
         else:
@@ -42,13 +51,64 @@ def import_file(
     return report
 
 
+def _record_batch(path: Path, options: ImportOptions, report: ImportReport, importer: Importer) -> None:
+    """One audit entry for the whole import: the file (its SHA-256), the choices, the incidents it made."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    audit.record(
+        db.session.connection(),
+        options.actor,
+        "import.batch",
+        "import",
+        None,
+        reason="a reviewed batch: imported as published" if options.publish else "",
+        details={
+            "file": options.file_name,
+            "sha256": digest.hexdigest(),
+            "format": report.format,
+            "dataset": report.dataset,
+            "status": options.status.value,
+            "rows": report.rows,
+            "incidents": len(importer.created_ids),
+            "incident_ids": _runs(importer.created_ids),
+            "held_for_review": importer.held_ids,
+            "sources_created": report.sources_created,
+            "duplicates_flagged": report.duplicates_flagged,
+        },
+    )
+
+
+def _runs(ids: list[int]) -> list[list[int]]:
+    """Ids as runs [first, last]: an import's ids are mostly one run, whatever its size."""
+    runs: list[list[int]] = []
+    for incident_id in ids:
+        if runs and incident_id == runs[-1][1] + 1:
+            runs[-1][1] = incident_id
+        else:
+            runs.append([incident_id, incident_id])
+    return runs
+
+
 def _run(
     path: Path,
     options: ImportOptions,
     report: ImportReport,
     geocoder: Geocoder | None,
     progress: Progress | None,
-) -> None:
+) -> Importer | None:
+    if options.publish and not may_review(options.actor):
+        report.add(
+            Problem(
+                None,
+                "",
+                "Only a reviewer imports incidents straight to published: import them as drafts, or submit "
+                "them for review.",
+                whole_file=True,
+            )
+        )
+        return None
     rows = db.session.execute(sa.select(IncidentType.id, IncidentType.slug, IncidentType.label)).all()
     types = {slug: type_id for type_id, slug, _ in rows}
     # A cell may name a type by its slug or its label, in any case.
@@ -65,7 +125,7 @@ def _run(
     except FileError as error:
         report.add(Problem(error.row, error.column, error.message, whole_file=True))
         report.format = "" if options.format == "auto" else options.format  # as chosen: it was not read
-        return
+        return None
     importer = None
     try:
         report.format, report.dataset, report.row_label = reader.format, reader.dataset, reader.row_label
@@ -82,3 +142,4 @@ def _run(
                 importer.writer.close()  # before the commit or rollback: no write may still be running
         finally:
             reader.close()
+    return importer

@@ -4,6 +4,8 @@ Its own road beside the importer of other formats (which it extends): nothing is
 stay as stated (a round trip gives back the same records); each incident keeps its id and each source the
 file's id for it when no stored row has them; a staff export's drafts stay drafts and its retractions stay
 retracted (services.imports.pending.status_for), and retracted incidents are not compared for duplicates.
+With --publish, what the file has as published is published again, possible duplicates included (they were
+reviewed where the file comes from): they are flagged, not held in review as another file's would be.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ class ExportRestorer(Importer):
 
     def _compared(self, record: ImportRecord) -> bool:
         return record.status != PublicationStatus.RETRACTED
+
+    def _holds_for_review(self) -> bool:
+        # What the file has as published was reviewed where it comes from, duplicates included (the file
+        # does not carry the flags' outcomes): restored as it was, its possible duplicates flagged again.
+        return False
 
     def _check_source_ids(self, record: ImportRecord, source_ids: list[int], loaded: dict[str, Any]) -> None:
         """Our own exports tell sources apart by id (record.source_ids): one id given to two different sources

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from flask import Response, g, request
 
+from incidents.audit import Actor, Channel
 from incidents.extensions import db
 from incidents.models import User
-from incidents.services.tokens import user_for_token
+from incidents.services.refusals import record_refusal
+from incidents.services.tokens import TokenRefused, user_for_token
 from incidents.web.api.problems import problem
 
 
@@ -30,13 +32,22 @@ def authenticate(*, public: bool) -> Response | None:
             headers={"WWW-Authenticate": 'Bearer realm="incidents"'},
         )
     scheme, _, token = header.partition(" ")
-    user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
-    if user is None:
+    try:
+        if scheme.lower() != "bearer":
+            raise TokenRefused("Give the token as Authorization: Bearer inc_….")
+        user, record = user_for_token(token.strip())
+    except TokenRefused as refused:
         db.session.rollback()
+        if refused.record is not None:
+            # A known token that no longer works (expired, revoked, its account deactivated): the attempt
+            # is kept in the audit trail, under the token's account.
+            actor = Actor(refused.record.user, Channel.API, refused.record.id)
+            record_refusal(actor, "token.use", "token", refused.record.id, str(refused))
+            db.session.commit()
         return problem(
             401,
             "Invalid token",
-            "The API token is unknown, revoked or malformed.",
+            str(refused),
             kind="unauthorized",
             headers={"WWW-Authenticate": 'Bearer realm="incidents", error="invalid_token"'},
         )
@@ -44,6 +55,7 @@ def authenticate(*, public: bool) -> Response | None:
     if not user.can_edit:
         return problem(403, "Forbidden", "This account may not use the API.", kind="forbidden")
     g.api_user = user
+    g.api_token_id = record.id
     return None
 
 
@@ -51,3 +63,8 @@ def api_user() -> User | None:
     """The editor whose token authenticated this request, if any."""
     user: User | None = g.get("api_user")
     return user
+
+
+def api_actor() -> Actor:
+    """Who makes this request's changes: the token's account, through the API, with the token's id."""
+    return Actor(api_user(), Channel.API, g.get("api_token_id"))

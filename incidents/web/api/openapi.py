@@ -12,9 +12,12 @@ from flask import current_app
 from incidents.schemas import IncidentInputSchema, SourceInputSchema
 from incidents.schemas.fields import MAX_INT
 from incidents.schemas.filters import IncidentFilterSchema
+from incidents.schemas.workflow import IncidentReplacementSchema, RetractionSchema, TransitionSchema
 from incidents.web.api import schemas as out
 
-API_VERSION = "1.1.0"  # 1.1: claims carry their group
+# 1.1: claims carry their group. 1.2: the publication workflow: POST …/transitions, in_review, a reason to
+# correct a published incident (PUT) and to retract one (DELETE, with the version read).
+API_VERSION = "1.2.0"
 
 _DESCRIPTION = """\
 Incidents, with their sources and casualty claims, as the public and as editors see them.
@@ -76,6 +79,7 @@ def build_spec() -> dict[str, Any]:
     _add_components(spec)
     _add_incidents_path(spec)
     _add_incident_path(spec)
+    _add_transitions_path(spec)
     _add_sources_path(spec)
     _add_source_path(spec)
     document = spec.to_dict()
@@ -96,6 +100,9 @@ def _add_components(spec: APISpec) -> None:
         ("SourcePage", out.SourcePageSchema),
         ("SourceInput", SourceInputSchema),
         ("IncidentInput", IncidentInputSchema),
+        ("IncidentReplacement", IncidentReplacementSchema),
+        ("Transition", TransitionSchema),
+        ("Retraction", RetractionSchema),
     ):
         spec.components.schema(name, schema=schema)
     spec.components.schema(
@@ -203,26 +210,60 @@ def _add_incident_path(spec: APISpec) -> None:
                 "operationId": "replaceIncident",
                 "summary": "Replace an incident: version is the one read (missing: 422; stale: 409)",
                 "security": _TOKEN,
-                "requestBody": _json_body("IncidentInput"),
+                "requestBody": _json_body("IncidentReplacement"),
                 "responses": {
                     "200": _saved("Replaced"),
                     **_bad_body(),
+                    "403": _problem("This account may not use the API, or not change this incident now"),
                     "404": _problem("No such incident"),
-                    "409": _problem("Someone else changed the incident since that version"),
+                    "409": _problem(
+                        "Someone else changed the incident since that version, or its status differs"
+                    ),
                 },
             },
             "delete": {
                 "operationId": "retractIncident",
-                "summary": "Retract an incident (soft delete: it stays in the database, out of public view)",
+                "summary": "Retract a published incident (a reviewer's move: a reason, the version read)",
                 "security": _TOKEN,
+                "parameters": [
+                    {"in": "query", "name": "reason", "schema": {"type": "string", "maxLength": 2000}},
+                    {"in": "query", "name": "version", "schema": _ID},
+                ],
+                "requestBody": {"required": False, "content": {"application/json": {"schema": "Retraction"}}},
                 "responses": {
                     "204": {"description": "Retracted"},
-                    "401": _needs_token(),
-                    "403": _forbidden(),
+                    **_bad_body(),
+                    "403": _problem("This account may not use the API, or may not retract"),
                     "404": _problem("No such incident"),
-                    "409": _problem("Someone else saved the incident while it was being retracted"),
+                    "409": _problem("Not published, or someone else saved it since that version"),
                 },
             },
+        },
+    )
+
+
+def _add_transitions_path(spec: APISpec) -> None:
+    spec.path(
+        path="/api/v1/incidents/{incident_id}/transitions",
+        parameters=[{"in": "path", "name": "incident_id", "required": True, "schema": _ID}],
+        operations={
+            "post": {
+                "operationId": "moveIncident",
+                "summary": "Move an incident along the workflow (submit, send back, publish, retract)",
+                "security": _TOKEN,
+                "requestBody": _json_body("Transition"),
+                "responses": {
+                    "200": _ok("StaffIncidentRecord", "Moved"),
+                    **_bad_body(),
+                    "403": _problem(
+                        "This account may not make this move (a reviewer's, or their own change)"
+                    ),
+                    "404": _problem("No such incident"),
+                    "409": _problem(
+                        "Not a move from the incident's status, a possible duplicate, or a stale version"
+                    ),
+                },
+            }
         },
     )
 

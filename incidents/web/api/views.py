@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from marshmallow import Schema, ValidationError, fields, validate
@@ -17,6 +18,7 @@ from incidents.extensions import db
 from incidents.models import Incident
 from incidents.schemas.fields import MAX_INT
 from incidents.schemas.filters import filters_from_args
+from incidents.schemas.workflow import RetractionSchema, TransitionSchema
 from incidents.services.incidents import (
     EditConflict,
     Saved,
@@ -25,8 +27,10 @@ from incidents.services.incidents import (
     retract_incident,
     update_incident,
 )
+from incidents.services.refusals import record_refusal
 from incidents.services.sources import create_source
-from incidents.web.api.auth import api_user
+from incidents.services.workflow import WorkflowRefused, transition
+from incidents.web.api.auth import api_actor, api_user
 from incidents.web.api.openapi import openapi_spec
 from incidents.web.api.problems import http_problem, problem, validation_problem
 
@@ -146,13 +150,38 @@ def incident_create() -> Response:
     body = _body()
     if isinstance(body, Response):
         return body
+    saved = _attempt("incident.create", None, lambda: create_incident(body, api_actor()))
+    return saved if isinstance(saved, Response) else _saved_incident(saved, 201)
+
+
+T = TypeVar("T")
+
+
+def _attempt(operation: str, incident_id: int | None, change: Callable[[], T]) -> T | Response:
+    """Make the change and commit it; or roll it back and answer why not, as a problem (a refusal of the
+    workflow is kept in the audit trail)."""
     try:
-        saved = create_incident(body, api_user())
+        done = change()
         db.session.commit()
     except ValidationError as error:
         db.session.rollback()
         return validation_problem(error)
-    return _saved_incident(saved, 201)
+    except EditConflict:
+        db.session.rollback()
+        return _conflict(incident_id or 0)
+    except WorkflowRefused as refused:
+        return _refused(refused, operation, incident_id)
+    return done
+
+
+def _refused(refused: WorkflowRefused, operation: str, incident_id: int | None) -> Response:
+    """The workflow's refusal as a problem; the attempt kept in the audit trail."""
+    db.session.rollback()
+    record_refusal(api_actor(), operation, "incident", incident_id, str(refused))
+    db.session.commit()
+    kind = "forbidden" if refused.status == 403 else "workflow"
+    title = "Forbidden" if refused.status == 403 else "Not allowed in this state"
+    return problem(refused.status, title, str(refused), kind=kind)
 
 
 def _saved_incident(saved: Saved, status: int) -> Response:
@@ -187,16 +216,16 @@ def incident_replace(incident_id: int) -> Response:
     body = _body()
     if isinstance(body, Response):
         return body
-    try:
-        saved = update_incident(incident, body, api_user())
-        db.session.commit()
-    except ValidationError as error:
-        db.session.rollback()
-        return validation_problem(error)
-    except EditConflict:
-        db.session.rollback()
-        return _conflict(incident_id)
-    return _saved_incident(saved, 200)
+
+    def replace() -> Saved:
+        # Why the incident changes (required of a published or retracted one): beside its content.
+        reason = body.pop("reason", "")
+        if not isinstance(reason, str):
+            raise ValidationError({"reason": ["Not a valid string."]})
+        return update_incident(incident, body, api_actor(), reason=reason)
+
+    saved = _attempt("incident.update", incident_id, replace)
+    return saved if isinstance(saved, Response) else _saved_incident(saved, 200)
 
 
 def _conflict(incident_id: int) -> Response:
@@ -211,17 +240,53 @@ def _conflict(incident_id: int) -> Response:
 
 @blueprint.delete("/incidents/<id:incident_id>")
 def incident_retract(incident_id: int) -> Response:
-    """Retract the incident (a soft delete): it leaves public view, and stays in the database."""
+    """Retract the incident (a soft delete, a reviewer's step): it leaves public view and stays in the
+    database. The reason and the version read come in a JSON body, or as the query's reason and version."""
     incident = db.session.get(Incident, incident_id) if incident_id <= MAX_INT else None
     if incident is None:
         return _not_found("incident")
-    try:
-        retract_incident(incident, api_user())
-        db.session.commit()
-    except EditConflict:
-        db.session.rollback()
-        return _conflict(incident_id)
-    return Response(status=204)
+    body: dict[str, Any] | Response = (
+        _body()
+        if request.content_length
+        else {k: v for k, v in request.args.items() if k in ("reason", "version")}
+    )
+    if isinstance(body, Response):
+        return body
+
+    def retract() -> Incident:
+        asked = RetractionSchema().load(body)
+        return retract_incident(incident, api_actor(), reason=asked["reason"], version=asked["version"])
+
+    done = _attempt("incident.retract", incident_id, retract)
+    return done if isinstance(done, Response) else Response(status=204)
+
+
+@blueprint.post("/incidents/<id:incident_id>/transitions")
+def incident_transition(incident_id: int) -> Response:
+    """Move the incident along the publication workflow: {"to": "in_review", "version": 3, "reason": "…"}."""
+    incident = db.session.get(Incident, incident_id) if incident_id <= MAX_INT else None
+    if incident is None:
+        return _not_found("incident")
+    body = _body()
+    if isinstance(body, Response):
+        return body
+
+    def move() -> Incident:
+        asked = TransitionSchema().load(body)
+        return transition(
+            incident,
+            asked["to"],
+            api_actor(),
+            reason=asked["reason"],
+            version=asked["version"],
+            override=asked["override"],
+        )
+
+    done = _attempt(f"incident.{body.get('to', 'transition')}", incident_id, move)
+    if isinstance(done, Response):
+        return done
+    record = api_pages.incident_by_id(incident_id, staff=True, permalink_prefix=_permalink_prefix())
+    return _json(record)
 
 
 @blueprint.get("/sources")
@@ -247,7 +312,7 @@ def source_create() -> Response:
     if isinstance(body, Response):
         return body
     try:
-        source = create_source(body, api_user())
+        source = create_source(body, api_actor())
         db.session.commit()
     except ValidationError as error:
         db.session.rollback()
