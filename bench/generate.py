@@ -21,7 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from incidents.config import normalise_database_url
-from incidents.derived import stored_records
+from incidents.derived import public_locations, stored_records
+from incidents.domain.sensitivity import DEFAULT_GRID
 from incidents.extensions import db
 from incidents.models import (
     CasualtyClaim,
@@ -158,6 +159,7 @@ def _insert_sources(connection: sa.Connection, rng: random.Random, count: int) -
 
 _STATUSES = ["published"] * 90 + ["draft"] * 8 + ["retracted"] * 2
 _CREATED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+_NO_RULES = public_locations.Rules()
 
 
 def _incident(
@@ -174,6 +176,7 @@ def _incident(
     start = dt.date(2000, 1, 1) + dt.timedelta(days=rng.randrange(9000))
     end = start + dt.timedelta(days=rng.randrange(1, 6)) if precision != DatePrecision.DAY else None
     has_point = rng.random() < 0.95
+    sensitive = rng.random() < 0.02
     lows: dict[str, int] = {}
     highs: dict[str, int] = {}
     cited = rng.sample(source_ids, rng.randint(1, 3))
@@ -228,6 +231,8 @@ def _incident(
         "verification_grade": rng.choice(list(VerificationGrade)).value,
         "status": rng.choice(_STATUSES),
         "confidential_notes": "" if rng.random() < 0.8 else "Witness contact kept offline.",
+        "location_sensitive": sensitive,
+        "location_sensitive_reason": "A survivor lives here." if sensitive else "",
         "source_count": len(cited),
         "created_at": _CREATED,
         "updated_at": _CREATED,
@@ -236,6 +241,8 @@ def _incident(
     for category in CasualtyCategory:
         incident[f"{category.value}_low"] = lows.get(category.value)
         incident[f"{category.value}_high"] = highs.get(category.value)
+    # No location rules here: the public location follows the incident's own mark, as derived would make it.
+    incident.update(public_locations.computed_one(incident, (), (), _NO_RULES, DEFAULT_GRID))
     rows.incidents.append(incident)
     return citation_id, claim_id
 

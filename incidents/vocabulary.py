@@ -49,6 +49,14 @@ LOCATION_UNCERTAINTY_M: dict[LocationPrecision, int] = {
 }
 
 
+class LocationRuleKind(Labelled):
+    # What a location rule covers (models.LocationRule): every incident citing a source, of a type, or in an
+    # admin-1 region is published with a coarsened location.
+    SOURCE = "source", "incidents citing a source"
+    INCIDENT_TYPE = "incident_type", "incidents of a type"
+    REGION = "region", "incidents in an admin-1 region"
+
+
 class LocationMethod(Labelled):
     # How an incident's coordinates and admin regions were found. Importers geocode place names and
     # reverse-geocode points; the precision then says how far the result can be trusted.

@@ -105,7 +105,7 @@ def _url(rule: str, incident_id: int) -> str:
         "token_id": "999",
         "token": "x" * 32,
         "fmt": "json",
-        "version": "1.1",
+        "version": "1.2",
         "package": "leaflet",
         "filename": "leaflet.css",
     }

@@ -34,8 +34,9 @@ from tests.factories import (
 )
 from tests.helpers import export_json, recomputed_checksum
 
-SCHEMA = json.loads(schema_path("1.1").read_text(encoding="utf-8"))
+SCHEMA = json.loads(schema_path("1.2").read_text(encoding="utf-8"))
 SCHEMA_1_0 = json.loads(schema_path("1.0").read_text(encoding="utf-8"))
+SCHEMA_1_1 = json.loads(schema_path("1.1").read_text(encoding="utf-8"))
 OGRINFO = shutil.which("ogrinfo")
 
 
@@ -52,7 +53,7 @@ def test_json_export_of_the_demo_validates_and_its_checksum_is_stable(
     first = export_json(client)
     jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(first)
     header = first["header"]
-    assert first["format"] == "incidents-export" and first["format_version"] == "1.1"
+    assert first["format"] == "incidents-export" and first["format_version"] == "1.2"
     # La República's breakdown of the Juliaca dead: claims per group beside its figure for the whole event.
     [juliaca] = [i for i in first["incidents"] if i["title"].startswith("Juliaca")]
     claims = [c["claims"] for c in juliaca["citations"] if c["source"]["publisher"] == "La República"]
@@ -65,7 +66,9 @@ def test_json_export_of_the_demo_validates_and_its_checksum_is_stable(
     ]
     [killed] = [c for c in juliaca["casualties"] if c["category"] == "killed"]
     assert (killed["low"], killed["high"], killed["source_count"]) == (17, 18, 5)
-    # An export in 1.1 is not a valid 1.0 document: its claims carry a member 1.0 did not have.
+    # An export in 1.2 is not a valid 1.1 or 1.0 document: its locations and sources carry a member 1.1 did
+    # not have, its claims one 1.0 did not have.
+    assert not jsonschema.Draft202012Validator(SCHEMA_1_1).is_valid(first)
     assert not jsonschema.Draft202012Validator(SCHEMA_1_0).is_valid(first)
     assert header["count"] == len(first["incidents"]) == 11
     assert header["audience"] == "public" and header["includes_unpublished"] is False
@@ -235,13 +238,14 @@ def test_staff_export_includes_drafts_and_says_so(
 
 
 def test_the_json_schema_is_served(client: FlaskClient) -> None:
-    response = client.get("/export/schema/1.1.json")
+    response = client.get("/export/schema/1.2.json")
     assert response.status_code == 200
     assert json.loads(response.data) == SCHEMA
-    # Files written in 1.0 point at its schema, which stays served.
+    # Files written in 1.0 and 1.1 point at their schemas, which stay served.
     older = client.get("/export/schema/1.0.json")
     assert older.status_code == 200 and json.loads(older.data) == SCHEMA_1_0
-    assert client.get("/export/schema/1.2.json").status_code == 404
+    assert json.loads(client.get("/export/schema/1.1.json").data) == SCHEMA_1_1
+    assert client.get("/export/schema/1.3.json").status_code == 404
 
 
 def test_list_page_links_to_exports_of_this_view(client: FlaskClient, runner: FlaskCliRunner) -> None:

@@ -214,7 +214,7 @@ def test_a_version_1_0_export_imports_its_claims_as_whole_figures(
     result = run_import(runner, write(tmp_path, "old.json", resealed(document)), "--publish")
     assert result.exit_code == 0, result.output
     again = export_file(runner, tmp_path / "again.json")
-    assert again["format_version"] == "1.1"
+    assert again["format_version"] == "1.2"
     for item in expected:
         for citation in item["citations"]:
             for claim in citation["claims"]:
@@ -232,7 +232,7 @@ def test_a_version_this_release_does_not_know_is_refused_saying_so(
         result = run_import(runner, write(tmp_path, "newer.json", json.dumps(document)))
         assert result.exit_code == 1
         assert (
-            f"This is incidents-export version {version or '?'}; this importer reads versions 1.0 and 1.1."
-            in result.output
+            f"This is incidents-export version {version or '?'}; this importer reads versions "
+            "1.0, 1.1 and 1.2." in result.output
         )
     assert counts(app)["incidents"] == 11  # the demo, nothing more

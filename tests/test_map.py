@@ -14,8 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from incidents.audit import COMMAND_LINE
-from incidents.derived import map_cells, stored_records
+from incidents.derived import map_cells, public_locations, stored_records
 from incidents.domain.map_grid import CELLS, cell_of
+from incidents.domain.sensitivity import DEFAULT_GRID
 from incidents.extensions import db
 from incidents.models import CasualtyClaim, Citation, Incident, Source
 from incidents.queries import map_view
@@ -395,7 +396,10 @@ def test_bulk_inserted_incidents_are_counted_with_add_rows(app: Flask) -> None:
         "killed_high": 3,
         "source_count": 1,
         "version": 1,
+        "location_sensitive": False,
     }
+    # The public location, as the bulk writer computes it beside the range columns.
+    row |= public_locations.computed_one(row, (), (), public_locations.Rules(), DEFAULT_GRID)
     with app.app_context(), db.engine.begin() as connection:
         incident_id = connection.execute(sa.insert(Incident).returning(Incident.id), [row]).scalar_one()
         # The claim the range columns come from, as the bulk writer inserts it beside the incident.

@@ -39,6 +39,9 @@ _FULL = {
     "latitude": -15.5,
     "longitude": -70.13333,
     "location_precision": "near",
+    # Version 2: the public record has the coarsened location (and says so); testimony is withheld (_TINY).
+    "location_sensitive": True,
+    "location_sensitive_reason": "A witness lives by the airport road.",
     "perpetrators": "National Police of Peru",
     "victims": "protesters",
     "verification_grade": "fair",

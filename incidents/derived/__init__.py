@@ -1,8 +1,11 @@
 """Derived data: what is computed from the incidents and kept beside them, so that reads over many are fast.
 
-Three stores, each a function of the incidents, their citations, sources, claims, estimates and types:
+Four stores, each a function of the incidents, their citations, sources, claims, estimates and types (and the
+location rules):
 - the range columns of each incident (killed_low … displaced_high, source_count): derived.ranges;
-- the map's rollup of incidents per grid cell (map_cells): derived.map_cells;
+- the location the public sees of each incident (public_latitude … location_coarsened):
+  derived.public_locations;
+- the map's rollup of incidents per grid cell, at their public locations (map_cells): derived.map_cells;
 - each incident's stored public record, the bytes the JSON export streams (incident_records):
   derived.stored_records.
 
@@ -21,7 +24,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from incidents.derived import map_cells, ranges, stored_records
+from incidents.derived import map_cells, public_locations, ranges, stored_records
 from incidents.models import Incident
 
 INCIDENTS = cast(sa.Table, Incident.__table__)
@@ -44,32 +47,40 @@ def before_change(connection: sa.Connection, incident_ids: Iterable[int]) -> Bef
 
 
 def refresh(connection: sa.Connection, incident_ids: Iterable[int], *, before: Before) -> None:
-    """Make the three stores true for these incidents, after a change flushed in this transaction.
+    """Make the four stores true for these incidents, after a change flushed in this transaction.
 
-    The range columns are computed from the claims as stored, then the map's rollup moves each incident from
-    where `before` put it to where its row puts it now, then the stored records are rebuilt.
+    The range columns are computed from the claims as stored and the public location from the location and
+    the rules, then the map's rollup moves each incident from where `before` put it to where its row puts it
+    now, then the stored records are rebuilt.
     """
     ids = sorted(set(incident_ids))
     if not ids:
         return
     ranges.refresh(connection, ids)
+    public_locations.refresh(connection, ids)
     map_cells.apply_change(connection, before.map_values, map_cells.values(connection, ids))
     stored_records.refresh(connection, ids)
 
 
 def check(connection: sa.Connection, limit: int = 10) -> list[str]:
-    """What differs, in any of the three stores, from what a rebuild would give (at most limit per store)."""
+    """What differs, in any of the four stores, from what a rebuild would give (at most limit per store)."""
     problems: list[str] = []
     last = 0
     wrong_ranges: list[int] = []
-    while len(wrong_ranges) < limit:
+    wrong_places: list[int] = []
+    while len(wrong_ranges) < limit and len(wrong_places) < limit:
         query = sa.select(INCIDENTS.c.id).where(INCIDENTS.c.id > last).order_by(INCIDENTS.c.id).limit(2000)
         ids = list(connection.scalars(query))
         if not ids:
             break
         wrong_ranges += ranges.check(connection, ids)
+        wrong_places += public_locations.check(connection, ids)
         last = ids[-1]
     problems += [f"range columns of incident {i} are not what its claims give" for i in wrong_ranges[:limit]]
+    problems += [
+        f"public location of incident {i} is not what its location and the rules give"
+        for i in wrong_places[:limit]
+    ]
     problems += map_cells.check(connection, limit)
     problems += [
         f"stored record of incident {i} is missing or out of date"

@@ -41,7 +41,7 @@ def _deltas() -> Deltas:
 
 def _contributions(values: Mapping[str, Any], sign: int) -> Iterator[tuple[tuple[Any, ...], list[float]]]:
     """What one incident adds to (sign 1) or takes from (sign -1) each cell it lies in."""
-    latitude, longitude = values["latitude"], values["longitude"]
+    latitude, longitude = values["public_latitude"], values["public_longitude"]
     sums = [
         1,
         latitude or 0.0,
@@ -96,7 +96,7 @@ def apply_change(
 def add_rows(connection: sa.Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Count incidents just inserted around the ORM (the bulk writer) in the rollup, in the same transaction.
 
-    Each row gives the MAP_VALUES (status, latitude, longitude and the range columns) as inserted; a range
+    Each row gives the MAP_VALUES (status, public coordinates and the range columns) as inserted; a range
     column left out is NULL.
     """
     deltas = _deltas()
@@ -162,11 +162,11 @@ def computed(connection: sa.Connection) -> Deltas:
             INCIDENTS.c.status,
             x.label("cell_x"),
             y.label("cell_y"),
-            sa.func.sum(INCIDENTS.c.latitude).label("latitude_sum"),
-            sa.func.sum(INCIDENTS.c.longitude).label("longitude_sum"),
+            sa.func.sum(INCIDENTS.c.public_latitude).label("latitude_sum"),
+            sa.func.sum(INCIDENTS.c.public_longitude).label("longitude_sum"),
             *sums,
         )
-        .where(INCIDENTS.c.latitude.is_not(None), INCIDENTS.c.longitude.is_not(None))
+        .where(INCIDENTS.c.public_latitude.is_not(None), INCIDENTS.c.public_longitude.is_not(None))
         .group_by(INCIDENTS.c.status, x, y)
     )
     for row in connection.execute(finest):

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
+from incidents.derived.rows import write_columns
 from incidents.domain.casualties import incident_figures, loaded_figures
 from incidents.models import CasualtyClaim, Citation, Incident
 from incidents.vocabulary import CasualtyCategory
@@ -96,21 +97,8 @@ def refresh(connection: sa.Connection, incident_ids: Iterable[int]) -> int:
     ids = sorted(set(incident_ids))
     fresh = computed(connection, ids)
     now = stored(connection, ids)
-    # Bound as b_<column>: SQLAlchemy keeps a column's own name for the values it fills in itself.
-    changed = [
-        {"b_id": incident_id, **{f"b_{name}": value for name, value in values.items()}}
-        for incident_id, values in fresh.items()
-        if incident_id in now and now[incident_id] != values
-    ]
-    if changed:
-        connection.execute(
-            sa.update(INCIDENTS)
-            .where(INCIDENTS.c.id == sa.bindparam("b_id"))
-            .values({name: sa.bindparam(f"b_{name}") for name in COLUMNS})
-            # Derived data is no edit: the column's onupdate must not move the incident's updated_at.
-            .values(updated_at=INCIDENTS.c.updated_at),
-            changed,
-        )
+    changed = {i: values for i, values in fresh.items() if i in now and now[i] != values}
+    write_columns(connection, COLUMNS, changed)
     return len(changed)
 
 

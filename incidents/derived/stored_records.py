@@ -14,7 +14,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from incidents.exports.reader import BATCH_SIZE, IncidentRows, type_order
+from incidents.exports.reader import BATCH_SIZE, IncidentRows, as_public, type_order
 from incidents.exports.serialize import canonical_json, incident_record
 from incidents.exports.stored import LAYOUT, RECORDS, build
 from incidents.models import Incident
@@ -121,10 +121,10 @@ def from_values(
     estimates: dict[str, int],
 ) -> bytes:
     """The stored record of an incident from the values the bulk writer inserts, not read back: the
-    incident's columns as the database gives them back (enums by value), its types as (slug, label), its
-    citations as (locator, quote, source record, claims) and its best estimates by category. The same
-    serializer as `build`; tests compare the two after every import."""
-    incident = IncidentRows(columns)
+    incident's columns as the database gives them back (enums by value; its public location included), its
+    types as (slug, label), its citations as (locator, quote, source record, claims) and its best estimates
+    by category. The same serializer as `build`; tests compare the two after every import."""
+    incident = IncidentRows(as_public(columns))
     incident.types = sorted(types, key=type_order)
     incident.citations = citations
     incident.estimates = estimates

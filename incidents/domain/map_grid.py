@@ -21,8 +21,9 @@ LEVELS = range(MIN_LEVEL, MAX_LEVEL + 1)
 
 CASUALTY_COLUMNS = tuple(f"{c.value}_{end}" for c in CasualtyCategory for end in ("low", "high"))
 SUM_COLUMNS = ("incident_count", "latitude_sum", "longitude_sum", *CASUALTY_COLUMNS)
-# What of an incident decides its cells and what it adds to them.
-MAP_VALUES = ("status", "latitude", "longitude", *CASUALTY_COLUMNS)
+# What of an incident decides its cells and what it adds to them: its public location (the map shows every
+# audience the same cells; derived.public_locations).
+MAP_VALUES = ("status", "public_latitude", "public_longitude", *CASUALTY_COLUMNS)
 CELL_KEY = ("level", "status", "cell_x", "cell_y")
 CELLS = cast(sa.Table, MapCell.__table__)
 INCIDENTS = cast(sa.Table, Incident.__table__)
@@ -56,8 +57,8 @@ def cell_expressions(level: int, dialect: str) -> tuple[sa.ColumnElement[int], s
         return sa.case((floored > last, last), else_=floored)
 
     return (
-        index(Incident.longitude, 180.0, (1 << level) - 1),
-        index(Incident.latitude, 90.0, (1 << (level - 1)) - 1),
+        index(Incident.public_longitude, 180.0, (1 << level) - 1),
+        index(Incident.public_latitude, 90.0, (1 << (level - 1)) - 1),
     )
 
 

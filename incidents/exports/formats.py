@@ -1,4 +1,4 @@
-"""The export formats, each a generator of bytes: JSON (incidents-export 1.1), GeoJSON and CSV.
+"""The export formats, each a generator of bytes: JSON (incidents-export 1.2), GeoJSON and CSV.
 
 The JSON document is written as it is read, so its header comes last: it carries the count and the checksum
 of what came before. The checksum covers the incidents only, each in its canonical form (see
@@ -24,11 +24,11 @@ from incidents.exports.flat import flat_columns, flat_row
 from incidents.exports.stored import StoredReader
 
 FORMAT_NAME = "incidents-export"
-FORMAT_VERSION = "1.1"
+FORMAT_VERSION = "1.2"
 # The GeoJSON export's own version: its features did not change when claims gained their group in 1.1.
 GEOJSON_FORMAT_VERSION = "1.0"
 # Every version whose JSON Schema is served at /export/schema/<version>.json (older exports point there).
-SCHEMA_VERSIONS = ("1.0", "1.1")
+SCHEMA_VERSIONS = ("1.0", "1.1", "1.2")
 GEOJSON_FORMAT_NAME = "incidents-export-geojson"
 
 FORMATS = ("json", "geojson", "csv")
@@ -116,7 +116,7 @@ def _tick(export: Export, written: int) -> None:
 
 
 def write_json(export: Export) -> Iterator[bytes]:
-    """The incidents-export 1.1 document: format, incidents (one a line), then the header."""
+    """The incidents-export 1.2 document: format, incidents (one a line), then the header."""
     yield b'{"format":"' + FORMAT_NAME.encode() + b'","format_version":"' + FORMAT_VERSION.encode() + b'",'
     yield b'"incidents":['
     digest = hashlib.sha256()

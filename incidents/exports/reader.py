@@ -76,9 +76,31 @@ _INCIDENT_COLUMNS: dict[str, Any] = {
     "displaced_low": Incident.displaced_low,
     "displaced_high": Incident.displaced_high,
     "source_count": Incident.source_count,
+    "location_coarsened": Incident.location_coarsened,
 }
+# The public reads the location the public sees (derived.public_locations) under the same names: nothing of
+# the recorded location of a sensitive incident is ever read for public output.
+_PUBLIC_LOCATION: dict[str, Any] = {
+    "place_name": Incident.public_place_name,
+    "latitude": Incident.public_latitude,
+    "longitude": Incident.public_longitude,
+    "location_precision": _raw(Incident.public_location_precision),
+}
+
+
+def as_public(columns: dict[str, Any]) -> dict[str, Any]:
+    """An incident's columns (every one, as the bulk writer has them) as the public reader reads them."""
+    return columns | {name: columns[f"public_{name}"] for name in _PUBLIC_LOCATION}
+
+
 # Read only for staff output.
 _STAFF_COLUMNS: dict[str, Any] = {
+    "location_sensitive": Incident.location_sensitive,
+    "location_sensitive_reason": Incident.location_sensitive_reason,
+    "public_place_name": Incident.public_place_name,
+    "public_latitude": Incident.public_latitude,
+    "public_longitude": Incident.public_longitude,
+    "public_location_precision": _raw(Incident.public_location_precision),
     "status": _raw(Incident.status),
     "confidential_notes": Incident.confidential_notes,
     "created_at": Incident.created_at,
@@ -99,6 +121,7 @@ SOURCE_COLUMNS: dict[str, Any] = {
     "archive_url": Source.archive_url,
     "language": Source.language,
     "reliability": _raw(Source.reliability),
+    "confidential": Source.confidential,
 }
 
 
@@ -170,7 +193,7 @@ class IncidentReader:
         self.batch_size = batch_size or BATCH_SIZE
         self._sources: dict[int, dict[str, Any]] = {}
         self._users: dict[int, str] = {}
-        columns = dict(_INCIDENT_COLUMNS, **(_STAFF_COLUMNS if staff else {}))
+        columns = dict(_INCIDENT_COLUMNS, **(_STAFF_COLUMNS if staff else _PUBLIC_LOCATION))
         self._names = list(columns)
         self._columns = [column.label(name) for name, column in columns.items()]
 

@@ -24,7 +24,7 @@ from incidents.vocabulary import CasualtyCategory, DatePrecision, LocationPrecis
 # code mapped otherwise). Stored records of another version are not used until `records --rebuild` writes them
 # anew (exports.stored.LAYOUT). tests/test_record_version.py keeps the bytes of fixture records for this
 # version and fails when they change while it stays.
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 
 # UCDP codes for our precisions (DOMAIN.md): date_prec 1–5, where_prec 1, 2, 3, 4, 6.
 UCDP_DATE_PREC = {p.value: code for code, p in enumerate(DatePrecision, start=1)}
@@ -89,17 +89,48 @@ def source_record(source: dict[str, Any]) -> dict[str, Any]:
         "archive_url": source["archive_url"],
         "language": source["language"],
         "reliability": source["reliability"],
+        "confidential": bool(source["confidential"]),
+    }
+
+
+CONFIDENTIAL_TITLE = "A confidential source"
+
+
+def public_source(source: dict[str, Any]) -> dict[str, Any]:
+    """A source as the public sees it: a confidential one by its kind and reliability alone, without an id
+    (which would tie together the incidents one witness spoke of)."""
+    if not source["confidential"]:
+        return source
+    return {
+        "id": None,
+        "title": CONFIDENTIAL_TITLE,
+        "kind": source["kind"],
+        "publisher": "",
+        "author": "",
+        "publication_date": None,
+        "url": "",
+        "accessed_date": None,
+        "archive_url": "",
+        "language": "",
+        "reliability": source["reliability"],
+        "confidential": True,
     }
 
 
 def incident_record(incident: IncidentRows, *, staff: bool) -> dict[str, Any]:
-    """The nested record of the JSON export and the API, without its permalink (not part of the content)."""
+    """The nested record of the JSON export and the API, without its permalink (not part of the content).
+
+    The public's record has the location the public sees (the reader reads it: derived.public_locations) and
+    confidential sources as "a confidential source" with their figures, without locator or quote.
+    """
     c = incident.columns
     citations = []
     category_sources: dict[str, set[int]] = {}
     for locator, quote, source, claims in incident.citations:
         for category, *_ in claims:
             category_sources.setdefault(category, set()).add(source["id"])
+        if not staff and source["confidential"]:
+            locator, quote, source = "", "", public_source(source)
         citations.append(
             {
                 "locator": locator,
@@ -143,6 +174,7 @@ def incident_record(incident: IncidentRows, *, staff: bool) -> dict[str, Any]:
             "longitude": c["longitude"],
             "precision": c["location_precision"],
             "ucdp_where_prec": UCDP_WHERE_PREC[c["location_precision"]],
+            "coarsened": bool(c["location_coarsened"]),
         },
         "perpetrators": c["perpetrators"],
         "victims": c["victims"],
@@ -159,6 +191,16 @@ def incident_record(incident: IncidentRows, *, staff: bool) -> dict[str, Any]:
 def _staff_values(incident: IncidentRows) -> dict[str, Any]:
     c = incident.columns
     return {
+        "location_sensitivity": {
+            "sensitive": bool(c["location_sensitive"]),
+            "reason": c["location_sensitive_reason"],
+            "public": {
+                "place_name": c["public_place_name"],
+                "latitude": c["public_latitude"],
+                "longitude": c["public_longitude"],
+                "precision": c["public_location_precision"],
+            },
+        },
         "status": c["status"],
         "confidential_notes": c["confidential_notes"],
         "created_at": iso_timestamp(c["created_at"]),
@@ -177,7 +219,8 @@ def canonical_json(record: dict[str, Any]) -> bytes:
     the same bytes faster, except for floats under 1e-4 (1e-7 rather than 1e-07): those take the slow road.
     """
     location = record["location"]
-    if _tiny(location["latitude"]) or _tiny(location["longitude"]):
+    public = record.get("location_sensitivity", {}).get("public", location)  # staff records only
+    if any(_tiny(place[name]) for place in (location, public) for name in ("latitude", "longitude")):
         return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
 

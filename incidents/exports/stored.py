@@ -27,12 +27,14 @@ import sqlalchemy as sa
 from incidents.exports.reader import BATCH_SIZE, IncidentReader, fetch_raw
 from incidents.exports.serialize import RECORD_VERSION, canonical_json, incident_record, iso_timestamp
 from incidents.extensions import db
-from incidents.models import Incident, StoredRecord, User
+from incidents.models import Citation, Incident, Source, StoredRecord, User
 
 log = logging.getLogger(__name__)
 
 RECORDS = cast(sa.Table, StoredRecord.__table__)
 INCIDENTS = cast(sa.Table, Incident.__table__)
+CITATIONS = cast(sa.Table, Citation.__table__)
+SOURCES = cast(sa.Table, Source.__table__)
 _IN_CHUNK = 500
 
 
@@ -42,16 +44,19 @@ _IN_CHUNK = 500
 LAYOUT = f"{RECORD_VERSION};pycountry {importlib.metadata.version('pycountry')}"
 
 
-def build(incident_ids: Iterable[int], connection: sa.Connection | None = None) -> dict[int, bytes]:
-    """The canonical public records of these incidents, read from the database now."""
+def build(
+    incident_ids: Iterable[int], connection: sa.Connection | None = None, *, staff: bool = False
+) -> dict[int, bytes]:
+    """The canonical public records of these incidents (staff: their staff records), read from the database
+    now."""
     built: dict[int, bytes] = {}
     ids = sorted(set(incident_ids))
     for start in range(0, len(ids), _IN_CHUNK):
         selection = sa.select(Incident).where(Incident.id.in_(ids[start : start + _IN_CHUNK]))
-        reader = IncidentReader(selection, staff=False, connection=connection)
+        reader = IncidentReader(selection, staff=staff, connection=connection)
         for batch in reader.batches():
             for incident in batch:
-                built[incident.columns["id"]] = canonical_json(incident_record(incident, staff=False))
+                built[incident.columns["id"]] = canonical_json(incident_record(incident, staff=staff))
     return built
 
 
@@ -62,7 +67,9 @@ class StoredReader:
     """The canonical records of a selection (a SELECT of Incident with its WHERE clauses), in id order.
 
     Public: the stored bytes as they are. Staff: the stored record with the staff fields added, made
-    canonical again. An incident without a usable stored record is built from its rows.
+    canonical again; an incident whose public record differs from the staff one in more than those fields (a
+    coarsened location, a confidential source withheld) has its staff record built from its rows. An incident
+    without a usable stored record is built from its rows.
     """
 
     def __init__(self, selection: sa.Select[Any], *, staff: bool, batch_size: int | None = None) -> None:
@@ -110,7 +117,10 @@ class StoredReader:
                     missing[0],
                 )
             if self.staff:
-                yield self._staff(connection, rows, built)
+                withheld = _withholding(connection, rows)
+                if withheld:
+                    built |= build(withheld, connection, staff=True)
+                yield self._staff(connection, rows, built, withheld)
             else:
                 yield [(row[0], row[1] if row[1] is not None else built[row[0]]) for row in rows]
             last_id = rows[-1][0]
@@ -118,7 +128,7 @@ class StoredReader:
                 return
 
     def _staff(
-        self, connection: sa.Connection, rows: Sequence[Any], built: dict[int, bytes]
+        self, connection: sa.Connection, rows: Sequence[Any], built: dict[int, bytes], withheld: set[int]
     ) -> list[tuple[int, bytes]]:
         wanted = {user_id for row in rows for user_id in (row[6], row[7]) if user_id is not None} - set(
             self._users
@@ -140,7 +150,17 @@ class StoredReader:
             created_by,
             updated_by,
             version,
+            sensitive,
+            reason,
+            public_place_name,
+            public_latitude,
+            public_longitude,
+            public_precision,
+            _coarsened,
         ) in rows:
+            if incident_id in withheld:
+                out.append((incident_id, built[incident_id]))
+                continue
             created = times.get(created_at)
             if created is None:
                 created = times[created_at] = iso_timestamp(created_at)
@@ -155,6 +175,16 @@ class StoredReader:
                 "updated_at": updated,
                 "updated_by": users.get(updated_by) if updated_by is not None else None,
                 "version": version,
+                "location_sensitivity": {
+                    "sensitive": bool(sensitive),
+                    "reason": reason,
+                    "public": {
+                        "latitude": public_latitude,
+                        "longitude": public_longitude,
+                        "place_name": public_place_name,
+                        "precision": public_precision,
+                    },
+                },
             }
             out.append(
                 (
@@ -181,8 +211,13 @@ def with_staff_fields(public: bytes, staff: dict[str, Any]) -> bytes:
     victims = public.rfind(b',"victims":')
     grade = public.rfind(b',"verification_grade":', 0, victims) if victims > 0 else -1
     title = public.rfind(b',"title":', 0, grade) if grade > 0 else -1
-    date = public.rfind(b',"date":{', 0, title) if title > 0 else -1
-    if date < 0:  # not the shape expected
+    narrative = public.rfind(b',"narrative":', 0, title) if title > 0 else -1
+    date = public.rfind(b',"date":{', 0, narrative) if narrative > 0 else -1
+    sensitivity = staff["location_sensitivity"]
+    if date < 0 or _has_tiny(sensitivity["public"]):  # not the shape expected, or floats orjson writes apart
+        record = orjson.loads(public)
+        record.update(staff)
+        return canonical_json(record)
         record = orjson.loads(public)
         record.update(staff)
         return canonical_json(record)
@@ -196,7 +231,10 @@ def with_staff_fields(public: bytes, staff: dict[str, Any]) -> bytes:
             _dumps(staff["created_at"]),
             b',"created_by":',
             _dumps(staff["created_by"]),
-            view[date:title],
+            view[date:narrative],
+            b',"location_sensitivity":',
+            _dumps(sensitivity, option=orjson.OPT_SORT_KEYS),
+            view[narrative:title],
             b',"status":',
             _dumps(staff["status"]),
             view[title:grade],
@@ -219,4 +257,31 @@ _STAFF_COLUMNS = [
     INCIDENTS.c.created_by_id,
     INCIDENTS.c.updated_by_id,
     INCIDENTS.c.version,
+    INCIDENTS.c.location_sensitive,
+    INCIDENTS.c.location_sensitive_reason,
+    INCIDENTS.c.public_place_name,
+    INCIDENTS.c.public_latitude,
+    INCIDENTS.c.public_longitude,
+    sa.type_coerce(INCIDENTS.c.public_location_precision, sa.String),
+    INCIDENTS.c.location_coarsened,
 ]
+
+
+def _has_tiny(values: dict[str, Any]) -> bool:
+    return any(isinstance(v, float) and v != 0 and abs(v) < 1e-4 for v in values.values())
+
+
+def _withholding(connection: sa.Connection, rows: Sequence[Any]) -> set[int]:
+    """The incidents among rows whose public record withholds something from staff: a coarsened location
+    (the last column) or a confidential source cited."""
+    found = {row[0] for row in rows if row[-1]}
+    ids = [row[0] for row in rows]
+    for start in range(0, len(ids), _IN_CHUNK):
+        query = (
+            sa.select(CITATIONS.c.incident_id)
+            .join(SOURCES, SOURCES.c.id == CITATIONS.c.source_id)
+            .where(SOURCES.c.confidential, CITATIONS.c.incident_id.in_(ids[start : start + _IN_CHUNK]))
+            .distinct()
+        )
+        found.update(connection.scalars(query))
+    return found

@@ -3,6 +3,7 @@
 from incidents.models.audit import AuditEntry, AuditHead
 from incidents.models.duplicate import DuplicateFlag
 from incidents.models.incident import CasualtyEstimate, Incident, IncidentType, incident_type_links
+from incidents.models.location_rule import LocationRule
 from incidents.models.map_cell import MapCell
 from incidents.models.source import CasualtyClaim, Citation, Source
 from incidents.models.stored_record import StoredRecord
@@ -20,6 +21,7 @@ __all__ = [
     "Incident",
     "StoredRecord",
     "IncidentType",
+    "LocationRule",
     "MapCell",
     "Source",
     "User",

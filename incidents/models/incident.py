@@ -60,12 +60,16 @@ class Incident(Base):
         sa.UniqueConstraint(
             "external_source", "external_id", name="uq_incidents_external_source_external_id"
         ),
-        # The map's bounding-box queries read only this index (a covering index): position, dates, ranges.
+        sa.CheckConstraint(
+            "NOT location_sensitive OR location_sensitive_reason <> ''", name="sensitive_has_reason"
+        ),
+        # The map's bounding-box queries read only this index (a covering index): where the incident is shown
+        # (its public location: derived.public_locations), dates, ranges.
         sa.Index(
             "ix_incidents_map",
             "status",
-            "latitude",
-            "longitude",
+            "public_latitude",
+            "public_longitude",
             "start_date",
             "end_date",
             "killed_low",
@@ -102,6 +106,20 @@ class Incident(Base):
         enum_column_type(PublicationStatus), default=PublicationStatus.DRAFT
     )
     confidential_notes: Mapped[str] = mapped_column(sa.Text, default="")
+    # A researcher's mark: this incident's location must not be published as recorded (a witness's home, a
+    # detention centre visit), and why. See domain.sensitivity for what the public sees instead.
+    location_sensitive: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    location_sensitive_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+
+    # Derived on every save (derived.public_locations) from the location, the mark above and the location
+    # rules (LocationRule): where the public sees the incident. Equal to the recorded values unless coarsened.
+    public_latitude: Mapped[float | None] = mapped_column(sa.Float)
+    public_longitude: Mapped[float | None] = mapped_column(sa.Float)
+    public_place_name: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    public_location_precision: Mapped[LocationPrecision | None] = mapped_column(
+        enum_column_type(LocationPrecision, name="public_locationprecision")
+    )
+    location_coarsened: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     # Derived from the claims on every save (derived.ranges), so that maps, filters, totals and exports
     # over many incidents need no join: the range per category (NULL when no source gives a figure).

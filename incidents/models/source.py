@@ -32,6 +32,10 @@ class Source(Base):
     reliability: Mapped[ReliabilityGrade] = mapped_column(
         enum_column_type(ReliabilityGrade, length=1), default=ReliabilityGrade.F
     )
+    # A confidential source is never shown to the public: its kind, reliability and figures are, as "a
+    # confidential source", never its title, publisher, author, dates, URLs, language, locators or quotes.
+    # Witness testimony is confidential unless said otherwise (schemas.SourceInputSchema).
+    confidential: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 

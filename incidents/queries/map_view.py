@@ -29,6 +29,7 @@ from incidents.domain.map_grid import (
 from incidents.extensions import db
 from incidents.models import Incident, IncidentType, incident_type_links
 from incidents.queries.selection import incident_conditions, visible_statuses, within
+from incidents.queries.shown import location_columns
 from incidents.schemas.filters import active_filters
 from incidents.vocabulary import CasualtyCategory
 
@@ -92,7 +93,8 @@ def area_view(filters: dict[str, Any], bbox: BoundingBox, zoom: int, *, staff: b
     if _uses_rollup(filters) and unfiltered.count > FEATURE_LIMIT:
         return unfiltered
     # One more than the limit: if it comes, there are too many to draw one by one (no separate count).
-    rows = list(db.session.execute(sa.select(*_FEATURE_COLUMNS).where(*conditions).limit(FEATURE_LIMIT + 1)))
+    columns = _feature_columns(staff=staff)
+    rows = list(db.session.execute(sa.select(*columns).where(*conditions).limit(FEATURE_LIMIT + 1)))
     if len(rows) > FEATURE_LIMIT:
         return _computed_clusters(conditions, level)
     return _incident_features(rows)
@@ -175,8 +177,8 @@ def _computed_clusters(conditions: list[sa.ColumnElement[bool]], level: int) -> 
             x.label("cell_x"),
             y.label("cell_y"),
             sa.func.count().label("incident_count"),
-            sa.func.sum(Incident.latitude).label("latitude_sum"),
-            sa.func.sum(Incident.longitude).label("longitude_sum"),
+            sa.func.sum(Incident.public_latitude).label("latitude_sum"),
+            sa.func.sum(Incident.public_longitude).label("longitude_sum"),
             *(sa.func.sum(getattr(Incident, name)).label(name) for name in CASUALTY_COLUMNS),
         )
         .where(*conditions)
@@ -201,23 +203,24 @@ def _clustered(level: int, rows: Any) -> AreaView:
     return view
 
 
-_FEATURE_COLUMNS = (
-    Incident.id,
-    Incident.title,
-    Incident.start_date,
-    Incident.end_date,
-    Incident.date_precision,
-    Incident.place_name,
-    Incident.admin1,
-    Incident.admin2,
-    Incident.country,
-    Incident.latitude,
-    Incident.longitude,
-    Incident.location_precision,
-    Incident.verification_grade,
-    Incident.source_count,
-    *(getattr(Incident, name) for name in CASUALTY_COLUMNS),
-)
+def _feature_columns(*, staff: bool) -> list[Any]:
+    """What a feature shows of an incident: its public location to the public (which is also where areas and
+    clusters place it for everyone), its recorded location, marked when coarsened, to staff."""
+    return [
+        Incident.id,
+        Incident.title,
+        Incident.start_date,
+        Incident.end_date,
+        Incident.date_precision,
+        Incident.admin1,
+        Incident.admin2,
+        Incident.country,
+        *location_columns(staff=staff),
+        Incident.location_coarsened,
+        Incident.verification_grade,
+        Incident.source_count,
+        *(getattr(Incident, name) for name in CASUALTY_COLUMNS),
+    ]
 
 
 def _incident_features(rows: list[Any]) -> AreaView:
@@ -273,7 +276,7 @@ def selection_summary(filters: dict[str, Any], *, staff: bool) -> SelectionSumma
         totals = db.session.execute(
             sa.select(
                 sa.func.count().label("incident_count"),
-                sa.func.count(Incident.latitude).label("located"),
+                sa.func.count(Incident.public_latitude).label("located"),
                 *(sa.func.sum(getattr(Incident, name)).label(name) for name in CASUALTY_COLUMNS),
             ).where(*conditions)
         ).one()
@@ -308,11 +311,11 @@ def located_extent(filters: dict[str, Any], *, staff: bool) -> BoundingBox | Non
     conditions = incident_conditions(filters, staff=staff)
     row = db.session.execute(
         sa.select(
-            sa.func.min(Incident.longitude),
-            sa.func.min(Incident.latitude),
-            sa.func.max(Incident.longitude),
-            sa.func.max(Incident.latitude),
-        ).where(*conditions, Incident.latitude.is_not(None))
+            sa.func.min(Incident.public_longitude),
+            sa.func.min(Incident.public_latitude),
+            sa.func.max(Incident.public_longitude),
+            sa.func.max(Incident.public_latitude),
+        ).where(*conditions, Incident.public_latitude.is_not(None))
     ).one()
     if row[0] is None:
         return None

@@ -56,7 +56,7 @@ def incident_conditions(
     if len(statuses) == 1:
         conditions.append(Incident.status == statuses[0])
     if filters.get("q"):
-        conditions.append(_text_contains(filters["q"]))
+        conditions.append(_text_contains(filters["q"], staff=staff))
     if filters.get("type"):
         conditions.append(_of_types(filters["type"], few_in_area=few_in_area))
     conditions.extend(_column_conditions(filters))
@@ -65,12 +65,13 @@ def incident_conditions(
     return conditions
 
 
-def _text_contains(text: str) -> sa.ColumnElement[bool]:
-    """The text in the title, the narrative or the place name, in any case."""
+def _text_contains(text: str, *, staff: bool) -> sa.ColumnElement[bool]:
+    """The text in the title, the narrative or the place name (the one this audience sees), in any case."""
+    place_name = Incident.place_name if staff else Incident.public_place_name
     return sa.or_(
         Incident.title.icontains(text, autoescape=True),
         Incident.narrative.icontains(text, autoescape=True),
-        Incident.place_name.icontains(text, autoescape=True),
+        place_name.icontains(text, autoescape=True),
     )
 
 
@@ -110,12 +111,17 @@ def _column_conditions(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
 
 
 def within(bbox: BoundingBox) -> list[sa.ColumnElement[bool]]:
-    """Conditions for incidents whose coordinates lie in bbox (which may cross the antimeridian)."""
-    conditions: list[sa.ColumnElement[bool]] = [Incident.latitude.between(bbox.south, bbox.north)]
+    """Conditions for incidents whose public location lies in bbox (which may cross the antimeridian).
+
+    For every audience: an area filter on recorded coordinates would let anyone find a sensitive incident's
+    true place by narrowing the area (derived.public_locations), and the map's covering index is on these.
+    """
+    latitude, longitude = Incident.public_latitude, Incident.public_longitude
+    conditions: list[sa.ColumnElement[bool]] = [latitude.between(bbox.south, bbox.north)]
     if bbox.crosses_antimeridian:
-        conditions.append(sa.or_(Incident.longitude >= bbox.west, Incident.longitude <= bbox.east))
+        conditions.append(sa.or_(longitude >= bbox.west, longitude <= bbox.east))
     elif bbox.width < 360:
-        conditions.append(Incident.longitude.between(bbox.west, bbox.east))
+        conditions.append(longitude.between(bbox.west, bbox.east))
     else:
-        conditions.append(Incident.longitude.is_not(None))
+        conditions.append(longitude.is_not(None))
     return conditions

@@ -17,6 +17,7 @@ from incidents.extensions import db
 from incidents.models import Incident
 from incidents.queries.map_view import MAP_CATEGORIES, incident_types_of
 from incidents.queries.selection import incident_conditions
+from incidents.queries.shown import location_columns
 from incidents.vocabulary import CasualtyCategory, DatePrecision
 
 LIST_LIMIT = 300  # incidents listed and drawn one by one; the chart counts them all
@@ -137,10 +138,9 @@ def chronological(filters: dict[str, Any], *, staff: bool, limit: int = LIST_LIM
         Incident.start_date,
         Incident.end_date,
         Incident.date_precision,
-        Incident.place_name,
+        *location_columns(staff=staff),
         Incident.admin1,
         Incident.country,
-        Incident.location_precision,
         Incident.verification_grade,
         Incident.source_count,
         *(getattr(Incident, f"{c.value}_{end}") for c in CasualtyCategory for end in ("low", "high")),

@@ -413,6 +413,17 @@ def _float(field: fields.Float) -> Converter:
     return convert
 
 
+def _boolean(field: fields.Boolean) -> Converter:
+    """True or False themselves; the texts and numbers Boolean also reads ("yes", 1) are left to it."""
+
+    def convert(value: Any) -> bool:
+        if type(value) is not bool:
+            raise _Fallback
+        return value
+
+    return convert
+
+
 def _record_date(field: RecordDate) -> Converter:
     """A str the field's format reads (ISO: YYYY-MM-DD and the like), within RecordDate's range: from
     MIN_DATE to a year from today. The end is taken when compiled: it only moves later, so a day up to it
@@ -538,6 +549,7 @@ _BUILDERS: dict[type, Callable[[Any], Converter]] = {
     fields.String: _string,
     fields.Integer: _integer,
     fields.Float: _float,
+    fields.Boolean: _boolean,
     fields.Enum: _enum,
     fields.List: _list,
     fields.Nested: _nested,

@@ -121,6 +121,9 @@ class IncidentInputSchema(Schema):
         validate=validate.Range(-180, 180, error="Must be between -180 and 180 degrees."),
     )
     location_precision = fields.Enum(LocationPrecision, by_value=True, required=True)
+    # The public sees a coarsened location (domain.sensitivity); the reason is for staff.
+    location_sensitive = fields.Boolean(load_default=False)
+    location_sensitive_reason = Text(500)
     perpetrators = Text(500)
     victims = Text(500)
     verification_grade = fields.Enum(VerificationGrade, by_value=True, required=True)
@@ -154,6 +157,10 @@ class IncidentInputSchema(Schema):
         if (latitude is None) != (longitude is None):
             missing = "latitude" if latitude is None else "longitude"
             errors[missing] = ["Give both latitude and longitude, or neither."]
+        if data.get("location_sensitive") and not data.get("location_sensitive_reason"):
+            errors["location_sensitive_reason"] = [
+                "Say why the location is sensitive (kept for staff; the public sees a coarsened location)."
+            ]
         errors.update(_estimate_problems(data))
         if errors:
             raise ValidationError(errors)
@@ -191,6 +198,8 @@ SCALAR_FIELDS = (
     "latitude",
     "longitude",
     "location_precision",
+    "location_sensitive",
+    "location_sensitive_reason",
     "perpetrators",
     "victims",
     "verification_grade",
@@ -215,6 +224,8 @@ def incident_input(incident: Incident) -> dict[str, Any]:
         "latitude": incident.latitude,
         "longitude": incident.longitude,
         "location_precision": incident.location_precision.value,
+        "location_sensitive": incident.location_sensitive,
+        "location_sensitive_reason": incident.location_sensitive_reason,
         "perpetrators": incident.perpetrators,
         "victims": incident.victims,
         "verification_grade": incident.verification_grade.value,

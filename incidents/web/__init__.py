@@ -14,6 +14,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from incidents.domain.dating import date_label
+    from incidents.queries.shown import location_of, source_of
     from incidents.web import (
         account,
         admin,
@@ -37,6 +38,9 @@ def init_app(app: Flask) -> None:
     templating.init_app(app)
     vendor.init_app(app)
     app.jinja_env.globals["date_label"] = date_label
+    # What the person asking may see of an incident's location and of a source (queries.shown).
+    app.jinja_env.globals["where"] = lambda incident: location_of(incident, staff=security.is_staff())
+    app.jinja_env.globals["shown_source"] = lambda source: source_of(source, staff=security.is_staff())
 
     @app.context_processor
     def today() -> dict[str, Any]:

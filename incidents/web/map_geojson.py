@@ -22,6 +22,8 @@ from incidents.vocabulary import (
 from incidents.web.map_style import marker_radius, primary_type, type_colour
 from incidents.web.templating import country_name
 
+COARSENED_NOTE = " Published coarsened, to protect the people involved."
+
 
 def precision_note(precision: LocationPrecision, record: dict[str, Any]) -> str:
     """What the drawing of an incident's location means, in words."""
@@ -88,7 +90,9 @@ def incident_feature(record: dict[str, Any]) -> dict[str, Any]:
             "place": place_label(record),
             "location_precision": precision.value,
             "location_precision_label": precision.label,
-            "precision_note": precision_note(precision, record),
+            "precision_note": precision_note(precision, record)
+            + (COARSENED_NOTE if record.get("location_coarsened") else ""),
+            "coarsened": bool(record.get("location_coarsened")),
             "uncertainty_m": LOCATION_UNCERTAINTY_M[precision],
             "types": [label for _, label in record["types"]],
             "primary_type": main_type,

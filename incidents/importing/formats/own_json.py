@@ -23,8 +23,9 @@ from incidents.vocabulary import PublicationStatus
 
 FORMAT = "json"
 DATASET = "incidents"
-# The versions this importer reads: 1.0 (claims without a group) and 1.1.
-SUPPORTED = ("1.0", FORMAT_VERSION)
+# The versions this importer reads: 1.0 (claims without a group), 1.1 (no sensitivity, no confidential
+# sources) and 1.2.
+SUPPORTED = ("1.0", "1.1", FORMAT_VERSION)
 
 COLUMNS = {
     "start_date": "date.start",
@@ -37,6 +38,8 @@ COLUMNS = {
     "latitude": "location.latitude",
     "longitude": "location.longitude",
     "location_precision": "location.precision",
+    "location_sensitive": "location_sensitivity.sensitive",
+    "location_sensitive_reason": "location_sensitivity.reason",
     "estimates": "casualties",
 }
 
@@ -61,8 +64,8 @@ class ExportJsonReader:
         if version not in SUPPORTED:
             raise FileError(
                 f"This is {FORMAT_NAME} version {version or '?'}; this importer reads versions "
-                f"{' and '.join(SUPPORTED)}. A later version comes from a newer release of this application: "
-                "upgrade this one to import it."
+                f"{', '.join(SUPPORTED[:-1])} and {SUPPORTED[-1]}. A later version comes from a newer "
+                "release of this application: upgrade this one to import it."
             )
         incidents, header = document.get("incidents"), document.get("header")
         if not isinstance(incidents, list) or not isinstance(header, dict):
@@ -122,6 +125,8 @@ def export_record(number: int, item: Any, digest: str | None = None) -> ImportRe
         return ImportRecord(number, "", {}, COLUMNS, [Problem(number, "", "An incident must be an object.")])
     date: dict[str, Any] = item["date"] if isinstance(item.get("date"), dict) else {}
     location: dict[str, Any] = item["location"] if isinstance(item.get("location"), dict) else {}
+    sensitivity = item.get("location_sensitivity")
+    sensitivity = sensitivity if isinstance(sensitivity, dict) else {}
     problems: list[Problem] = []
     source_ids: list[Any] = []
     citations = _citations(number, item, problems, source_ids)
@@ -139,6 +144,8 @@ def export_record(number: int, item: Any, digest: str | None = None) -> ImportRe
         "latitude": location.get("latitude"),
         "longitude": location.get("longitude"),
         "location_precision": location.get("precision"),
+        "location_sensitive": sensitivity.get("sensitive", False),
+        "location_sensitive_reason": sensitivity.get("reason", ""),
         "perpetrators": item.get("perpetrators", ""),
         "victims": item.get("victims", ""),
         "verification_grade": item.get("verification_grade"),
@@ -213,13 +220,21 @@ def _citations(
                 "claims": citation.get("claims", []),
             }
         )
-        source_ids.append(source.get("id"))
+        # A public export shows a confidential source without its id: it is told apart by content then.
+        source_ids.append(
+            source.get("id") if not (source.get("confidential") and source.get("id") is None) else 0
+        )
     return citations
 
 
 def _checked_source_ids(number: int, source_ids: list[Any], problems: list[Problem]) -> list[Any]:
-    """The cited sources' ids when every one is an id; [] (and a problem for each wrong one) otherwise."""
+    """The cited sources' ids when every one is an id; [] (and a problem for each wrong one) otherwise.
+
+    0 stands for a confidential source in a public export, which has no id: sources are then told apart by
+    content, without a problem."""
     for index, source_id in enumerate(source_ids):
+        if source_id == 0 and not isinstance(source_id, bool):
+            continue
         if source_id is None:
             problems.append(
                 Problem(number, f"citations.{index}.source.id", "Every cited source needs its id.")

@@ -1,9 +1,10 @@
 """Writing validated records in bulk: Core inserts in the import's one transaction, not object by object.
 
 The derived data of the new incidents (incidents.derived) is computed from the values inserted, by the
-functions a save's refresh uses, rather than read back: the range columns (derived.ranges.columns) go into
-the incident rows, each stored record (the serializer exports.stored.build uses) is inserted beside them, and
-the map's rollup is told of the new incidents at the end (derived.map_cells), or rebuilt when they are many.
+functions a save's refresh uses, rather than read back: the range columns (derived.ranges.columns) and the
+public location (derived.public_locations.computed_one) go into the incident rows, each stored record (the
+serializer exports.stored.build uses) is inserted beside them, and the map's rollup is told of the new
+incidents at the end (derived.map_cells), or rebuilt when they are many.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from incidents.derived import map_cells, ranges, stored_records
+from incidents.derived import map_cells, public_locations, ranges, stored_records
 from incidents.domain.map_grid import MAP_VALUES
 from incidents.exports import stored
 from incidents.models import (
@@ -69,6 +70,8 @@ class BulkWriter:
         self._type_ids = type_ids
         self._dry_run = dry_run
         self._type_labels = dict(connection.execute(sa.select(TYPES.c.slug, TYPES.c.label)).all())
+        self._grid = public_locations.configured_grid()
+        self._rules = public_locations.rules(connection, self._grid)
         self._on_map: dict[int, tuple[Any, ...]] = {}  # what the map's rollup needs of each new incident
         self._new = 0
         self._stored = connection.scalar(sa.select(sa.func.count()).select_from(INCIDENTS)) or 0
@@ -227,6 +230,15 @@ class BulkWriter:
             row["latitude"] += 0.0
             row["longitude"] += 0.0
         row.update(ranges.columns(loaded["citations"]))
+        row.update(
+            public_locations.computed_one(
+                {name: plain(row[name]) for name in public_locations.INPUTS},
+                (source_id for key in item.keys if (source_id := self._sources.ids[key]) is not None),
+                (self._type_ids[slug] for slug in loaded["types"]),
+                self._rules,
+                self._grid,
+            )
+        )
         row.update(
             status=status_for(item.status, self._status),
             location_method=item.location_method,

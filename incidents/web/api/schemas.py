@@ -45,6 +45,29 @@ class LocationRecordSchema(Schema):
     longitude = fields.Float(required=True, allow_none=True)
     precision = _enum(LocationPrecision)
     ucdp_where_prec = fields.Integer(required=True, metadata={"minimum": 1, "maximum": 7})
+    coarsened = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "True when the public sees this location coarsened to protect the people "
+            "involved: coordinates snapped to the centre of a grid cell, precision lowered, place name "
+            "replaced by the region. Staff records show the recorded location, with location_sensitivity."
+        },
+    )
+
+
+class PublicLocationSchema(Schema):
+    place_name = fields.String(required=True)
+    latitude = fields.Float(required=True, allow_none=True)
+    longitude = fields.Float(required=True, allow_none=True)
+    precision = _enum(LocationPrecision)
+
+
+class LocationSensitivitySchema(Schema):
+    sensitive = fields.Boolean(required=True, metadata={"description": "Marked sensitive by a researcher"})
+    reason = fields.String(required=True)
+    public = fields.Nested(
+        PublicLocationSchema, required=True, metadata={"description": "What the public sees of the location"}
+    )
 
 
 class CasualtyRangeRecordSchema(Schema):
@@ -69,7 +92,11 @@ class ClaimRecordSchema(Schema):
 
 
 class SourceRecordSchema(Schema):
-    id = fields.Integer(required=True)
+    id = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "null for a confidential source, in what the public sees"},
+    )
     title = fields.String(required=True)
     kind = _enum(SourceKind)
     publisher = fields.String(required=True)
@@ -80,6 +107,13 @@ class SourceRecordSchema(Schema):
     archive_url = fields.String(required=True)
     language = fields.String(required=True)
     reliability = _enum(ReliabilityGrade)
+    confidential = fields.Boolean(
+        required=True,
+        metadata={
+            "description": 'A confidential source is shown to the public as "A confidential source" with '
+            "its kind and reliability only, and its citations without locator or quote"
+        },
+    )
 
 
 class CitationRecordSchema(Schema):
@@ -117,6 +151,7 @@ class StaffIncidentRecordSchema(IncidentRecordSchema):
     updated_at = fields.DateTime(required=True, allow_none=True)
     updated_by = fields.String(required=True, allow_none=True)
     version = fields.Integer(required=True)
+    location_sensitivity = fields.Nested(LocationSensitivitySchema, required=True)
 
 
 class IncidentPageSchema(Schema):
