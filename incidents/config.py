@@ -31,7 +31,7 @@ RANDOM_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(48)
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 DEFAULTS: dict[str, Any] = {
-    # "production" turns on the start-up checks (secret key, debug, PUBLIC_BASE_URL) and Secure cookies.
+    # "production" turns on the start-up checks (secret key, debug, PUBLIC_BASE_URL), Secure cookies and HSTS.
     "ENVIRONMENT": "development",
     "SECRET_KEY": None,
     "SQLALCHEMY_DATABASE_URI": None,

@@ -50,6 +50,18 @@ def test_headers_on_pages_and_errors(client: FlaskClient) -> None:
         assert response.headers["Referrer-Policy"] == "same-origin"
 
 
+@pytest.mark.app_config(PRODUCTION_SETTINGS)
+def test_production_responses_carry_hsts(client: FlaskClient) -> None:
+    for url in ("/", "/timeline", "/incidents/", "/login", "/does-not-exist", "/incidents/new"):
+        response = client.get(url)
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains", url
+
+
+def test_development_responses_carry_no_hsts(client: FlaskClient) -> None:
+    for url in ("/", "/login", "/does-not-exist"):
+        assert "Strict-Transport-Security" not in client.get(url).headers, url
+
+
 def test_staff_pages_are_not_cached(editor_client: FlaskClient) -> None:
     assert editor_client.get("/incidents/").headers["Cache-Control"] == "no-store"
 
