@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from incidents import passwords
+from incidents import passwords, private_files
 
 
 class ConfigurationError(RuntimeError):
@@ -209,12 +209,12 @@ def _production_checks(app: Flask) -> None:
 
 def _local_secret_key(instance: Path) -> str:
     """A random key kept in instance/ so that development sessions survive a restart; never a key in code."""
-    instance.mkdir(parents=True, exist_ok=True)
-    path = instance / "secret_key"
+    path = private_files.private_folder(instance) / "secret_key"
     if path.exists():
+        private_files.warn_if_shared(path)
         return path.read_text().strip()
     key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = private_files.open_private_file(path, os.O_WRONLY | os.O_EXCL)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key

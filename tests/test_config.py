@@ -1,25 +1,36 @@
 """Deployment defaults that cannot go wrong quietly: ENVIRONMENT's values, production's secret key and public
-address.
+address, and the modes of the files the app makes (the secret key, the SQLite database, caches, uploads).
 
 The start-up refusals that came first (debug, no secret key, password hashing) are in tests/test_security.py.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from incidents import create_app
 from incidents.config import ConfigurationError
 from incidents.extensions import db
+from incidents.geocoding import index_cache
+from incidents.importing.mapping import ColumnMapping
+from incidents.jobs import create_job
 from tests.factories import PRODUCTION_SETTINGS
 
 PRODUCTION = {**PRODUCTION_SETTINGS, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 @pytest.fixture
@@ -133,3 +144,92 @@ def test_production_needs_https_but_on_localhost() -> None:
 def test_a_public_address_that_is_no_address_is_refused_everywhere(url: str, environment: str) -> None:
     with pytest.raises(ConfigurationError, match="PUBLIC_BASE_URL: .* is not the absolute http"):
         create_app({**PRODUCTION, "ENVIRONMENT": environment, "PUBLIC_BASE_URL": url})
+
+
+# -- file modes ----------------------------------------------------------------------------------------------
+
+
+def test_instance_files_are_the_owners_only(bare: Path) -> None:
+    """The instance folder, the secret key and the SQLite database, and its WAL after `flask db upgrade`."""
+    app = create_app()
+    try:
+        assert _mode(bare) == 0o700
+        assert _mode(bare / "secret_key") == 0o600
+        database = bare / "incidents.sqlite3"
+        assert _mode(database) == 0o600
+        result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        with app.app_context():
+            assert db.session.scalar(sa.text("SELECT count(*) FROM incident_types")) > 0
+            assert {path.name: _mode(path) for path in bare.iterdir()} == {
+                "secret_key": 0o600,
+                "incidents.sqlite3": 0o600,
+                "incidents.sqlite3-wal": 0o600,
+                "incidents.sqlite3-shm": 0o600,
+            }
+    finally:
+        _disposed(app)
+
+
+@pytest.mark.parametrize("where", ["absolute", "relative"])
+def test_a_sqlite_database_elsewhere_is_made_the_owners_only(bare: Path, tmp_path: Path, where: str) -> None:
+    """DATABASE_URL to a folder not there yet: made 0700; a relative path is in the instance folder."""
+    if where == "absolute":
+        database = tmp_path / "data" / "incidents.sqlite3"
+        url = f"sqlite:///{database}"
+    else:
+        database, url = bare / "data" / "db.sqlite3", "sqlite:///data/db.sqlite3"
+    app = create_app({"SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": url})
+    try:
+        assert _mode(database.parent.parent) == _mode(database.parent) == 0o700
+        assert _mode(database) == 0o600
+        with app.app_context():
+            assert Path(db.engine.url.database or "") == database
+            db.create_all()
+    finally:
+        _disposed(app)
+    assert _mode(database) == 0o600
+
+
+def test_an_existing_database_others_can_read_is_named_not_changed(
+    bare: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bare.mkdir()
+    database = bare / "incidents.sqlite3"
+    database.touch(mode=0o644)
+    with caplog.at_level(logging.WARNING, logger="incidents.private_files"):
+        _disposed(create_app({"SECRET_KEY": "t"}))
+    assert f"{database} can be read or written by other accounts" in caplog.text
+    assert f"chmod 600 {database}" in caplog.text
+    assert _mode(database) == 0o644  # the operator's file: named, never changed behind their back
+    caplog.clear()
+    database.chmod(0o600)
+    with caplog.at_level(logging.WARNING, logger="incidents.private_files"):
+        _disposed(create_app({"SECRET_KEY": "t"}))
+    assert caplog.text == ""
+
+
+def test_the_gazetteer_cache_is_the_owners_only(bare: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("x\n")
+    codec: index_cache.Codec[list[int]] = index_cache.Codec(pack=tuple, unpack=list)
+    index_cache.save(bare, "test", data, codec, [1, 2])
+    assert index_cache.load(bare, "test", data, codec) == [1, 2]
+    assert _mode(bare) == 0o700
+    assert _mode(index_cache.file_for(bare, "test")) == 0o600
+
+
+def test_an_upload_waiting_for_its_import_is_the_owners_only(bare: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "imports"
+    settings = {"SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": "sqlite://", "IMPORT_FOLDER": str(folder)}
+    app = create_app(settings)
+    with app.app_context():
+        job = create_job(
+            io.BytesIO(b"title\nx\n"), filename="x.csv", owner_id=1, options={}, mapping=ColumnMapping()
+        )
+    assert _mode(folder) == 0o700
+    assert _mode(folder / job.token) == 0o700
+    assert {path.name: _mode(path) for path in (folder / job.token).iterdir()} == {
+        "upload": 0o600,
+        "job.json": 0o600,
+    }
