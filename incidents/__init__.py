@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from incidents import config
+from incidents import config, private_files
 from incidents.extensions import csrf, db, limiter, login_manager, migrate
 
 # Templates, static files and migrations are package data: they live in the package and install with it.
@@ -50,6 +50,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Templates and static files: Flask's defaults, incidents/templates and incidents/static.
     app = Flask(__name__, instance_path=_instance_path(), instance_relative_config=True)
     config.load(app, test_config)
+    # Before db.init_app, which makes the instance folder for a relative SQLite path, and before the first
+    # connection, which would make the database file: both with the umask's mode. The app, `flask db upgrade`
+    # and every other command come through here.
+    private_files.prepare_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"], Path(app.instance_path))
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)

@@ -7,18 +7,31 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
-from incidents import passwords
+from incidents import passwords, private_files
 
 
 class ConfigurationError(RuntimeError):
     """The app cannot start with this configuration."""
 
 
+# The values ENVIRONMENT takes (in any case, with spaces around): anything else is a mistake, refused at start
+# rather than quietly taken for development, which would turn off every production check.
+ENVIRONMENTS = ("development", "production")
+# A shorter SECRET_KEY, in UTF-8 bytes, is refused in production: a short key (a word, a test value) can be
+# found by trying keys against one signed session cookie, and any session forged with it; 32 random bytes
+# cannot be.
+SECRET_KEY_MIN_BYTES = 32
+RANDOM_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+# Hosts a production PUBLIC_BASE_URL may name over plain http: a trial of production settings on one's own
+# machine, where nothing crosses a network.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
 DEFAULTS: dict[str, Any] = {
-    # "production" turns on the start-up checks (secret key, debug) and Secure cookies.
+    # "production" turns on the start-up checks (secret key, debug, PUBLIC_BASE_URL), Secure cookies and HSTS.
     "ENVIRONMENT": "development",
     "SECRET_KEY": None,
     "SQLALCHEMY_DATABASE_URI": None,
@@ -39,7 +52,8 @@ DEFAULTS: dict[str, Any] = {
     # Days an API token works after it is made; then its owner makes a new one.
     "TOKEN_LIFETIME_DAYS": 90,
     # The address the public reaches the app at (https://example.org/), for permalinks in exports; when
-    # unset, web exports use the request's address and `flask export` uses http://127.0.0.1:5000/.
+    # unset, web exports use the request's address and `flask export` uses http://127.0.0.1:5000/. Required
+    # in production, where permalinks and citation lines must not come from the request's Host header.
     "PUBLIC_BASE_URL": None,
     # Geocoding: "gazetteer" (offline, the default) or "nominatim" (needs GEOCODER_USER_AGENT and network).
     "GEOCODER": "gazetteer",
@@ -95,6 +109,7 @@ def normalise_database_url(url: str) -> str:
 def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     """The app's settings, in order (later wins), then checked: it refuses to start unsafely."""
     _read_settings(app, test_config)
+    app.config["ENVIRONMENT"] = _environment(app.config["ENVIRONMENT"])
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if not uri:
         uri = "sqlite:///" + str(Path(app.instance_path) / "incidents.sqlite3")
@@ -105,6 +120,9 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
             f"PASSWORD_HASH_PROFILE: {profile!r} is not one of argon2's profiles "
             f"({', '.join(passwords.PROFILES)})"
         )
+    if app.config["PUBLIC_BASE_URL"]:
+        production = app.config["ENVIRONMENT"] == "production"
+        _check_public_base_url(app.config["PUBLIC_BASE_URL"], production=production)
     if app.config["ENVIRONMENT"] == "production":
         _production_checks(app)
     elif not app.config["SECRET_KEY"]:
@@ -125,16 +143,61 @@ def _read_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config.from_mapping(test_config)
 
 
+def _environment(value: Any) -> str:
+    """ENVIRONMENT in lower case, without spaces around; ConfigurationError when not one of ENVIRONMENTS."""
+    environment = value.strip().lower() if isinstance(value, str) else value
+    if environment not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"ENVIRONMENT: {value!r} is not one of {', '.join(ENVIRONMENTS)} "
+            "(set INCIDENTS_ENVIRONMENT or ENVIRONMENT in instance/config.py)"
+        )
+    return str(environment)
+
+
+def _check_public_base_url(url: Any, *, production: bool) -> None:
+    """An absolute http(s) address with a host, no query or fragment; https in production but on loopback."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        host = parts.hostname if parts else None
+    except ValueError:  # such as an unclosed [ of an IPv6 address
+        parts = host = None
+    if parts is None or parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"PUBLIC_BASE_URL: {url!r} is not the absolute http(s) address the public reaches the app at, "
+            "such as https://incidents.example.org/"
+        )
+    if production and parts.scheme != "https" and host not in LOOPBACK_HOSTS:
+        raise ConfigurationError(
+            f"refusing to start in production with PUBLIC_BASE_URL {url}: the public address must be https "
+            "(plain http only for localhost, to try production settings on one's own machine)"
+        )
+
+
 def _production_checks(app: Flask) -> None:
-    """Secure cookies; no debug, a secret key and a recommended password hashing, or no start."""
+    """Secure cookies; no debug, a long secret key, the public address and a recommended password hashing,
+    or no start."""
     app.config["SESSION_COOKIE_SECURE"] = True
     app.config["REMEMBER_COOKIE_SECURE"] = True
     if app.debug:
         raise ConfigurationError("refusing to start in production with debug on")
-    if not app.config["SECRET_KEY"]:
+    key = app.config["SECRET_KEY"]
+    if not key:
         raise ConfigurationError(
-            "refusing to start in production without SECRET_KEY "
-            "(set INCIDENTS_SECRET_KEY or SECRET_KEY in instance/config.py)"
+            "refusing to start in production without SECRET_KEY (set INCIDENTS_SECRET_KEY or SECRET_KEY in "
+            f"instance/config.py to a random key of {SECRET_KEY_MIN_BYTES} bytes or more, made with "
+            f"{RANDOM_KEY_COMMAND})"
+        )
+    size = len(key if isinstance(key, bytes) else str(key).encode("utf-8"))
+    if size < SECRET_KEY_MIN_BYTES:
+        raise ConfigurationError(
+            f"refusing to start in production with a SECRET_KEY of {size} bytes: it needs "
+            f"{SECRET_KEY_MIN_BYTES} or more, random; make one with {RANDOM_KEY_COMMAND}"
+        )
+    if not app.config["PUBLIC_BASE_URL"]:
+        raise ConfigurationError(
+            "refusing to start in production without PUBLIC_BASE_URL, the https address the public reaches "
+            "the app at (such as https://incidents.example.org/): permalinks and citation lines are built on "
+            "it, never on the Host header a request brings"
         )
     profile = app.config["PASSWORD_HASH_PROFILE"]
     if profile not in passwords.PRODUCTION_PROFILES:
@@ -146,12 +209,12 @@ def _production_checks(app: Flask) -> None:
 
 def _local_secret_key(instance: Path) -> str:
     """A random key kept in instance/ so that development sessions survive a restart; never a key in code."""
-    instance.mkdir(parents=True, exist_ok=True)
-    path = instance / "secret_key"
+    path = private_files.private_folder(instance) / "secret_key"
     if path.exists():
+        private_files.warn_if_shared(path)
         return path.read_text().strip()
     key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = private_files.open_private_file(path, os.O_WRONLY | os.O_EXCL)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key

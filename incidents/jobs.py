@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from flask import Flask, current_app
 
+from incidents import private_files
 from incidents.audit import Actor, Channel
 from incidents.extensions import db
 from incidents.importing.mapping import ColumnMapping
@@ -86,11 +87,12 @@ def create_job(
     """Store an upload under a random name (streamed to disk, hashed on the way) and describe its job."""
     _sweep()
     token = secrets.token_urlsafe(24)
-    folder = jobs_folder() / token
-    folder.mkdir(parents=True, mode=0o700)
+    folder = private_files.private_folder(jobs_folder()) / token
+    folder.mkdir(mode=private_files.FOLDER_MODE)
     digest = hashlib.sha256()
     size = 0
-    with (folder / "upload").open("wb") as target:
+    descriptor = private_files.open_private_file(folder / "upload", os.O_WRONLY | os.O_EXCL)
+    with os.fdopen(descriptor, "wb") as target:
         while chunk := stream.read(1024 * 1024):
             digest.update(chunk)
             target.write(chunk)

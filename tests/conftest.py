@@ -108,7 +108,8 @@ def app(
         database_url = postgresql_url
     else:
         database = tmp_path / "test.sqlite3"
-        shutil.copyfile(sqlite_template, database)
+        # With its mode, 0600, as the app made it: a copy readable by others would be warned about at start.
+        shutil.copy(sqlite_template, database)
         database_url = f"sqlite:///{database}"
     app = create_app({**_test_config(database_url, tmp_path), **extra})
     if request.param == "postgresql":

@@ -25,6 +25,16 @@ from incidents.vocabulary import PublicationStatus, Role
 
 PASSWORD = "correct horse battery staple"
 
+# What an app needs to start in production (over the tests' own settings, or alone on an in-memory database):
+# a key of 32 bytes or more, the https address the public reaches it at, argon2's production parameters (no
+# test that uses these hashes a password with them).
+PRODUCTION_SETTINGS: dict[str, Any] = {
+    "ENVIRONMENT": "production",
+    "SECRET_KEY": "k" * 40,
+    "PUBLIC_BASE_URL": "https://incidents.example.org/",
+    "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",
+}
+
 
 def create_user(
     app: Flask, email: str = "editor@example.org", role: Role = Role.EDITOR, password: str = PASSWORD

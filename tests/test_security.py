@@ -11,6 +11,9 @@ from flask.testing import FlaskClient
 from incidents import create_app
 from incidents.config import ConfigurationError
 from incidents.web.security import PUBLIC_ENDPOINTS
+from tests.factories import PRODUCTION_SETTINGS
+
+PRODUCTION = {**PRODUCTION_SETTINGS, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
 
 
 def _concrete_url(rule: str) -> str:
@@ -47,6 +50,18 @@ def test_headers_on_pages_and_errors(client: FlaskClient) -> None:
         assert response.headers["Referrer-Policy"] == "same-origin"
 
 
+@pytest.mark.app_config(PRODUCTION_SETTINGS)
+def test_production_responses_carry_hsts(client: FlaskClient) -> None:
+    for url in ("/", "/timeline", "/incidents/", "/login", "/does-not-exist", "/incidents/new"):
+        response = client.get(url)
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains", url
+
+
+def test_development_responses_carry_no_hsts(client: FlaskClient) -> None:
+    for url in ("/", "/login", "/does-not-exist"):
+        assert "Strict-Transport-Security" not in client.get(url).headers, url
+
+
 def test_staff_pages_are_not_cached(editor_client: FlaskClient) -> None:
     assert editor_client.get("/incidents/").headers["Cache-Control"] == "no-store"
 
@@ -73,44 +88,23 @@ def test_leaflet_is_served_by_the_app(client: FlaskClient) -> None:
 
 def test_refuses_production_without_secret_key(tmp_path: object) -> None:
     with pytest.raises(ConfigurationError, match="SECRET_KEY"):
-        create_app({"ENVIRONMENT": "production", "SECRET_KEY": None, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+        create_app({**PRODUCTION, "SECRET_KEY": None})
 
 
 def test_refuses_production_with_debug() -> None:
     with pytest.raises(ConfigurationError, match="debug"):
-        create_app(
-            {
-                "ENVIRONMENT": "production",
-                "DEBUG": True,
-                "SECRET_KEY": "k" * 40,
-                "SQLALCHEMY_DATABASE_URI": "sqlite://",
-            }
-        )
+        create_app({**PRODUCTION, "DEBUG": True})
 
 
 @pytest.mark.parametrize("profile", ["CHEAPEST", "PRE_21_2"])
 def test_refuses_production_with_a_weak_password_hash_profile(profile: str) -> None:
     with pytest.raises(ConfigurationError, match=f"production with PASSWORD_HASH_PROFILE {profile}"):
-        create_app(
-            {
-                "ENVIRONMENT": "production",
-                "SECRET_KEY": "k" * 40,
-                "SQLALCHEMY_DATABASE_URI": "sqlite://",
-                "PASSWORD_HASH_PROFILE": profile,
-            }
-        )
+        create_app({**PRODUCTION, "PASSWORD_HASH_PROFILE": profile})
 
 
 def test_production_takes_either_rfc_9106_profile_and_nothing_unknown_anywhere() -> None:
     for profile in ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY"):
-        app = create_app(
-            {
-                "ENVIRONMENT": "production",
-                "SECRET_KEY": "k" * 40,
-                "SQLALCHEMY_DATABASE_URI": "sqlite://",
-                "PASSWORD_HASH_PROFILE": profile,
-            }
-        )
+        app = create_app({**PRODUCTION, "PASSWORD_HASH_PROFILE": profile})
         assert app.config["PASSWORD_HASH_PROFILE"] == profile
     with pytest.raises(ConfigurationError, match="'FAST' is not one of argon2's profiles"):
         create_app(
@@ -119,9 +113,7 @@ def test_production_takes_either_rfc_9106_profile_and_nothing_unknown_anywhere()
 
 
 def test_production_cookies_are_secure() -> None:
-    app = create_app(
-        {"ENVIRONMENT": "production", "SECRET_KEY": "k" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
-    )
+    app = create_app(PRODUCTION)
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"

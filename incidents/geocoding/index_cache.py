@@ -4,8 +4,9 @@ The file is a cache and never trusted: it is used only when this code (FORMAT), 
 byte order wrote it, from the data file as it is now (path, size, modification time), when its content has
 the digest written with it, and when that content has the shape of an index part. Otherwise, or on any error
 reading it, the part is built again and the file replaced. It is written to a temporary file in the same
-folder and renamed over the old one, so that a reader sees the old file or the new, never half of one; a
-folder that cannot be written to only means no cache.
+folder (0600, as mkstemp makes it; the folder 0700 if made here) and renamed over the old one, so that a
+reader sees the old file or the new, never half of one; a folder that cannot be written to only means no
+cache.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+
+from incidents import private_files
 
 FORMAT = 1
 _MAGIC = b"incidents gazetteer index\n"
@@ -74,7 +77,7 @@ def save(folder: Path, part: str, data: Path, codec: Codec[T], value: T) -> None
     digest = hashlib.blake2b(payload, digest_size=16).hexdigest().encode()
     temporary = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_files.private_folder(folder)  # the instance folder, when it is not there yet
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(handle, "wb") as file:
             file.write(b"".join((_MAGIC, header, b"\n", digest, b"\n", payload)))

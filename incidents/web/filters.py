@@ -21,14 +21,15 @@ def filter_errors(error: ValidationError) -> dict[str, str]:
 
 
 def filter_form_context() -> dict[str, Any]:
-    """What the filter form needs: the types, the admin-1 regions in use, and the legend."""
+    """What the filter form needs: the types, the admin-1 regions this visitor may see, and the legend."""
+    staff = is_staff()
     types = choices.incident_types()
     order = {slug: i for i, slug in enumerate(TYPE_PRECEDENCE)}
     legend = sorted(types, key=lambda t: (order.get(t.slug, len(order)), t.label))
     return {
         "incident_types": types,
         "legend": [(t.slug, t.label, type_colour(t.slug)) for t in legend],
-        "admin1_choices": choices.admin1_in_use(),
+        "admin1_choices": choices.admin1_in_use(staff=staff),
         "filter_query": urlencode(filter_query_args(request.args)),
-        "staff": is_staff(),
+        "staff": staff,
     }

@@ -36,6 +36,9 @@ PUBLIC_ENDPOINTS = frozenset(
     }
 )
 
+# HTTP Strict Transport Security, sent in production only.
+HSTS = "max-age=31536000; includeSubDomains"
+
 
 def init_app(app: Flask) -> None:
     app.before_request(_require_login)
@@ -115,6 +118,10 @@ def _set_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
+    if current_app.config["ENVIRONMENT"] == "production":
+        # Browsers then refuse plain http to this host (and its subdomains) for a year. Not in development,
+        # where it would pin localhost to https for every other app run on it.
+        response.headers["Strict-Transport-Security"] = HSTS
     if current_user.is_authenticated:
         response.headers["Cache-Control"] = "no-store"
     return response
