@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 
 from incidents import passwords, private_files
+from incidents.domain import sensitivity
 
 
 class ConfigurationError(RuntimeError):
@@ -55,6 +56,10 @@ DEFAULTS: dict[str, Any] = {
     # unset, web exports use the request's address and `flask export` uses http://127.0.0.1:5000/. Required
     # in production, where permalinks and citation lines must not come from the request's Host header.
     "PUBLIC_BASE_URL": None,
+    # The grid, in degrees, a sensitive location is published on: the public sees the centre of its cell
+    # (domain.sensitivity). More than 0, at most 10. After a change, run `flask --app incidents
+    # public-locations` to move every published location to the new grid.
+    "LOCATION_GRID_DEGREES": sensitivity.DEFAULT_GRID,
     # Geocoding: "gazetteer" (offline, the default) or "nominatim" (needs GEOCODER_USER_AGENT and network).
     "GEOCODER": "gazetteer",
     "GEOCODER_USER_AGENT": None,
@@ -86,6 +91,7 @@ _ENV_PARSERS: dict[str, Any] = {
     "TILE_ATTRIBUTION": str,
     "INCIDENTS_PER_PAGE": int,
     "TOKEN_LIFETIME_DAYS": int,
+    "LOCATION_GRID_DEGREES": float,
     "PUBLIC_BASE_URL": str,
     "MAX_CONTENT_LENGTH": int,
     "IMPORT_BACKGROUND_BYTES": int,
@@ -120,6 +126,10 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
             f"PASSWORD_HASH_PROFILE: {profile!r} is not one of argon2's profiles "
             f"({', '.join(passwords.PROFILES)})"
         )
+    try:
+        app.config["LOCATION_GRID_DEGREES"] = sensitivity.check_grid(app.config["LOCATION_GRID_DEGREES"])
+    except ValueError as error:
+        raise ConfigurationError(f"LOCATION_GRID_DEGREES: {error}") from None
     if app.config["PUBLIC_BASE_URL"]:
         production = app.config["ENVIRONMENT"] == "production"
         _check_public_base_url(app.config["PUBLIC_BASE_URL"], production=production)
@@ -136,7 +146,11 @@ def _read_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
     for name, parse in _ENV_PARSERS.items():
         value = os.environ.get(f"INCIDENTS_{name}")
         if value is not None:
-            app.config[name] = parse(value)
+            try:
+                app.config[name] = parse(value)
+            except ValueError:
+                kind = {int: "a whole number", float: "a number"}.get(parse, "JSON")
+                raise ConfigurationError(f"INCIDENTS_{name}: {value!r} is not {kind}") from None
     if os.environ.get("DATABASE_URL"):
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     if test_config:

@@ -233,3 +233,20 @@ def test_an_upload_waiting_for_its_import_is_the_owners_only(bare: Path, tmp_pat
         "upload": 0o600,
         "job.json": 0o600,
     }
+
+
+@pytest.mark.parametrize("grid", [0, -0.1, 10.5, float("nan"), "0.1"])
+def test_a_location_grid_that_cannot_coarsen_is_refused_at_start(grid: object) -> None:
+    with pytest.raises(ConfigurationError, match="LOCATION_GRID_DEGREES"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "LOCATION_GRID_DEGREES": grid})
+
+
+def test_the_location_grid_comes_from_the_environment_and_is_checked(
+    bare: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INCIDENTS_LOCATION_GRID_DEGREES", "0.25")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["LOCATION_GRID_DEGREES"] == 0.25
+    monkeypatch.setenv("INCIDENTS_LOCATION_GRID_DEGREES", "ten km")
+    with pytest.raises(ConfigurationError, match="INCIDENTS_LOCATION_GRID_DEGREES: 'ten km' is not a number"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})

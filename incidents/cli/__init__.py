@@ -9,7 +9,17 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from incidents.cli import accounts, audit, demo, exports, imports, map_cells, stored_records, tokens
+    from incidents.cli import (
+        accounts,
+        audit,
+        demo,
+        exports,
+        imports,
+        map_cells,
+        public_locations,
+        stored_records,
+        tokens,
+    )
 
     for command in (
         accounts.create_user_command,
@@ -20,6 +30,7 @@ def init_app(app: Flask) -> None:
         imports.import_command,
         stored_records.records_command,
         map_cells.map_cells_command,
+        public_locations.public_locations_command,
         audit.audit_group,
     ):
         app.cli.add_command(command)

@@ -48,7 +48,8 @@ def _source_selection(staff: bool) -> sa.Select[Any]:
             .where(Citation.source_id == Source.id)
             .where(Incident.status == PublicationStatus.PUBLISHED)
         )
-        query = query.where(cited.exists())
+        # A confidential source is never public, whoever cites it (exports.serialize.public_source).
+        query = query.where(cited.exists(), Source.confidential.is_(False))
     return query
 
 

@@ -1,13 +1,13 @@
-"""Admin pages: the incident type vocabulary, the accounts, and every API token."""
+"""Admin pages: the incident type vocabulary, the location rules, the accounts, and every API token."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from incidents.extensions import db
-from incidents.models import ApiToken, User
+from incidents.models import ApiToken, LocationRule, User
 from incidents.queries import choices
 from incidents.schemas.errors import by_top_field
 from incidents.services.accounts import (
@@ -19,8 +19,9 @@ from incidents.services.accounts import (
 )
 from incidents.services.accounts import accounts as account_list
 from incidents.services.incident_types import add_incident_type
+from incidents.services.location_rules import RuleRefused, add_rule, describe, remove_rule, rules
 from incidents.services.tokens import revoke_token, tokens
-from incidents.vocabulary import Role
+from incidents.vocabulary import LocationRuleKind, Role
 from incidents.web.security import require_admin, web_actor
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -50,6 +51,63 @@ def incident_types() -> Response | str | tuple[str, int]:
         errors=errors,
     )
     return (page, 422) if errors else page
+
+
+_RULE_FIELDS = ("kind", "source_id", "incident_type", "country", "admin1", "grid_degrees", "reason")
+
+
+@blueprint.get("/location-rules")
+def location_rules() -> str:
+    require_admin()
+    return _rules_page()[0]
+
+
+def _rules_page(
+    status: int = 200, errors: dict[str, str] | None = None, typed: dict[str, str] | None = None
+) -> tuple[str, int]:
+    found = rules()
+    page = render_template(
+        "admin/location_rules.html",
+        rules=[(rule, describe(rule)) for rule in found],
+        kinds=LocationRuleKind.choices(),
+        types=[(t.slug, t.label) for t in choices.incident_types()],
+        grid=current_app.config["LOCATION_GRID_DEGREES"],
+        errors=errors or {},
+        typed=typed or dict.fromkeys(_RULE_FIELDS, ""),
+        adding=typed is not None,
+    )
+    return page, status
+
+
+@blueprint.post("/location-rules")
+def location_rule_add() -> Response | tuple[str, int]:
+    """A new rule: every incident it covers is published coarsened from now on."""
+    require_admin()
+    typed = {name: request.form.get(name, "").strip() for name in _RULE_FIELDS}
+    raw = {name: value for name, value in typed.items() if value != ""}
+    try:
+        rule, covered = add_rule(raw, web_actor())
+        db.session.commit()
+    except ValidationError as error:
+        db.session.rollback()
+        return _rules_page(422, by_top_field(error.messages), typed)
+    flash(f"Added the rule: {describe(rule)} ({covered} now) are published coarsened.", "info")
+    return redirect(url_for("admin.location_rules"))
+
+
+@blueprint.post("/location-rules/<id:rule_id>/remove")
+def location_rule_remove(rule_id: int) -> Response | tuple[str, int]:
+    require_admin()
+    rule = db.get_or_404(LocationRule, rule_id)
+    described = describe(rule)
+    try:
+        covered = remove_rule(rule, web_actor(), reason=request.form.get("reason", ""))
+        db.session.commit()
+    except RuleRefused as error:
+        db.session.rollback()
+        return _rules_page(422, {f"{rule_id}-{error.field}": error.message})
+    flash(f"Removed the rule on {described}: {covered} incident(s) follow their own marks again.", "info")
+    return redirect(url_for("admin.location_rules"))
 
 
 @blueprint.get("/accounts")

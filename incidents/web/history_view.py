@@ -21,6 +21,8 @@ _LABELS = {
     "latitude": "Latitude",
     "longitude": "Longitude",
     "location_precision": "Location precision",
+    "location_sensitive": "Sensitive location",
+    "location_sensitive_reason": "Why the location is sensitive",
     "perpetrators": "Perpetrators",
     "victims": "Victims",
     "verification_grade": "Verification grade",

@@ -28,7 +28,10 @@ SOURCE_FIELDS = (
     "archive_url",
     "language",
     "reliability",
+    "confidential",
 )
+# A new source's fields that have a value before anyone types: a block with only these is blank.
+_PRESET_SOURCE_FIELDS = ("kind", "reliability", "confidential")
 CITATION_FIELDS = ("source_id", "locator", "quote")
 CLAIM_FIELDS = ("category", "low", "high", "group")
 MAX_ROWS = 200  # citations per incident, claims per citation: a bound on what one form may carry
@@ -64,7 +67,7 @@ def typed_from_form(form: MultiDict[str, str], *, keep: int | None = None) -> di
 
 def _citation_is_blank(citation: dict[str, Any]) -> bool:
     source_typed = any(
-        value.strip() for key, value in citation["source"].items() if key not in ("kind", "reliability")
+        value.strip() for key, value in citation["source"].items() if key not in _PRESET_SOURCE_FIELDS
     )
     return not (
         citation["source_id"].strip()
@@ -83,7 +86,7 @@ def schema_input(typed: dict[str, Any]) -> dict[str, Any]:
     for citation in typed["citations"]:
         entry: dict[str, Any] = _without_blanks({name: citation[name] for name in CITATION_FIELDS})
         source = _without_blanks(citation["source"])
-        if set(source) - {"kind", "reliability"}:
+        if set(source) - set(_PRESET_SOURCE_FIELDS):
             entry["source"] = source
         entry["claims"] = [_without_blanks(claim) for claim in citation["claims"]]
         data["citations"].append(entry)
@@ -118,6 +121,8 @@ def typed_from_input(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else ""  # a checkbox's value, as the form sends it
     return "" if value is None else str(value)
 
 
