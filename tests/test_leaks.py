@@ -6,21 +6,24 @@ a marker of its own and each private point coordinates of distinctive digits. A 
 (tests/public_crawl.py) then reads the pages the app links to, every GET route of the URL map with its
 arguments filled, the map's data at several zooms, areas and filters, the timeline, every export format with
 and without filters, and the API to its last page: no answer may hold a marker, or a private point to 4
-decimals (SECURITY.md 3 and 4).
+decimals (SECURITY.md 3 and 4). Then: a new draft moves no public count or checksum (no side channel).
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from incidents.audit import COMMAND_LINE, Actor, Channel
 from incidents.domain.duplicates import open_flags
+from incidents.domain.sensitivity import DEFAULT_GRID, snap
 from incidents.extensions import db
 from incidents.models import Incident, LocationRule, User
 from incidents.services.duplicates import confirm_distinct
@@ -29,6 +32,7 @@ from incidents.services.sources import create_source
 from incidents.services.workflow import transition
 from incidents.vocabulary import LocationRuleKind, PublicationStatus, Role
 from tests.factories import create_user, killed
+from tests.helpers import export_json
 from tests.public_crawl import Answer, Leak, crawl, leaks, report, with_query
 
 TAG = "7731"
@@ -457,3 +461,85 @@ def test_the_sources_api_withholds_a_confidential_source(app: Flask, seeded: See
     seeds = [f"{SOURCES_API}?limit=1", SOURCES_API, f"{SOURCES_API}/{seeded.sources['witness']}"]
     found = leaks(crawl(app.test_client(), seeds), seeded.markers)
     assert not found, report(found)
+
+
+# -- no side channel -----------------------------------------------------------------------------------------
+
+# What the public reads of counts and totals: the map's summary and data, the timeline, the list, every
+# export (header counts and checksums), the API's lists, under filters the new draft would match.
+SIDE_FILTERS = [
+    "",
+    "type=killing",
+    "min_killed=1",
+    "min_killed=999",
+    "date_from=2023-01-01&date_to=2023-01-31",
+]
+SIDE_VIEWS = [*VIEWS, "/api/v1/incidents"]
+TIMESTAMP = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?( UTC|Z)?")
+
+
+def public_bytes(client: FlaskClient, urls: list[str]) -> dict[str, bytes]:
+    """Each answer's body, with the export's own time blanked (the same data exported a second later)."""
+    found = {}
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        found[url] = TIMESTAMP.sub(b"<time>", response.get_data())
+    return found
+
+
+def test_a_new_draft_moves_no_public_count_total_or_checksum(app: Flask, seeded: Seeded) -> None:
+    client = app.test_client()
+    urls = [with_query(view, query) for view, query in itertools.product(SIDE_VIEWS, SIDE_FILTERS)]
+    urls += [url for url in map_data_urls(seeded) if "&" not in url.split("zoom=")[1]]
+    urls += [SOURCES_API, *(f"/incidents/{i}" for i in seeded.published.values())]
+    before = public_bytes(client, urls)
+    with app.app_context():
+        # Where the published ones are, of their types, in their month, with more killed than any.
+        draft = _published(
+            "2023-01-17",
+            "Another draft, with a large figure",
+            types=["killing", "curfew"],
+            place_name="Juliaca",
+            admin1="Huancavelica",
+            latitude=-15.51,
+            longitude=-70.14,
+            confidential_notes="not public",
+            citations=[killed(999, 1200, source="A draft-only report")],
+            status="draft",
+        )
+        _save(draft, COMMAND_LINE, to=[])
+        db.session.commit()
+    after = public_bytes(client, urls)
+    changed = [url for url in urls if before[url] != after[url]]
+    assert not changed, f"a draft changed what the public reads at {changed}"
+    assert export_json(client)["header"]["count"] == len(seeded.published)
+
+
+def test_searching_or_zooming_on_a_private_value_finds_nothing(app: Flask, seeded: Seeded) -> None:
+    client = app.test_client()
+
+    def count(query: str) -> int:
+        body = client.get(with_query("/map/data.geojson", f"zoom=14&{query}")).get_json(force=True)
+        listed = client.get(with_query("/api/v1/incidents", query)).get_json()["incidents"]
+        assert body["count"] == len(listed), query
+        return int(body["count"])
+
+    searched = ("-title-", "-narrative-", "-place-")  # what q= looks in
+    for text, what in seeded.markers.items():
+        if any(name in text for name in searched):
+            assert count(f"q={text}") == 0, what
+    assert count(f"admin1={marker('draft', 'admin1')}") == 0
+    for record in ("sensitive", "rule"):
+        assert count(f"bbox={close_round(*seeded.points[record])}") == 0, record
+        assert count(f"bbox={close_round(*public_point(app, seeded, record))}") == 1, record
+
+
+def public_point(app: Flask, seeded: Seeded, record: str) -> tuple[float, float]:
+    """Where the policy puts a coarsened incident: the centre of its cell in its grid."""
+    grid = RULE_GRID if record == "rule" else app.config.get("LOCATION_GRID_DEGREES", DEFAULT_GRID)
+    return snapped(seeded.points[record], grid)
+
+
+def snapped(point: tuple[float, float], grid: float) -> tuple[float, float]:
+    return snap(point[0], grid, -90.0, 90.0), snap(point[1], grid, -180.0, 180.0)
