@@ -6,7 +6,8 @@ a marker of its own and each private point coordinates of distinctive digits. A 
 (tests/public_crawl.py) then reads the pages the app links to, every GET route of the URL map with its
 arguments filled, the map's data at several zooms, areas and filters, the timeline, every export format with
 and without filters, and the API to its last page: no answer may hold a marker, or a private point to 4
-decimals (SECURITY.md 3 and 4). Then: a new draft moves no public count or checksum (no side channel).
+decimals (SECURITY.md 3 and 4). Then: a new draft moves no public count or checksum (no side channel); the
+crawl finds the markers when one output skips the policy (it is not blind).
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from incidents.audit import COMMAND_LINE, Actor, Channel
+from incidents.derived import stored_records
 from incidents.domain.duplicates import open_flags
 from incidents.domain.sensitivity import DEFAULT_GRID, snap
+from incidents.exports import reader, serialize
 from incidents.extensions import db
 from incidents.models import Incident, LocationRule, User
+from incidents.queries import map_view, shown, timeline
 from incidents.services.duplicates import confirm_distinct
 from incidents.services.incidents import create_incident, retract_incident
 from incidents.services.sources import create_source
@@ -543,3 +548,100 @@ def public_point(app: Flask, seeded: Seeded, record: str) -> tuple[float, float]
 
 def snapped(point: tuple[float, float], grid: float) -> tuple[float, float]:
     return snap(point[0], grid, -90.0, 90.0), snap(point[1], grid, -180.0, 180.0)
+
+
+# -- the crawl is not blind ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyOff:
+    """One output's policy switched off, and what the crawl must then find: (URL, record, marker name)."""
+
+    switch_off: Callable[[pytest.MonkeyPatch, Flask], None]
+    found: list[tuple[str, str, str]]
+
+
+def _recorded_location_in_records(patch: pytest.MonkeyPatch, app: Flask) -> None:
+    """The public's records (API, and the exports' stored records) hold the recorded place and confidential
+    sources as staff see them."""
+    recorded = {
+        "place_name": Incident.place_name,
+        "latitude": Incident.latitude,
+        "longitude": Incident.longitude,
+        "location_precision": sa.type_coerce(Incident.location_precision, sa.String),
+    }
+    patch.setattr(reader, "_PUBLIC_LOCATION", recorded)
+    patch.setattr(serialize, "public_source", lambda source: source)
+
+
+def _confidential_source_on_pages(patch: pytest.MonkeyPatch, app: Flask) -> None:
+    """The pages show a confidential source as staff see it."""
+    patch.setitem(app.jinja_env.globals, "shown_source", lambda source: source)
+
+
+def _recorded_location_on_the_map(patch: pytest.MonkeyPatch, app: Flask) -> None:
+    """The map's features and the timeline read the recorded location."""
+    for module in (map_view, timeline):
+        patch.setattr(module, "location_columns", lambda staff: shown.location_columns(staff=True))
+
+
+POLICIES_OFF = {
+    "records: recorded location, confidential sources": PolicyOff(
+        _recorded_location_in_records,
+        [
+            ("/api/v1/incidents/{sensitive}", "sensitive", "latitude"),
+            ("/api/v1/incidents?limit=500", "rule", "longitude"),
+            ("/export.json", "sensitive", "place"),
+            ("/export.geojson", "sensitive", "longitude"),
+            ("/export.csv?type=killing", "rule", "latitude"),
+            ("/api/v1/incidents/{witness}", "witness", "source-author"),
+            ("/export.json?q=protest", "witness", "source-url"),
+            ("/export.csv", "witness", "source-title"),
+        ],
+    ),
+    "pages: confidential source": PolicyOff(
+        _confidential_source_on_pages,
+        [
+            ("/incidents/{witness}", "witness", "source-title"),
+            ("/incidents/{witness}", "witness", "source-url"),
+            ("/incidents/{witness}", "witness", "quote"),
+        ],
+    ),
+    "map and timeline: recorded location": PolicyOff(
+        _recorded_location_on_the_map,
+        [
+            (f"/map/data.geojson?bbox={PERU}&zoom=14", "sensitive", "latitude"),
+            (f"/map/data.geojson?bbox={PERU}&zoom=14", "rule", "place"),
+            ("/timeline?admin1=Ayacucho", "sensitive", "place"),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("output", list(POLICIES_OFF))
+def test_the_crawl_finds_a_marker_when_one_output_skips_the_policy(
+    app: Flask, seeded: Seeded, output: str
+) -> None:
+    policy_off = POLICIES_OFF[output]
+    with pytest.MonkeyPatch.context() as patch:
+        policy_off.switch_off(patch, app)
+        _rebuild_records(app)
+        try:
+            found = {(leak.url, leak.marker) for leak in leaks(public_crawl(app, seeded), seeded.markers)}
+        finally:
+            patch.undo()
+            _rebuild_records(app)  # as the policy has them, for the check after the test
+    ids = {record: str(incident_id) for record, incident_id in seeded.published.items()}
+    wanted = {(url.format(**ids), _marker_of(seeded, record, name)) for url, record, name in policy_off.found}
+    assert wanted <= found, f"with the policy off for {output}, the crawl missed {wanted - found}"
+
+
+def _marker_of(seeded: Seeded, record: str, name: str) -> str:
+    if name in ("latitude", "longitude"):
+        return coordinate_markers(*seeded.points[record])[name == "longitude"]
+    return marker(record, name)
+
+
+def _rebuild_records(app: Flask) -> None:
+    with app.app_context():
+        stored_records.refresh_all(db.session.connection, db.session.commit)
