@@ -7,12 +7,16 @@ a marker of its own and each private point coordinates of distinctive digits. A 
 arguments filled, the map's data at several zooms, areas and filters, the timeline, every export format with
 and without filters, and the API to its last page: no answer may hold a marker, or a private point to 4
 decimals (SECURITY.md 3 and 4). Then: a new draft moves no public count or checksum (no side channel); the
-crawl finds the markers when one output skips the policy (it is not blind).
+crawl finds the markers when one output skips the policy (it is not blind); a coarsened point is the same in
+every output, and the export checksum holds steady.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +25,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from incidents.audit import COMMAND_LINE, Actor, Channel
 from incidents.derived import stored_records
@@ -31,13 +35,14 @@ from incidents.exports import reader, serialize
 from incidents.extensions import db
 from incidents.models import Incident, LocationRule, User
 from incidents.queries import map_view, shown, timeline
+from incidents.schemas.incident import incident_input
 from incidents.services.duplicates import confirm_distinct
-from incidents.services.incidents import create_incident, retract_incident
+from incidents.services.incidents import create_incident, retract_incident, update_incident
 from incidents.services.sources import create_source
 from incidents.services.workflow import transition
 from incidents.vocabulary import LocationRuleKind, PublicationStatus, Role
 from tests.factories import create_user, killed
-from tests.helpers import export_json
+from tests.helpers import checksum, export_json, recomputed_checksum
 from tests.public_crawl import Answer, Leak, crawl, leaks, report, with_query
 
 TAG = "7731"
@@ -645,3 +650,94 @@ def _marker_of(seeded: Seeded, record: str, name: str) -> str:
 def _rebuild_records(app: Flask) -> None:
     with app.app_context():
         stored_records.refresh_all(db.session.connection, db.session.commit)
+
+
+# -- one coarsened point everywhere --------------------------------------------------------------------------
+
+
+def public_points(client: FlaskClient, incident_id: int) -> dict[str, tuple[float, float]]:
+    """Where each public output puts the incident (latitude, longitude)."""
+    points: dict[str, tuple[float, float]] = {}
+    area = client.get(f"/map/data.geojson?bbox={PERU}&zoom=14").get_json(force=True)
+    for name, features in (
+        ("map", area["features"]),
+        ("GeoJSON", _body("/export.geojson", client)["features"]),
+    ):
+        (feature,) = [f for f in features if f["properties"].get("id") == incident_id]
+        longitude, latitude = feature["geometry"]["coordinates"]
+        points[name] = (latitude, longitude)
+    row = _csv_row(client, incident_id)
+    points["CSV"] = (float(row["latitude"]), float(row["longitude"]))
+    records = {
+        "JSON export": _body("/export.json", client)["incidents"],
+        "API list": _body("/api/v1/incidents?limit=500", client)["incidents"],
+        "API record": [_body(f"/api/v1/incidents/{incident_id}", client)],
+    }
+    for name, found in records.items():
+        (record,) = [r for r in found if r["id"] == incident_id]
+        points[name] = (record["location"]["latitude"], record["location"]["longitude"])
+    page = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    for name, pattern in (
+        ("page", r"; (-?[\d.]+), (-?[\d.]+)\)"),
+        ("page's map link", r"#map=9/(-?[\d.]+)/(-?[\d.]+)"),
+    ):
+        (shown_at,) = re.findall(pattern, page)
+        points[name] = (float(shown_at[0]), float(shown_at[1]))
+    return points
+
+
+def _csv_row(client: FlaskClient, incident_id: int) -> dict[str, str]:
+    rows = csv.DictReader(io.StringIO(client.get("/export.csv").get_data(as_text=True)))
+    (row,) = [row for row in rows if row["id"] == str(incident_id)]
+    return row
+
+
+def _body(url: str, client: FlaskClient) -> Any:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return json.loads(response.get_data())
+
+
+# What the public sees of each coarsened incident's place: (place name, location precision).
+PUBLIC_PLACE = {"sensitive": ("La Mar", "near"), "rule": ("Aymaraes", "admin2")}
+
+
+@pytest.mark.parametrize("record", list(PUBLIC_PLACE))
+def test_a_coarsened_point_is_the_same_in_every_public_output(
+    app: Flask, seeded: Seeded, record: str
+) -> None:
+    expected = public_point(app, seeded, record)
+    assert not set(coordinate_markers(*seeded.points[record])) & set(map(str, expected))
+    client = app.test_client()
+    incident_id = seeded.published[record]
+    points = public_points(client, incident_id)
+    assert points == dict.fromkeys(points, expected), f"recorded at {seeded.points[record]}"
+    # The place name gives way to the admin-2 region; the precision is what the grid still tells.
+    admin2, precision = PUBLIC_PLACE[record]
+    location = _body(f"/api/v1/incidents/{incident_id}", client)["location"]
+    assert (location["place_name"], location["precision"], location["coarsened"]) == (admin2, precision, True)
+    row = _csv_row(client, incident_id)
+    assert (row["place_name"], row["location_precision"]) == (admin2, precision)
+
+
+def test_the_public_export_checksum_is_stable_with_coarsening_on(
+    app: Flask, seeded: Seeded, runner: FlaskCliRunner
+) -> None:
+    client = app.test_client()
+    first = export_json(client)
+    assert checksum(export_json(client)) == checksum(first) == recomputed_checksum(first)
+    latitude, longitude = seeded.points["sensitive"]
+    moved = (latitude - 0.03, longitude + 0.03)  # in the same cell: the public sees the same point
+    assert snapped(moved, app.config.get("LOCATION_GRID_DEGREES", DEFAULT_GRID)) == public_point(
+        app, seeded, "sensitive"
+    )
+    with app.app_context():
+        incident = db.session.get_one(Incident, seeded.published["sensitive"])
+        data = incident_input(incident) | {"latitude": moved[0], "longitude": moved[1]}
+        update_incident(incident, data, COMMAND_LINE, reason="a more precise point")
+        _save(_published("2023-01-19", "A draft elsewhere") | {"status": "draft"}, COMMAND_LINE, to=[])
+        db.session.commit()
+    assert checksum(export_json(client)) == checksum(first)
+    result = runner.invoke(args=["records", "--rebuild"])
+    assert result.exit_code == 0, result.output
+    assert checksum(export_json(client)) == checksum(first)
