@@ -43,7 +43,7 @@ from incidents.services.workflow import transition
 from incidents.vocabulary import LocationRuleKind, PublicationStatus, Role
 from tests.factories import create_user, killed
 from tests.helpers import checksum, export_json, recomputed_checksum
-from tests.public_crawl import Answer, Leak, crawl, leaks, report, with_query
+from tests.public_crawl import Answer, crawl, leaks, report, with_query
 
 TAG = "7731"
 EDITOR_EMAIL = f"leak-editor-{TAG}@example.org"
@@ -419,7 +419,7 @@ def public_crawl(app: Flask, seeded: Seeded) -> dict[str, Answer]:
 
 def test_no_public_answer_holds_a_private_marker_or_point(app: Flask, seeded: Seeded) -> None:
     answers = public_crawl(app, seeded)
-    found = [leak for leak in leaks(answers, seeded.markers) if not _known_leak(leak)]
+    found = leaks(answers, seeded.markers)
     assert not found, report(found)
     # The crawl read what it should have: every view, the API to its end, each exported format.
     reached = {url.split("?")[0] for url in answers}
@@ -444,33 +444,19 @@ def test_unpublished_incidents_are_not_found_by_the_public(app: Flask, seeded: S
         assert client.get(f"/api/v1/incidents/{incident_id}").status_code == 200, record
 
 
-# -- a leak found, not yet fixed -----------------------------------------------------------------------------
+# -- the sources API ---------------------------------------------------------------------------------------
 
-# The sources API (incidents/exports/api_pages.py: source_page and source_by_id) gives the public every
-# source a published incident cites through source_record, never public_source: a confidential witness
-# testimony is listed with its title, publisher, author, url, archive_url and dates. The crawl above
-# leaves exactly these (URL, marker) pairs to the xfail test below, which passes once the API withholds them.
+# The leak this test found first: the public sources API listed a confidential witness testimony in full
+# (title, publisher, author, url, archive_url, dates). It now never shows the public a confidential source.
 SOURCES_API = "/api/v1/sources"
-TESTIMONY = {
-    marker("witness", f"source-{name}") for name in ("title", "publisher", "author", "url", "archive")
-}
 
 
-def _known_leak(leak: Leak) -> bool:
-    return leak.url.startswith(SOURCES_API) and (leak.marker in TESTIMONY or leak.marker in TESTIMONY_DATES)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="LEAK: GET /api/v1/sources and /api/v1/sources/<id> show the public a confidential source's "
-    "title, publisher, author, url, archive_url, publication and accessed dates (api_pages.source_page and "
-    "source_by_id use source_record, not public_source)",
-)
 def test_the_sources_api_withholds_a_confidential_source(app: Flask, seeded: Seeded) -> None:
+    client = app.test_client()
     seeds = [f"{SOURCES_API}?limit=1", SOURCES_API, f"{SOURCES_API}/{seeded.sources['witness']}"]
-    found = leaks(crawl(app.test_client(), seeds), seeded.markers)
+    found = leaks(crawl(client, seeds), seeded.markers)
     assert not found, report(found)
+    assert client.get(f"{SOURCES_API}/{seeded.sources['witness']}").status_code == 404
 
 
 # -- no side channel -----------------------------------------------------------------------------------------
