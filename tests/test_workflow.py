@@ -45,6 +45,15 @@ def _status(app: Flask, incident_id: int) -> PublicationStatus:
         return db.session.get_one(Incident, incident_id).status
 
 
+def test_the_review_queue_says_who_made_an_incident_in_review_and_when(
+    editor_client: FlaskClient, reviewer_client: FlaskClient
+) -> None:
+    _new(editor_client, status="in_review", title="Made straight into review")
+    queue = reviewer_client.get("/review").get_data(as_text=True)
+    row = queue.split("Made straight into review", 1)[1].split("</tr>", 1)[0]
+    assert "by editor@example.org" in row and "(made in review)" in row and "imported" not in row
+
+
 def test_an_editor_submits_a_reviewer_publishes_and_the_history_says_who_when_why(
     app: Flask, editor_client: FlaskClient, reviewer_client: FlaskClient
 ) -> None:
