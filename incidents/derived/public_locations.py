@@ -59,6 +59,12 @@ def configured_grid() -> float:
     return DEFAULT_GRID
 
 
+def region_key(country: str, admin1: str) -> tuple[str, str]:
+    """How a region rule and an incident's region are compared: the country's code, the name in any case
+    and spacing around it (in Python: SQLite's lower() knows only ASCII letters)."""
+    return country.upper(), admin1.strip().casefold()
+
+
 @dataclass
 class Rules:
     """The location rules, by what they cover: grid in degrees (the configured grid where a rule has none)."""
@@ -68,7 +74,7 @@ class Rules:
     by_region: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def region_grid(self, country: str, admin1: str) -> float | None:
-        return self.by_region.get((country.upper(), admin1.strip().casefold())) if admin1 else None
+        return self.by_region.get(region_key(country, admin1)) if admin1 else None
 
 
 def rules(connection: sa.Connection, grid: float) -> Rules:
@@ -83,7 +89,7 @@ def rules(connection: sa.Connection, grid: float) -> Rules:
         elif kind == LocationRuleKind.INCIDENT_TYPE:
             table, key = found.by_type, row.incident_type_id
         else:
-            table, key = found.by_region, (row.country.upper(), row.admin1.strip().casefold())
+            table, key = found.by_region, region_key(row.country, row.admin1)
         table[key] = max(table.get(key, 0.0), rule_grid)
     return found
 
@@ -187,10 +193,7 @@ def covered_by(connection: sa.Connection, rule: Mapping[str, Any]) -> list[int]:
     elif kind == LocationRuleKind.INCIDENT_TYPE:
         query = sa.select(LINKS.c.incident_id).where(LINKS.c.incident_type_id == rule["incident_type_id"])
     else:
-        # Compared here, as Rules.region_grid compares them: SQLite's lower() knows only ASCII letters.
-        wanted = rule["admin1"].strip().casefold()
-        query = sa.select(INCIDENTS.c.id, INCIDENTS.c.admin1).where(
-            INCIDENTS.c.country == rule["country"].upper()
-        )
-        return sorted(i for i, admin1 in connection.execute(query) if admin1.strip().casefold() == wanted)
+        country, _ = wanted = region_key(rule["country"], rule["admin1"])
+        query = sa.select(INCIDENTS.c.id, INCIDENTS.c.admin1).where(INCIDENTS.c.country == country)
+        return sorted(i for i, name in connection.execute(query) if region_key(country, name) == wanted)
     return sorted(set(connection.scalars(query)))

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from incidents.vocabulary import LocationPrecision
 
+# What the public reads in place of a confidential source's title (exports.serialize, queries.shown).
+CONFIDENTIAL_SOURCE_TITLE = "A confidential source"
 DEFAULT_GRID = 0.1  # degrees: about 11 km north–south
 MAX_GRID = 10.0
 

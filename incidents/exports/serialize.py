@@ -17,6 +17,7 @@ import pycountry
 
 if TYPE_CHECKING:
     from incidents.exports.reader import IncidentRows
+from incidents.domain.sensitivity import CONFIDENTIAL_SOURCE_TITLE
 from incidents.vocabulary import CasualtyCategory, DatePrecision, LocationPrecision
 
 # The version of an incident's canonical record bytes (incident_record, then canonical_json): move it with any
@@ -93,9 +94,6 @@ def source_record(source: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-CONFIDENTIAL_TITLE = "A confidential source"
-
-
 def public_source(source: dict[str, Any]) -> dict[str, Any]:
     """A source as the public sees it: a confidential one by its kind and reliability alone, without an id
     (which would tie together the incidents one witness spoke of)."""
@@ -103,7 +101,7 @@ def public_source(source: dict[str, Any]) -> dict[str, Any]:
         return source
     return {
         "id": None,
-        "title": CONFIDENTIAL_TITLE,
+        "title": CONFIDENTIAL_SOURCE_TITLE,
         "kind": source["kind"],
         "publisher": "",
         "author": "",
@@ -191,16 +189,14 @@ def incident_record(incident: IncidentRows, *, staff: bool) -> dict[str, Any]:
 def _staff_values(incident: IncidentRows) -> dict[str, Any]:
     c = incident.columns
     return {
-        "location_sensitivity": {
-            "sensitive": bool(c["location_sensitive"]),
-            "reason": c["location_sensitive_reason"],
-            "public": {
-                "place_name": c["public_place_name"],
-                "latitude": c["public_latitude"],
-                "longitude": c["public_longitude"],
-                "precision": c["public_location_precision"],
-            },
-        },
+        "location_sensitivity": location_sensitivity(
+            c["location_sensitive"],
+            c["location_sensitive_reason"],
+            c["public_place_name"],
+            c["public_latitude"],
+            c["public_longitude"],
+            c["public_location_precision"],
+        ),
         "status": c["status"],
         "confidential_notes": c["confidential_notes"],
         "created_at": iso_timestamp(c["created_at"]),
@@ -209,6 +205,19 @@ def _staff_values(incident: IncidentRows) -> dict[str, Any]:
         "updated_by": incident.updated_by,
         "version": c["version"],
     }
+
+
+def location_sensitivity(
+    sensitive: Any, reason: str, place_name: str, latitude: Any, longitude: Any, precision: str
+) -> dict[str, Any]:
+    """A staff record's location_sensitivity: the mark, its reason, and what the public sees."""
+    public = {"place_name": place_name, "latitude": latitude, "longitude": longitude, "precision": precision}
+    return {"sensitive": bool(sensitive), "reason": reason, "public": public}
+
+
+def has_tiny_coordinates(place: dict[str, Any]) -> bool:
+    """Whether orjson would write the place's coordinates otherwise than Python's json (under 1e-4)."""
+    return _tiny(place["latitude"]) or _tiny(place["longitude"])
 
 
 def canonical_json(record: dict[str, Any]) -> bytes:
@@ -220,7 +229,7 @@ def canonical_json(record: dict[str, Any]) -> bytes:
     """
     location = record["location"]
     public = record.get("location_sensitivity", {}).get("public", location)  # staff records only
-    if any(_tiny(place[name]) for place in (location, public) for name in ("latitude", "longitude")):
+    if has_tiny_coordinates(location) or has_tiny_coordinates(public):
         return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
 

@@ -25,7 +25,14 @@ import orjson
 import sqlalchemy as sa
 
 from incidents.exports.reader import BATCH_SIZE, IncidentReader, fetch_raw
-from incidents.exports.serialize import RECORD_VERSION, canonical_json, incident_record, iso_timestamp
+from incidents.exports.serialize import (
+    RECORD_VERSION,
+    canonical_json,
+    has_tiny_coordinates,
+    incident_record,
+    iso_timestamp,
+    location_sensitivity,
+)
 from incidents.extensions import db
 from incidents.models import Citation, Incident, Source, StoredRecord, User
 
@@ -175,16 +182,9 @@ class StoredReader:
                 "updated_at": updated,
                 "updated_by": users.get(updated_by) if updated_by is not None else None,
                 "version": version,
-                "location_sensitivity": {
-                    "sensitive": bool(sensitive),
-                    "reason": reason,
-                    "public": {
-                        "latitude": public_latitude,
-                        "longitude": public_longitude,
-                        "place_name": public_place_name,
-                        "precision": public_precision,
-                    },
-                },
+                "location_sensitivity": location_sensitivity(
+                    sensitive, reason, public_place_name, public_latitude, public_longitude, public_precision
+                ),
             }
             out.append(
                 (
@@ -214,7 +214,8 @@ def with_staff_fields(public: bytes, staff: dict[str, Any]) -> bytes:
     narrative = public.rfind(b',"narrative":', 0, title) if title > 0 else -1
     date = public.rfind(b',"date":{', 0, narrative) if narrative > 0 else -1
     sensitivity = staff["location_sensitivity"]
-    if date < 0 or _has_tiny(sensitivity["public"]):  # not the shape expected, or floats orjson writes apart
+    # Not the shape expected, or coordinates orjson writes otherwise than the canonical form: the slow road.
+    if date < 0 or has_tiny_coordinates(sensitivity["public"]):
         record = orjson.loads(public)
         record.update(staff)
         return canonical_json(record)
@@ -265,10 +266,6 @@ _STAFF_COLUMNS = [
     sa.type_coerce(INCIDENTS.c.public_location_precision, sa.String),
     INCIDENTS.c.location_coarsened,
 ]
-
-
-def _has_tiny(values: dict[str, Any]) -> bool:
-    return any(isinstance(v, float) and v != 0 and abs(v) < 1e-4 for v in values.values())
 
 
 def _withholding(connection: sa.Connection, rows: Sequence[Any]) -> set[int]:

@@ -12,10 +12,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from incidents.domain.sensitivity import CONFIDENTIAL_SOURCE_TITLE
 from incidents.models import Incident, Source
 from incidents.vocabulary import LocationPrecision, ReliabilityGrade, SourceKind
-
-CONFIDENTIAL_SOURCE_TITLE = "A confidential source"
 
 
 def location_columns(*, staff: bool) -> list[Any]:

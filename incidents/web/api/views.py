@@ -210,7 +210,7 @@ def incident_get(incident_id: int) -> Response:
 @blueprint.put("/incidents/<id:incident_id>")
 def incident_replace(incident_id: int) -> Response:
     """Replace the incident with the body; its version must be the one the client read (else 409)."""
-    incident = db.session.get(Incident, incident_id) if incident_id <= MAX_INT else None
+    incident = _incident(incident_id)
     if incident is None:
         return _not_found("incident")
     body = _body()
@@ -228,6 +228,11 @@ def incident_replace(incident_id: int) -> Response:
     return saved if isinstance(saved, Response) else _saved_incident(saved, 200)
 
 
+def _incident(incident_id: int) -> Incident | None:
+    """The incident of this id, or None (an id beyond what the database stores is none)."""
+    return db.session.get(Incident, incident_id) if incident_id <= MAX_INT else None
+
+
 def _conflict(incident_id: int) -> Response:
     version = current_version(incident_id)
     return problem(
@@ -242,7 +247,7 @@ def _conflict(incident_id: int) -> Response:
 def incident_retract(incident_id: int) -> Response:
     """Retract the incident (a soft delete, a reviewer's step): it leaves public view and stays in the
     database. The reason and the version read come in a JSON body, or as the query's reason and version."""
-    incident = db.session.get(Incident, incident_id) if incident_id <= MAX_INT else None
+    incident = _incident(incident_id)
     if incident is None:
         return _not_found("incident")
     body: dict[str, Any] | Response = (
@@ -264,7 +269,7 @@ def incident_retract(incident_id: int) -> Response:
 @blueprint.post("/incidents/<id:incident_id>/transitions")
 def incident_transition(incident_id: int) -> Response:
     """Move the incident along the publication workflow: {"to": "in_review", "version": 3, "reason": "…"}."""
-    incident = db.session.get(Incident, incident_id) if incident_id <= MAX_INT else None
+    incident = _incident(incident_id)
     if incident is None:
         return _not_found("incident")
     body = _body()
