@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from incidents.config import normalise_database_url
 from incidents.derived import public_locations, stored_records
+from incidents.domain.public_ids import new_public_id
 from incidents.domain.sensitivity import DEFAULT_GRID
 from incidents.extensions import db
 from incidents.models import (
@@ -75,12 +76,15 @@ def generate(database_url: str, count: int, seed: int = 1) -> int:
         source_ids = _insert_sources(connection, rng, max(100, count // 10))
         citation_id = _next_id(connection, Citation)
         claim_id = _next_id(connection, CasualtyClaim)
+    id_rng = random.Random(f"public ids {seed} from {first_incident}")
     for start in range(0, count, CHUNK):
         rows = _Rows()
         for offset in range(start, min(start + CHUNK, count)):
             citation_id, claim_id = _incident(
                 rows, rng, first_incident + offset, type_ids, source_ids, citation_id, claim_id
             )
+            # From a generator of their own, so that the rest of the data is what it was before public ids.
+            rows.incidents[-1]["public_id"] = new_public_id(id_rng)
         with engine.begin() as connection:
             rows.insert(connection)
             # Each incident's stored record, as the app keeps it (derived.stored_records): read back and

@@ -45,6 +45,28 @@ def incident_id(app: Flask, title_start: str) -> int:
         return db.session.scalars(sa.select(Incident.id).where(Incident.title.startswith(title_start))).one()
 
 
+def public_id(app: Flask, incident_id: int) -> str:
+    """The public id of the incident with this (database) id."""
+    with app.app_context():
+        return db.session.scalars(sa.select(Incident.public_id).where(Incident.id == incident_id)).one()
+
+
+def page(app: Flask, incident_id: int, suffix: str = "") -> str:
+    """The URL of the incident's page (suffix: "/edit", "/history", "/transition" …), by its public id."""
+    return f"/incidents/{public_id(app, incident_id)}{suffix}"
+
+
+def api_url(app: Flask, incident_id: int, suffix: str = "") -> str:
+    """The API's URL of the incident, by its public id."""
+    return f"/api/v1/incidents/{public_id(app, incident_id)}{suffix}"
+
+
+def id_of_public(app: Flask, public: str) -> int:
+    """The database id of the incident with this public id (from a Location header, a record, a link)."""
+    with app.app_context():
+        return db.session.scalars(sa.select(Incident.id).where(Incident.public_id == public)).one()
+
+
 def empty_the_database(app: Flask) -> None:
     """Every row gone, as in a new database, but for the seed vocabulary."""
     with app.app_context():

@@ -16,6 +16,7 @@ from flask_migrate import downgrade, upgrade
 
 from incidents import MIGRATIONS_DIR, create_app
 from incidents.config import normalise_database_url
+from incidents.domain.public_ids import is_public_id
 from incidents.extensions import db
 from incidents.vocabulary import SEED_INCIDENT_TYPES
 
@@ -204,7 +205,7 @@ def test_review_and_audit_widen_statuses_and_roles_and_give_old_tokens_a_lifetim
             )
         with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
             connection.execute(sa.text(reviewer))  # 0008 knows no reviewer
-        upgrade()
+        upgrade(revision="0010")
         with db.engine.begin() as connection:
             connection.execute(sa.text(reviewer))
             connection.execute(
@@ -229,4 +230,54 @@ def test_review_and_audit_widen_statuses_and_roles_and_give_old_tokens_a_lifetim
         downgrade(revision="0008")
         with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
             connection.execute(sa.text("UPDATE incidents SET status = 'in_review'"))
+        db.engine.dispose()
+
+
+def test_public_ids_are_drawn_for_existing_incidents_and_their_numbered_urls_keep_working(
+    empty_database: str,
+) -> None:
+    """0011 gives every incident a public id of its own and marks it as having had a numbered URL: the old
+    URL of a published one redirects to its page; a draft's old number is not found, as is any number for
+    the public after the upgrade."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": empty_database})
+    with app.app_context():
+        upgrade(revision="0010")
+        with db.engine.begin() as connection:
+            for key, status in ((1, "published"), (2, "draft"), (3, "published")):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO incidents (id, title, narrative, start_date, date_precision, place_name,"
+                        " admin1, admin2, country, location_precision, perpetrators, victims,"
+                        " verification_grade, status, confidential_notes, created_at, updated_at, version,"
+                        " source_count, location_method, public_place_name, public_location_precision)"
+                        f" VALUES ({key}, 'Juliaca {key}', '', '2023-01-09', 'day', 'Juliaca', 'Puno', '', 'PE',"
+                        f" 'near', '', '', 'fair', '{status}', '', '2023-01-10 00:00:00+00',"
+                        " '2023-01-10 00:00:00+00', 1, 0, 'recorded', 'Juliaca', 'near')"
+                    )
+                )
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT id, public_id, numbered_url FROM incidents ORDER BY id")
+            ).all()
+        public_ids = [row.public_id for row in rows]
+        assert all(is_public_id(public_id) for public_id in public_ids)
+        assert len(set(public_ids)) == 3
+        assert all(row.numbered_url for row in rows)
+        client = app.test_client()
+        moved = client.get("/incidents/1")
+        assert moved.status_code == 301
+        assert moved.headers["Location"].endswith(f"/incidents/{public_ids[0]}")
+        assert "Juliaca 1" in client.get(moved.headers["Location"]).get_data(as_text=True)
+        assert client.get("/incidents/2").status_code == 404  # a draft: as if there were none
+        assert client.get(f"/incidents/{public_ids[1]}").status_code == 404
+        assert client.get("/incidents/4").status_code == 404
+        api = client.get("/api/v1/incidents/3")
+        assert api.status_code == 301
+        assert api.headers["Location"].endswith(f"/api/v1/incidents/{public_ids[2]}")
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
+            connection.execute(sa.text(f"UPDATE incidents SET public_id = '{public_ids[0]}' WHERE id = 2"))
+        downgrade(revision="0010")
+        with db.engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM incidents")) == 3
         db.engine.dispose()

@@ -15,12 +15,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask
 
 from incidents.audit import COMMAND_LINE
+from incidents.derived import stored_records
 from incidents.exports import stored
 from incidents.exports.serialize import RECORD_VERSION
 from incidents.extensions import db
+from incidents.models import Incident
 from incidents.services.incidents import create_incident
 from incidents.services.sources import create_source
 
@@ -110,6 +113,11 @@ def _fixture_records(app: Flask) -> bytes:
         create_incident(_NO_POINT, COMMAND_LINE)
         create_source({"title": "Testimony W-3", "kind": "witness_testimony", "language": "es"}, COMMAND_LINE)
         create_incident(_TINY, COMMAND_LINE)
+        db.session.commit()
+        # Public ids are random: these incidents get fixed ones, for bytes that do not change run to run.
+        for key, public_id in ((1, "aaaaaaaaaaa2"), (2, "bbbbbbbbbbb3"), (3, "ccccccccccc4")):
+            db.session.execute(sa.update(Incident).where(Incident.id == key).values(public_id=public_id))
+        stored_records.refresh(db.session.connection(), [1, 2, 3])
         db.session.commit()
         built = stored.build([1, 2, 3])
     return b"".join(built[i] + b"\n" for i in sorted(built))

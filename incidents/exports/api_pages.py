@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from marshmallow import ValidationError
 
+from incidents.domain.public_ids import is_public_id
 from incidents.exports.reader import SOURCE_COLUMNS, IncidentReader
 from incidents.exports.serialize import incident_record, source_record
 from incidents.extensions import db
@@ -20,14 +22,26 @@ def _with_url(record: dict[str, Any], permalink_prefix: str) -> dict[str, Any]:
 
 def incident_page(
     filters: dict[str, Any], *, staff: bool, after_id: int, limit: int, permalink_prefix: str
-) -> tuple[list[dict[str, Any]], int | None]:
-    """Up to limit records after after_id in id order, and the id to continue after (None at the end)."""
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to limit records after the incident after_id in the order incidents were entered, and the cursor
+    to continue with (the last one's public id; None at the end)."""
     reader = IncidentReader(incident_selection(filters, staff=staff), staff=staff)
     reader.batch_size = limit + 1
     rows = [incident for batch in reader.batches(after_id=after_id, limit=limit + 1) for incident in batch]
     records = [_with_url(incident_record(r, staff=staff), permalink_prefix) for r in rows[:limit]]
-    next_after = records[-1]["id"] if len(rows) > limit else None
-    return records, next_after
+    next_cursor = records[-1]["id"] if len(rows) > limit else None
+    return records, next_cursor
+
+
+def incident_position(cursor: str) -> int:
+    """Where a page after the incident of this public id starts (its id in the database); ValidationError
+    when no incident has it. Any public id will do: the page holds what its reader may see after it."""
+    position = None
+    if is_public_id(cursor):
+        position = db.session.scalar(sa.select(Incident.id).where(Incident.public_id == cursor))
+    if position is None:
+        raise ValidationError({"cursor": ["Not a cursor this API gave out."]})
+    return int(position)
 
 
 def incident_by_id(incident_id: int, *, staff: bool, permalink_prefix: str) -> dict[str, Any] | None:

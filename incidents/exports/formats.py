@@ -1,4 +1,4 @@
-"""The export formats, each a generator of bytes: JSON (incidents-export 1.2), GeoJSON and CSV.
+"""The export formats, each a generator of bytes: JSON (incidents-export 1.3), GeoJSON and CSV.
 
 The JSON document is written as it is read, so its header comes last: it carries the count and the checksum
 of what came before. The checksum covers the incidents only, each in its canonical form (see
@@ -24,11 +24,12 @@ from incidents.exports.flat import flat_columns, flat_row
 from incidents.exports.stored import StoredReader
 
 FORMAT_NAME = "incidents-export"
-FORMAT_VERSION = "1.2"
-# The GeoJSON export's own version: its features did not change when claims gained their group in 1.1.
-GEOJSON_FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.3"
+# The GeoJSON export's own version: its features did not change when claims gained their group in 1.1; in
+# 1.1 (with incidents-export 1.3) a feature's id and properties.id are the incident's public id, not a number.
+GEOJSON_FORMAT_VERSION = "1.1"
 # Every version whose JSON Schema is served at /export/schema/<version>.json (older exports point there).
-SCHEMA_VERSIONS = ("1.0", "1.1", "1.2")
+SCHEMA_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 GEOJSON_FORMAT_NAME = "incidents-export-geojson"
 
 FORMATS = ("json", "geojson", "csv")
@@ -116,7 +117,7 @@ def _tick(export: Export, written: int) -> None:
 
 
 def write_json(export: Export) -> Iterator[bytes]:
-    """The incidents-export 1.2 document: format, incidents (one a line), then the header."""
+    """The incidents-export 1.3 document: format, incidents (one a line), then the header."""
     yield b'{"format":"' + FORMAT_NAME.encode() + b'","format_version":"' + FORMAT_VERSION.encode() + b'",'
     yield b'"incidents":['
     digest = hashlib.sha256()
@@ -128,8 +129,8 @@ def write_json(export: Export) -> Iterator[bytes]:
     for batch in export.stored.batches():
         # One join a batch; the record's bytes after its "{" are a view, not a copy.
         parts: list[bytes | memoryview] = []
-        for incident_id, canonical in batch:
-            parts += (separator, url_start, str(incident_id).encode(), b'",', memoryview(canonical)[1:])
+        for public_id, canonical in batch:
+            parts += (separator, url_start, public_id.encode(), b'",', memoryview(canonical)[1:])
             separator = b",\n"
         digest.update(b"\n".join([canonical for _, canonical in batch]))
         digest.update(b"\n")
@@ -150,7 +151,7 @@ def write_geojson(export: Export) -> Iterator[bytes]:
     separator = b"\n"
     for batch in export.stored.batches():
         features = []
-        for incident_id, canonical in batch:
+        for public_id, canonical in batch:
             record = orjson.loads(canonical)
             location = record["location"]
             geometry = (
@@ -158,10 +159,10 @@ def write_geojson(export: Export) -> Iterator[bytes]:
                 if location["latitude"] is None
                 else {"type": "Point", "coordinates": [location["longitude"], location["latitude"]]}
             )
-            properties = flat_row(record, prefix + str(incident_id), staff=staff)
+            properties = flat_row(record, prefix + public_id, staff=staff)
             features.append(
                 orjson.dumps(
-                    {"type": "Feature", "id": incident_id, "geometry": geometry, "properties": properties}
+                    {"type": "Feature", "id": public_id, "geometry": geometry, "properties": properties}
                 )
             )
         count += len(batch)
@@ -196,8 +197,8 @@ def write_csv(export: Export) -> Iterator[bytes]:
     prefix = export.permalink_prefix
     staff = export.staff
     for batch in export.stored.batches():
-        for incident_id, canonical in batch:
-            row = flat_row(orjson.loads(canonical), prefix + str(incident_id), staff=staff)
+        for public_id, canonical in batch:
+            row = flat_row(orjson.loads(canonical), prefix + public_id, staff=staff)
             writer.writerow([_cell(row[name]) for name in names])
         count += len(batch)
         yield buffer.getvalue().encode("utf-8")

@@ -50,6 +50,7 @@ def _raw(column: Any) -> Any:
 
 _INCIDENT_COLUMNS: dict[str, Any] = {
     "id": Incident.id,
+    "public_id": Incident.public_id,
     "title": Incident.title,
     "narrative": Incident.narrative,
     "start_date": _raw(Incident.start_date),

@@ -89,14 +89,14 @@ class StoredReader:
         query = self.selection.with_only_columns(sa.func.count(Incident.id)).order_by(None)
         return int(db.session.scalar(query) or 0)
 
-    def batches(self) -> Iterator[list[tuple[int, bytes]]]:
+    def batches(self) -> Iterator[list[tuple[str, bytes]]]:
         connection = db.session.connection()
         joined = sa.outerjoin(
             INCIDENTS,
             RECORDS,
             sa.and_(RECORDS.c.incident_id == INCIDENTS.c.id, RECORDS.c.layout == LAYOUT),
         )
-        columns: list[Any] = [INCIDENTS.c.id, RECORDS.c.content]
+        columns: list[Any] = [INCIDENTS.c.id, RECORDS.c.content, INCIDENTS.c.public_id]
         if self.staff:
             columns += [sa.type_coerce(INCIDENTS.c.status, sa.String), *_STAFF_COLUMNS]
         last_id = 0
@@ -129,15 +129,15 @@ class StoredReader:
                     built |= build(withheld, connection, staff=True)
                 yield self._staff(connection, rows, built, withheld)
             else:
-                yield [(row[0], row[1] if row[1] is not None else built[row[0]]) for row in rows]
+                yield [(row[2], row[1] if row[1] is not None else built[row[0]]) for row in rows]
             last_id = rows[-1][0]
             if len(rows) < self.batch_size:
                 return
 
     def _staff(
         self, connection: sa.Connection, rows: Sequence[Any], built: dict[int, bytes], withheld: set[int]
-    ) -> list[tuple[int, bytes]]:
-        wanted = {user_id for row in rows for user_id in (row[6], row[7]) if user_id is not None} - set(
+    ) -> list[tuple[str, bytes]]:
+        wanted = {user_id for row in rows for user_id in (row[7], row[8]) if user_id is not None} - set(
             self._users
         )
         if wanted:
@@ -150,6 +150,7 @@ class StoredReader:
         for (
             incident_id,
             content,
+            public_id,
             status,
             notes,
             created_at,
@@ -166,7 +167,7 @@ class StoredReader:
             _coarsened,
         ) in rows:
             if incident_id in withheld:
-                out.append((incident_id, built[incident_id]))
+                out.append((public_id, built[incident_id]))
                 continue
             created = times.get(created_at)
             if created is None:
@@ -188,7 +189,7 @@ class StoredReader:
             }
             out.append(
                 (
-                    incident_id,
+                    public_id,
                     with_staff_fields(content if content is not None else built[incident_id], staff),
                 )
             )

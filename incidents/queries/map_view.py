@@ -208,6 +208,7 @@ def _feature_columns(*, staff: bool) -> list[Any]:
     clusters place it for everyone), its recorded location, marked when coarsened, to staff."""
     return [
         Incident.id,
+        Incident.public_id,
         Incident.title,
         Incident.start_date,
         Incident.end_date,

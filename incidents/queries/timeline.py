@@ -134,6 +134,7 @@ def chronological(filters: dict[str, Any], *, staff: bool, limit: int = LIST_LIM
     conditions = incident_conditions(filters, staff=staff)
     columns = [
         Incident.id,
+        Incident.public_id,
         Incident.title,
         Incident.start_date,
         Incident.end_date,

@@ -60,7 +60,7 @@ def merge(flag: DuplicateFlag, keep: Incident, actor: Actor, *, confirmed: bool 
     public yet (a witness's testimony cited by a draft, say), unless confirmed.
     """
     other = _mergeable(flag, keep)
-    reason = f"Merged incident {other.id} into this one."
+    reason = f"Merged incident {other.public_id} into this one."
     workflow.check_edit(keep, actor, keep.status, reason)  # who may change keep, before asking anything
     if keep.status == PublicationStatus.PUBLISHED and not confirmed:
         hidden = _not_yet_public(other)
@@ -75,8 +75,8 @@ def merge(flag: DuplicateFlag, keep: Incident, actor: Actor, *, confirmed: bool 
         # only where no source gives one): this incident's best estimate may then lie outside it.
         problems = "; ".join(f"{_field(path)}: {message}" for path, message in flatten(error.messages))
         raise ResolutionError(
-            f"Merged with incident {other.id}, this incident would not be valid ({problems}). Edit this "
-            "incident first (for example its best estimate), then merge."
+            f"Merged with incident {other.public_id}, this incident would not be valid ({problems}). Edit "
+            "this incident first (for example its best estimate), then merge."
         ) from None
     update_loaded(keep, merged, actor, reason=reason, operation="incident.merge")
     _retract_merged(other, keep, actor)
@@ -105,7 +105,7 @@ def _retract_merged(other: Incident, keep: Incident, actor: Actor) -> None:
         raise workflow.NotAllowed("Retracting a published incident is a reviewer's step.")
     who = actor.user.email if actor.user is not None else "the command line"
     note = (
-        f"Merged into incident {keep.id} (“{keep.title}”) by {who} on "
+        f"Merged into incident {keep.public_id} (“{keep.title}”) by {who} on "
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d}: its citations were copied there."
     )
     start, notes = other.status, other.confidential_notes
@@ -124,7 +124,7 @@ def _retract_merged(other: Incident, keep: Incident, actor: Actor) -> None:
             "status": [start.value, PublicationStatus.RETRACTED.value],
             "confidential_notes": [notes, other.confidential_notes],
         },
-        reason=f"Merged into incident {keep.id}.",
+        reason=f"Merged into incident {keep.public_id}.",
     )
 
 
@@ -134,18 +134,18 @@ def _mergeable(flag: DuplicateFlag, keep: Incident) -> Incident:
         raise ResolutionError("This flag is not about that incident.")
     other = flag.other(keep.id)
     if other.status == PublicationStatus.RETRACTED:
-        raise ResolutionError(f"Incident {other.id} is retracted already: nothing to merge.")
+        raise ResolutionError(f"Incident {other.public_id} is retracted already: nothing to merge.")
     if keep.status == PublicationStatus.RETRACTED:
         raise ResolutionError(
-            f"This incident is retracted: merging would retract incident {other.id} too. Merge this one into "
-            f"incident {other.id} instead (from its page)."
+            f"This incident is retracted: merging would retract incident {other.public_id} too. Merge this "
+            f"one into incident {other.public_id} instead (from its page)."
         )
     if other.status == PublicationStatus.PUBLISHED and keep.status != PublicationStatus.PUBLISHED:
         # The published one would be retracted, and the event gone from the public site behind a draft.
         raise ResolutionError(
-            f"Incident {other.id} is published and this one is a {keep.status.label}: merging would take the "
-            f"event off the public site. Merge this one into incident {other.id} instead (from its page), or "
-            "publish this one first."
+            f"Incident {other.public_id} is published and this one is a {keep.status.label}: merging would "
+            f"take the event off the public site. Merge this one into incident {other.public_id} instead "
+            "(from its page), or publish this one first."
         )
     return other
 

@@ -208,7 +208,7 @@ def _check_publishable(incident: Incident, actor: Actor, *, override: bool) -> N
     if flagged is not None:
         other = flagged.other(incident.id)
         raise NotNow(
-            f"This incident may be a duplicate of incident {other.id} (“{other.title}”): confirm them "
+            f"This incident may be a duplicate of incident {other.public_id} (“{other.title}”): confirm them "
             "distinct or merge them on its page before publishing, or the event may be counted twice."
         )
 

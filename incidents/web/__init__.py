@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
     )
 
     app.url_map.converters["id"] = routing.RecordIdConverter
+    app.url_map.converters["incident"] = routing.IncidentRefConverter
     security.init_app(app)
     templating.init_app(app)
     vendor.init_app(app)

@@ -7,19 +7,21 @@ from werkzeug.wrappers import Response
 
 from incidents.domain.duplicates import open_flags
 from incidents.extensions import db
-from incidents.models import DuplicateFlag, Incident
+from incidents.models import DuplicateFlag
 from incidents.services.duplicates import NeedsConfirmation, ResolutionError, confirm_distinct, merge
 from incidents.services.refusals import record_refusal
 from incidents.services.workflow import WorkflowRefused
+from incidents.web.incident_refs import IncidentRef, incident_or_404
 from incidents.web.security import require_editor, web_actor
 
 blueprint = Blueprint("duplicates", __name__, url_prefix="/incidents")
 
 
-@blueprint.post("/<id:incident_id>/duplicates/<id:flag_id>/distinct")
-def distinct(incident_id: int, flag_id: int) -> Response:
+@blueprint.post("/<incident:ref>/duplicates/<id:flag_id>/distinct")
+def distinct(ref: IncidentRef, flag_id: int) -> Response:
     require_editor()
-    flag = _flag(incident_id, flag_id)
+    incident = incident_or_404(ref)
+    flag = _flag(incident.id, flag_id)
     try:
         confirm_distinct(flag, web_actor())
         db.session.commit()
@@ -27,16 +29,20 @@ def distinct(incident_id: int, flag_id: int) -> Response:
         db.session.rollback()
         flash(str(error), "error")
     else:
-        flash(f"Incidents {flag.candidate_id} and {flag.incident_id} are recorded as distinct.", "info")
-    return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
+        flash(
+            f"Incidents {flag.candidate.public_id} and {flag.incident.public_id} are recorded as distinct.",
+            "info",
+        )
+    return redirect(url_for("incidents.incident_detail", ref=incident.public_id))
 
 
-@blueprint.post("/<id:incident_id>/duplicates/<id:flag_id>/merge")
-def merge_into(incident_id: int, flag_id: int) -> Response:
+@blueprint.post("/<incident:ref>/duplicates/<id:flag_id>/merge")
+def merge_into(ref: IncidentRef, flag_id: int) -> Response:
     """Keep this incident; copy the other's citations onto it and retract the other."""
     require_editor()
+    keep = incident_or_404(ref)
+    incident_id = keep.id
     flag = _flag(incident_id, flag_id)
-    keep = db.get_or_404(Incident, incident_id)
     actor = web_actor()
     try:
         retracted = merge(flag, keep, actor, confirmed=request.form.get("confirmed") == "yes")
@@ -46,7 +52,7 @@ def merge_into(incident_id: int, flag_id: int) -> Response:
         flash(str(asked), "warning")
         # The page asks again, beside the flag, with a button that confirms.
         return redirect(
-            url_for("incidents.incident_detail", incident_id=incident_id, confirm_merge=flag_id)
+            url_for("incidents.incident_detail", ref=keep.public_id, confirm_merge=flag_id)
             + "#duplicates-heading"
         )
     except ResolutionError as error:
@@ -58,8 +64,8 @@ def merge_into(incident_id: int, flag_id: int) -> Response:
         db.session.commit()
         flash(str(refused), "error")
     else:
-        flash(f"Incident {retracted.id} was merged into this one and retracted.", "info")
-    return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
+        flash(f"Incident {retracted.public_id} was merged into this one and retracted.", "info")
+    return redirect(url_for("incidents.incident_detail", ref=keep.public_id))
 
 
 def _flag(incident_id: int, flag_id: int) -> DuplicateFlag:

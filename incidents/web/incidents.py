@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
@@ -24,6 +24,7 @@ from incidents.services.workflow import WorkflowRefused, moves_from
 from incidents.vocabulary import PublicationStatus
 from incidents.web import incident_form
 from incidents.web.geocode import geocode_json
+from incidents.web.incident_refs import IncidentRef, incident_or_404
 from incidents.web.security import is_staff, require_editor, web_actor
 
 blueprint = Blueprint("incidents", __name__, url_prefix="/incidents")
@@ -65,9 +66,15 @@ def incident_list() -> str | tuple[str, int]:
     )
 
 
-@blueprint.get("/<id:incident_id>")
-def incident_detail(incident_id: int) -> str:
-    incident = _visible_incident(incident_id)
+@blueprint.get("/<incident:ref>")
+def incident_detail(ref: IncidentRef) -> Response | str:
+    incident = incident_or_404(ref)
+    if isinstance(ref, int):
+        # A numbered URL, as before public ids (web.incident_refs): the page is at its public id.
+        target = url_for("incidents.incident_detail", ref=incident.public_id)
+        if request.query_string:
+            target += "?" + request.query_string.decode("ascii", "replace")
+        return redirect(target, 301)
     staff = is_staff()
     return render_template(
         "incidents/detail.html",
@@ -90,10 +97,10 @@ def incident_new() -> Response | str | tuple[str, int]:
     return _handle_post(incident=None)
 
 
-@blueprint.route("/<id:incident_id>/edit", methods=["GET", "POST"])
-def incident_edit(incident_id: int) -> Response | str | tuple[str, int]:
+@blueprint.route("/<incident:ref>/edit", methods=["GET", "POST"])
+def incident_edit(ref: IncidentRef) -> Response | str | tuple[str, int]:
     require_editor()
-    incident = db.get_or_404(Incident, incident_id)
+    incident = incident_or_404(ref)
     if request.method == "GET":
         return _render_form(incident_form.typed_from_input(incident_input(incident)), {}, incident=incident)
     return _handle_post(incident=incident)
@@ -160,10 +167,11 @@ def _save(typed: dict[str, Any], incident: Incident | None) -> Response | str | 
     for flag in saved.flagged:
         other = flag.other(saved.incident.id)
         flash(
-            f"Possible duplicate of incident {other.id} “{other.title}”: see below to confirm or merge.",
+            f"Possible duplicate of incident {other.public_id} “{other.title}”: see below to confirm or "
+            "merge.",
             "warning",
         )
-    return redirect(url_for("incidents.incident_detail", incident_id=saved.incident.id))
+    return redirect(url_for("incidents.incident_detail", ref=saved.incident.public_id))
 
 
 def _geocode_step(typed: dict[str, Any], action: str, incident: Incident | None) -> str | tuple[str, int]:
@@ -223,14 +231,6 @@ def _render_form(
 
 def _incident_types() -> list[IncidentType]:
     return choices.incident_types()
-
-
-def _visible_incident(incident_id: int) -> Incident:
-    """The incident if this visitor may see it; 404 otherwise, so unpublished ids are not revealed."""
-    incident = db.session.get(Incident, incident_id)
-    if incident is None or (incident.status != PublicationStatus.PUBLISHED and not is_staff()):
-        abort(404)
-    return incident
 
 
 blueprint.add_url_rule("/geocode", "geocode", geocode_json)

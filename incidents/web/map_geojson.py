@@ -75,13 +75,13 @@ def incident_feature(record: dict[str, Any]) -> dict[str, Any]:
     people = sum(high for _, high in record["ranges"].values())
     return {
         "type": "Feature",
-        "id": record["id"],
+        "id": record["public_id"],
         "geometry": {"type": "Point", "coordinates": [record["longitude"], record["latitude"]]},
         "properties": {
             "kind": "incident",
-            "id": record["id"],
+            "id": record["public_id"],
             "title": record["title"],
-            "url": url_for("incidents.incident_detail", incident_id=record["id"]),
+            "url": url_for("incidents.incident_detail", ref=record["public_id"]),
             "start_date": record["start_date"].isoformat(),
             "end_date": record["end_date"].isoformat() if record["end_date"] else None,
             "date_precision": date_precision.value,

@@ -9,7 +9,6 @@ from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from incidents.extensions import db
-from incidents.models import Incident
 from incidents.queries.history import incident_history, last_moves
 from incidents.queries.selection import in_review
 from incidents.schemas.errors import by_top_field
@@ -18,6 +17,7 @@ from incidents.services.conflicts import EditConflict
 from incidents.services.refusals import record_refusal
 from incidents.services.workflow import WorkflowRefused, transition
 from incidents.web.history_view import described
+from incidents.web.incident_refs import IncidentRef, incident_or_404
 from incidents.web.security import require_editor, web_actor
 
 blueprint = Blueprint("review", __name__)
@@ -33,17 +33,18 @@ def queue() -> str:
     return render_template("review/queue.html", waiting=waiting, moves=moves)
 
 
-@blueprint.post("/incidents/<id:incident_id>/transition")
-def move(incident_id: int) -> Response:
+@blueprint.post("/incidents/<incident:ref>/transition")
+def move(ref: IncidentRef) -> Response:
     """One of the workflow's buttons on an incident's page: submit, send back, publish, retract."""
     require_editor()
-    incident = db.get_or_404(Incident, incident_id)
+    incident = incident_or_404(ref)
+    incident_id = incident.id
     actor = web_actor()
     asked: dict[str, Any] = {
         key: request.form[key] for key in ("to", "reason", "version") if request.form.get(key, "").strip()
     }
     asked["override"] = request.form.get("override") == "yes"
-    target = url_for("incidents.incident_detail", incident_id=incident_id)
+    target = url_for("incidents.incident_detail", ref=incident.public_id)
     try:
         loaded = TransitionSchema().load(asked)
         moved = transition(
@@ -72,10 +73,10 @@ def move(incident_id: int) -> Response:
     return redirect(target)
 
 
-@blueprint.get("/incidents/<id:incident_id>/history")
-def history(incident_id: int) -> str:
+@blueprint.get("/incidents/<incident:ref>/history")
+def history(ref: IncidentRef) -> str:
     """Every version of the incident: who, when, through what, why, and what changed."""
     require_editor()
-    incident = db.get_or_404(Incident, incident_id)
-    entries = [(entry, described(entry.changes)) for entry in reversed(incident_history(incident_id))]
+    incident = incident_or_404(ref)
+    entries = [(entry, described(entry.changes)) for entry in reversed(incident_history(incident.id))]
     return render_template("review/history.html", incident=incident, entries=entries)

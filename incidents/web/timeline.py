@@ -51,7 +51,7 @@ def page() -> str | tuple[str, int]:
         timeline.series(filters, staff=staff),
         records,
         _period_link(filters),
-        lambda incident_id: url_for("incidents.incident_detail", incident_id=incident_id),
+        lambda public_id: url_for("incidents.incident_detail", ref=public_id),
     )
     months = [
         (key, list(group))

@@ -92,7 +92,7 @@ def build_chart(
     data: Series,
     incidents: list[dict[str, Any]],
     period_link: Callable[[dt.date, dt.date], str],
-    incident_link: Callable[[int], str],
+    incident_link: Callable[[str], str],
 ) -> Chart | None:
     if not data.periods:
         return None
@@ -237,7 +237,7 @@ def _draw_incidents(
     incidents: list[dict[str, Any]],
     y: float,
     x: Callable[[dt.date], float],
-    incident_link: Callable[[int], str],
+    incident_link: Callable[[str], str],
 ) -> float:
     """The listed incidents, each from its first to its last possible day, in lanes from y (those past the
     last lane counted as not drawn); the y below them."""
@@ -264,7 +264,7 @@ def _draw_incidents(
                 css,
                 fill=type_colour(slug),
                 title=f"{record['title']} ({when}; date precision: {precision.label})",
-                href=incident_link(record["id"]),
+                href=incident_link(record["public_id"]),
             )
         )
     return y + (used * (LANE + 2) + GAP)

@@ -33,7 +33,8 @@ class ImportRecord:
     problems: list[Problem] = field(default_factory=list)  # found while reading, before the schema
     # Our own exports carry ids: the incident's and each cited source's, kept where they are free, and the
     # sources told apart by id (not by content) so that a round trip gives back the same records.
-    preferred_id: int | None = None
+    preferred_id: int | None = None  # the id of exports before format 1.3
+    preferred_public_id: str | None = None
     source_ids: list[int] | None = None
     # A staff export's status: a draft stays a draft and a retraction stays retracted, whatever --publish.
     status: str | None = None

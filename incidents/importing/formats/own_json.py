@@ -4,7 +4,8 @@ Version 1.0 has no claim groups: its claims count their whole category, as a 1.1
 
 The checksum in the file's header is checked first: a file changed after export is refused. Incident and
 source ids are kept where they are free in this database (importing into an empty one gives back the same
-export, checksum included); the incidents keep the exporting instance's id as their external id.
+export, checksum included): the incidents' public ids (format 1.3; the numbers of earlier versions); the
+incidents keep the exporting instance's id as their external id.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from incidents.domain.public_ids import is_public_id
 from incidents.exports.formats import FORMAT_NAME, FORMAT_VERSION, GEOJSON_FORMAT_NAME
 from incidents.exports.serialize import canonical_json
 from incidents.importing.formats.base import SOURCE_FIELDS, ImportRecord
@@ -24,8 +26,8 @@ from incidents.vocabulary import PublicationStatus
 FORMAT = "json"
 DATASET = "incidents"
 # The versions this importer reads: 1.0 (claims without a group), 1.1 (no sensitivity, no confidential
-# sources) and 1.2.
-SUPPORTED = ("1.0", "1.1", FORMAT_VERSION)
+# sources), 1.2 (numbered incidents) and 1.3.
+SUPPORTED = ("1.0", "1.1", "1.2", FORMAT_VERSION)
 
 COLUMNS = {
     "start_date": "date.start",
@@ -154,18 +156,24 @@ def export_record(number: int, item: Any, digest: str | None = None) -> ImportRe
         "estimates": _estimates(number, item.get("casualties"), problems),
     }
     incident_id = item.get("id")
-    if not _is_id(incident_id):
-        problems.append(Problem(number, "id", f"{incident_id!r} is not an incident id ({_ID_RANGE})."))
+    public_id = incident_id if is_public_id(incident_id) else None
+    if public_id is not None:
+        incident_id = None  # format 1.3: the public id; the database's own id is drawn anew
+    elif not _is_id(incident_id):
+        problems.append(
+            Problem(number, "id", f"{incident_id!r} is not an incident id (a public id, or {_ID_RANGE}).")
+        )
         incident_id = None
     source_ids = _checked_source_ids(number, source_ids, problems)
     status = _status(number, item, problems)
     return ImportRecord(
         number,
-        str(incident_id or ""),
+        public_id or str(incident_id or ""),
         data,
         COLUMNS,
         problems,
         preferred_id=incident_id,
+        preferred_public_id=public_id,
         source_ids=source_ids or None,
         status=status,
         digest=digest,

@@ -137,6 +137,7 @@ class BulkWriter:
         now = dt.datetime.now(dt.UTC)
         incident_rows = [self._incident_row(item, now) for item in batch]
         ids = self._ids.allocate(INCIDENTS, [item.preferred_id for item in batch])
+        public_ids = self._ids.public_ids(INCIDENTS, [item.preferred_public_id for item in batch])
         citation_ids = iter(self._ids.fresh(CITATIONS, sum(len(item.loaded["citations"]) for item in batch)))
         sources = self._sources.ids
         links: list[dict[str, Any]] = []
@@ -144,8 +145,9 @@ class BulkWriter:
         claims: list[dict[str, Any]] = []
         estimates: list[dict[str, Any]] = []
         records: list[dict[str, Any]] = []
-        for incident_id, item, row in zip(ids, batch, incident_rows, strict=True):
+        for incident_id, public_id, item, row in zip(ids, public_ids, batch, incident_rows, strict=True):
             row["id"] = incident_id
+            row["public_id"] = public_id
             loaded = item.loaded
             slugs = list(dict.fromkeys(loaded["types"]))
             for slug in slugs:

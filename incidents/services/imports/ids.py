@@ -1,10 +1,12 @@
-"""Ids for the rows an import inserts: the ids our own export gives, kept where free, and fresh ones."""
+"""Ids for the rows an import inserts: the ids our own export gives, kept where free, and fresh ones; and the
+incidents' public ids (domain.public_ids), likewise."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from incidents.domain.public_ids import new_public_id
 from incidents.services.imports.connections import IN_CHUNK, ImportConnections
 
 
@@ -16,6 +18,41 @@ class IdAllocator:
         # On SQLite, the next free id of each table written: counted here rather than asked of the database
         # (ids are known before the rows are built, and a batch's citations before its incidents are in).
         self._next_ids: dict[str, int] = {}
+        self._public_ids: set[str] = set()  # given to the incidents of this import so far
+        self._redrawn: set[str] = set()  # drawn since the database was last asked
+
+    def public_ids(self, incidents: sa.Table, preferred: list[str | None]) -> list[str]:
+        """A public id for each new incident, in order: its preferred one (our own export's) when no incident
+        has it and this import has not given it yet, a fresh one if not; every one checked against the
+        database (a fresh id is random: that it is taken is unlikely, not impossible). Only reads."""
+        chosen: list[str] = []
+        for wish in preferred:
+            if wish is None or wish in self._public_ids:
+                wish = self._draw()
+            self._public_ids.add(wish)
+            chosen.append(wish)
+        column = incidents.c.public_id
+        check = chosen
+        while check:
+            self._redrawn.clear()
+            taken: set[str] = set()
+            for start in range(0, len(check), IN_CHUNK):
+                query = sa.select(column).where(
+                    self._connections.among(column, check[start : start + IN_CHUNK])
+                )
+                taken.update(self._connections.main.scalars(query))
+            chosen = [self._draw() if public_id in taken else public_id for public_id in chosen]
+            check = [public_id for public_id in chosen if public_id in self._redrawn]
+        return chosen
+
+    def _draw(self) -> str:
+        """A fresh public id that this import has not given."""
+        public_id = new_public_id()
+        while public_id in self._public_ids:
+            public_id = new_public_id()
+        self._public_ids.add(public_id)
+        self._redrawn.add(public_id)
+        return public_id
 
     def allocate(self, table: sa.Table, preferred: list[int | None]) -> list[int]:
         """An id for each new row of table, in order: its preferred id when no row has it, a fresh one if not.

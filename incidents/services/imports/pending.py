@@ -45,7 +45,8 @@ class Pending:
     external_id: str
     loaded: dict[str, Any]
     location_method: str
-    preferred_id: int | None = None  # kept when free (our own exports)
+    preferred_id: int | None = None  # kept when free (our own exports before format 1.3)
+    preferred_public_id: str | None = None  # kept when free (our own exports)
     source_ids: list[int] | None = None  # the file's id of each cited source (our own exports)
     status: str | None = None  # a staff export's own status (see status_for)
     digest: str | None = None  # of the record as read (incidents.external_digest)

@@ -37,6 +37,7 @@ class ExportRestorer(Importer):
             loaded,
             method,
             preferred_id=record.preferred_id,
+            preferred_public_id=record.preferred_public_id,
             source_ids=record.source_ids,
             status=record.status,
             digest=record.digest,

@@ -9,6 +9,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 
+from incidents.domain.public_ids import PATTERN
 from incidents.schemas import IncidentInputSchema, SourceInputSchema
 from incidents.schemas.fields import MAX_INT
 from incidents.schemas.filters import IncidentFilterSchema
@@ -16,8 +17,10 @@ from incidents.schemas.workflow import IncidentReplacementSchema, RetractionSche
 from incidents.web.api import schemas as out
 
 # 1.1: claims carry their group. 1.2: the publication workflow: POST …/transitions, in_review, a reason to
-# correct a published incident (PUT) and to retract one (DELETE, with the version read).
-API_VERSION = "1.2.0"
+# correct a published incident (PUT) and to retract one (DELETE, with the version read). 2.0: incidents are
+# known by their public id (a string; the number still names one in a URL, for an editor's token, and a
+# published incident from before public ids for anyone, by redirect); the incidents' cursor is opaque.
+API_VERSION = "2.0.0"
 
 _DESCRIPTION = """\
 Incidents, with their sources and casualty claims, as the public and as editors see them.
@@ -26,7 +29,9 @@ Reading needs no token and shows published incidents only, without confidential 
 token (`Authorization: Bearer inc_…`, made by `flask --app incidents create-token EMAIL`) reading shows
 every incident with its status and confidential notes, and writing is allowed. Errors are problem details
 (RFC 9457, `application/problem+json`); validation errors carry `errors`, messages keyed by field path.
-Lists are in ascending id order and paged by an opaque cursor: pass `next_cursor` back as `cursor`.
+Incidents are known by their public id (12 characters, random), which tells nothing of how many incidents
+are unpublished. Lists are in the order the records were entered and paged by an opaque cursor: pass
+`next_cursor` back as `cursor`.
 Deleting an incident retracts it (a soft delete): it leaves public view and stays in the database.
 """
 
@@ -51,7 +56,7 @@ def _saved(description: str) -> dict[str, Any]:
                 "description": "The ids of incidents this save flagged as possible duplicates of this one "
                 "(same type, within 3 days and 10 km), comma-separated; absent when it flagged none. An "
                 "editor confirms or merges them from the incident's page.",
-                "schema": {"type": "string", "pattern": "^[0-9]+(, [0-9]+)*$"},
+                "schema": {"type": "string", "pattern": f"^{_PUBLIC_ID}(, {_PUBLIC_ID})*$"},
             }
         },
     }
@@ -64,6 +69,13 @@ _INCIDENT_ANY = {
     ]
 }
 _ID = {"type": "integer", "minimum": 1, "maximum": MAX_INT}
+_PUBLIC_ID = PATTERN
+_INCIDENT_REF = {
+    "type": "string",
+    "pattern": f"^({PATTERN}|[1-9][0-9]{{0,9}})$",
+    "description": "The incident's public id; with an editor's token, its number too. Without a token, the "
+    "number of a published incident from before public ids answers 301 to its public id.",
+}
 _TOKEN_OPTIONAL: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
 _TOKEN: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
@@ -194,7 +206,7 @@ def _add_incidents_path(spec: APISpec) -> None:
 def _add_incident_path(spec: APISpec) -> None:
     spec.path(
         path="/api/v1/incidents/{incident_id}",
-        parameters=[{"in": "path", "name": "incident_id", "required": True, "schema": _ID}],
+        parameters=[{"in": "path", "name": "incident_id", "required": True, "schema": _INCIDENT_REF}],
         operations={
             "get": {
                 "operationId": "getIncident",
@@ -202,6 +214,7 @@ def _add_incident_path(spec: APISpec) -> None:
                 "security": _TOKEN_OPTIONAL,
                 "responses": {
                     "200": _ok(_INCIDENT_ANY),
+                    "301": {"description": "A number from before public ids, without a token: see Location"},
                     "401": _invalid_token(),
                     "404": _problem("No such incident, or not visible without a token"),
                 },
@@ -245,7 +258,7 @@ def _add_incident_path(spec: APISpec) -> None:
 def _add_transitions_path(spec: APISpec) -> None:
     spec.path(
         path="/api/v1/incidents/{incident_id}/transitions",
-        parameters=[{"in": "path", "name": "incident_id", "required": True, "schema": _ID}],
+        parameters=[{"in": "path", "name": "incident_id", "required": True, "schema": _INCIDENT_REF}],
         operations={
             "post": {
                 "operationId": "moveIncident",

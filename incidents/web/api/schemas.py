@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from incidents.domain.public_ids import PATTERN
 from incidents.vocabulary import (
     CasualtyCategory,
     DatePrecision,
@@ -127,7 +128,13 @@ class IncidentRecordSchema(Schema):
     """An incident as the public sees it."""
 
     url = fields.String(required=True, metadata={"description": "The incident's page"})
-    id = fields.Integer(required=True)
+    id = fields.String(
+        required=True,
+        metadata={
+            "description": "The incident's public id (12 characters, random): its page is /incidents/<id>",
+            "pattern": f"^{PATTERN}$",
+        },
+    )
     title = fields.String(required=True)
     narrative = fields.String(required=True)
     types = fields.List(fields.Nested(TypeRecordSchema), required=True)

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 
@@ -33,6 +33,7 @@ from incidents.services.workflow import WorkflowRefused, transition
 from incidents.web.api.auth import api_actor, api_user
 from incidents.web.api.openapi import openapi_spec
 from incidents.web.api.problems import http_problem, problem, validation_problem
+from incidents.web.incident_refs import IncidentRef, find_incident
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -57,11 +58,11 @@ def _json(value: Any, status: int = 200) -> Response:
     return response
 
 
-def _page() -> tuple[int, int]:
-    """(after id, limit) from the query string; raises ValidationError for a bad cursor or limit."""
+def _page() -> tuple[str | None, int]:
+    """(cursor, limit) from the query string; raises ValidationError for a bad limit."""
     raw = {key: request.args[key] for key in ("cursor", "limit") if request.args.get(key, "").strip()}
     page = PageSchema().load(raw)
-    return decode_cursor(page["cursor"]), page["limit"]
+    return page["cursor"], page["limit"]
 
 
 def encode_cursor(after_id: int | None) -> str | None:
@@ -71,6 +72,7 @@ def encode_cursor(after_id: int | None) -> str | None:
 
 
 def decode_cursor(cursor: str | None) -> int:
+    """The source id a sources page's cursor continues after (source ids are public: /sources/<id>)."""
     if cursor is None:
         return 0
     try:
@@ -136,13 +138,16 @@ def incident_list() -> Response:
         )
     try:
         filters = filters_from_args(request.args)
-        after_id, limit = _page()
+        cursor, limit = _page()
+        # An incidents page's cursor is the public id of the last incident it gave: a number would
+        # tell how many incidents there are, published or not.
+        after_id = api_pages.incident_position(cursor) if cursor is not None else 0
     except ValidationError as error:
         return validation_problem(error, title="The filters could not be read.", status=400)
-    found, next_after = api_pages.incident_page(
+    found, next_cursor = api_pages.incident_page(
         filters, staff=_staff(), after_id=after_id, limit=limit, permalink_prefix=_permalink_prefix()
     )
-    return _json({"incidents": found, "next_cursor": encode_cursor(next_after), "limit": limit})
+    return _json({"incidents": found, "next_cursor": next_cursor, "limit": limit})
 
 
 @blueprint.post("/incidents")
@@ -191,28 +196,33 @@ def _saved_incident(saved: Saved, status: int) -> Response:
     record = api_pages.incident_by_id(incident_id, staff=True, permalink_prefix=_permalink_prefix())
     response = _json(record, status)
     if status == 201:
-        response.headers["Location"] = url_for("api.incident_get", incident_id=incident_id)
+        response.headers["Location"] = url_for("api.incident_get", ref=saved.incident.public_id)
     if saved.flagged:
         response.headers["X-Possible-Duplicates"] = ", ".join(
-            str(flag.other(incident_id).id) for flag in saved.flagged
+            flag.other(incident_id).public_id for flag in saved.flagged
         )
     return response
 
 
-@blueprint.get("/incidents/<id:incident_id>")
-def incident_get(incident_id: int) -> Response:
-    record = None
-    if incident_id <= MAX_INT:
-        record = api_pages.incident_by_id(incident_id, staff=_staff(), permalink_prefix=_permalink_prefix())
+@blueprint.get("/incidents/<incident:ref>")
+def incident_get(ref: IncidentRef) -> Response:
+    incident = find_incident(ref, staff=_staff())
+    if incident is None:
+        return _not_found("incident")
+    if isinstance(ref, int) and not _staff():
+        # An old numbered URL of a published incident (web.incident_refs): its record is at its public id.
+        return redirect(url_for("api.incident_get", ref=incident.public_id), 301)  # type: ignore[return-value]
+    record = api_pages.incident_by_id(incident.id, staff=_staff(), permalink_prefix=_permalink_prefix())
     return _json(record) if record is not None else _not_found("incident")
 
 
-@blueprint.put("/incidents/<id:incident_id>")
-def incident_replace(incident_id: int) -> Response:
+@blueprint.put("/incidents/<incident:ref>")
+def incident_replace(ref: IncidentRef) -> Response:
     """Replace the incident with the body; its version must be the one the client read (else 409)."""
-    incident = _incident(incident_id)
+    incident = _incident(ref)
     if incident is None:
         return _not_found("incident")
+    incident_id = incident.id
     body = _body()
     if isinstance(body, Response):
         return body
@@ -228,9 +238,9 @@ def incident_replace(incident_id: int) -> Response:
     return saved if isinstance(saved, Response) else _saved_incident(saved, 200)
 
 
-def _incident(incident_id: int) -> Incident | None:
-    """The incident of this id, or None (an id beyond what the database stores is none)."""
-    return db.session.get(Incident, incident_id) if incident_id <= MAX_INT else None
+def _incident(ref: IncidentRef) -> Incident | None:
+    """The incident a writer's URL names (by public id, or by number as before public ids), or None."""
+    return find_incident(ref, staff=True)
 
 
 def _conflict(incident_id: int) -> Response:
@@ -243,13 +253,14 @@ def _conflict(incident_id: int) -> Response:
     )
 
 
-@blueprint.delete("/incidents/<id:incident_id>")
-def incident_retract(incident_id: int) -> Response:
+@blueprint.delete("/incidents/<incident:ref>")
+def incident_retract(ref: IncidentRef) -> Response:
     """Retract the incident (a soft delete, a reviewer's step): it leaves public view and stays in the
     database. The reason and the version read come in a JSON body, or as the query's reason and version."""
-    incident = _incident(incident_id)
+    incident = _incident(ref)
     if incident is None:
         return _not_found("incident")
+    incident_id = incident.id
     body: dict[str, Any] | Response = (
         _body()
         if request.content_length
@@ -266,12 +277,13 @@ def incident_retract(incident_id: int) -> Response:
     return done if isinstance(done, Response) else Response(status=204)
 
 
-@blueprint.post("/incidents/<id:incident_id>/transitions")
-def incident_transition(incident_id: int) -> Response:
+@blueprint.post("/incidents/<incident:ref>/transitions")
+def incident_transition(ref: IncidentRef) -> Response:
     """Move the incident along the publication workflow: {"to": "in_review", "version": 3, "reason": "…"}."""
-    incident = _incident(incident_id)
+    incident = _incident(ref)
     if incident is None:
         return _not_found("incident")
+    incident_id = incident.id
     body = _body()
     if isinstance(body, Response):
         return body
@@ -298,7 +310,8 @@ def incident_transition(incident_id: int) -> Response:
 def source_list() -> Response:
     """Sources in id order; the public sees those cited by a published incident."""
     try:
-        after_id, limit = _page()
+        cursor, limit = _page()
+        after_id = decode_cursor(cursor)
     except ValidationError as error:
         return validation_problem(error, title="The query could not be read.", status=400)
     found, next_after = api_pages.source_page(staff=_staff(), after_id=after_id, limit=limit)
