@@ -75,6 +75,21 @@ ZOOMS = [2, 6, 10, 14]
 VIEWS = ["/", "/incidents/", "/timeline", "/export.json", "/export.geojson", "/export.csv"]
 # GET routes whose arguments the crawl cannot fill: it reaches them by the links pages give.
 FILLED_BY_LINKS = {"static", "vendor"}
+# An incident named by its database number: a numbered link, or a number as the id of a record (its keys
+# sorted, or in the API's order after its url: a source's record starts with its id, which is public), of a
+# GeoJSON feature or of a map feature; in a CSV, a row's first cell.
+NUMBERED = re.compile(
+    r'/incidents/\d|(?<!\{)"id": ?\d+, ?"title"|"id": ?\d+, ?"location"|"Feature", ?"id": ?\d'
+    r'|"kind": ?"incident", ?"id": ?\d'
+)
+PLACEHOLDER = "aaaaaaaaaaaa"  # a public id no incident has: where a number goes in a URL built here
+NUMBERED_ROW = re.compile(r"\n\d+,")
+
+
+def incident_number_in(answer: Answer) -> str | None:
+    """Where the answer names an incident by its database number, if it does: the text that does."""
+    found = NUMBERED.search(answer.text) or (answer.mimetype == "text/csv" and NUMBERED_ROW.search(answer.text))
+    return found.group() if found else None
 
 
 def marker(record: str, field_name: str) -> str:
@@ -99,6 +114,7 @@ class Seeded:
     unpublished: dict[str, int] = field(default_factory=dict)
     sources: dict[str, int] = field(default_factory=dict)
     points: dict[str, tuple[float, float]] = field(default_factory=dict)
+    public_ids: dict[str, str] = field(default_factory=dict)  # each record's public id (its URLs)
 
     def mark(self, text: str, what: str) -> str:
         assert text not in self.markers, text
@@ -213,7 +229,9 @@ def seed(app: Flask) -> Seeded:
         _seed_sensitive(seeded, actor)
         db.session.commit()
         for record, incident_id in seeded.all_incidents.items():
-            for citation in db.session.get_one(Incident, incident_id).citations:
+            incident = db.session.get_one(Incident, incident_id)
+            seeded.public_ids[record] = incident.public_id
+            for citation in incident.citations:
                 seeded.sources.setdefault(f"{record} {citation.position}", citation.source_id)
     return seeded
 
@@ -388,10 +406,14 @@ def close_round(latitude: float, longitude: float) -> str:
 def _url_map_urls(app: Flask, seeded: Seeded) -> Iterator[str]:
     """Every GET rule of the URL map with its arguments filled in every way the seeded data allows."""
     values: dict[str, list[str]] = {
-        "incident_id": [str(i) for i in seeded.all_incidents.values()] + ["999999"],
+        # Every incident by its public id and by its database number (which the public never gets an
+        # answer for: these incidents had no numbered URL before public ids); ids no incident has.
+        "ref": [str(i) for i in seeded.all_incidents.values()]
+        + list(seeded.public_ids.values())
+        + ["999999", "zzzzzzzzzzzz"],
         "source_id": [str(i) for i in sorted(set(seeded.sources.values()))] + ["999999"],
         "fmt": ["json", "geojson", "csv"],
-        "version": ["1.0", "1.1", "1.2"],
+        "version": ["1.0", "1.1", "1.2", "1.3"],
         "flag_id": ["1"],
         "user_id": ["1"],
         "token_id": ["1"],
@@ -406,8 +428,12 @@ def _url_map_urls(app: Flask, seeded: Seeded) -> Iterator[str]:
         names = sorted(rule.arguments)
         for combination in itertools.product(*(values[name] for name in names)):
             arguments: dict[str, Any] = dict(zip(names, combination, strict=True))
+            number = arguments.get("ref", "") if arguments.get("ref", "").isdigit() else None
+            if number is not None:
+                arguments["ref"] = PLACEHOLDER  # the app builds no numbered URL (web.routing)
             with app.test_request_context():
-                yield app.url_for(rule.endpoint, **arguments)
+                url = app.url_for(rule.endpoint, **arguments)
+            yield url if number is None else url.replace(PLACEHOLDER, number)
 
 
 def public_crawl(app: Flask, seeded: Seeded) -> dict[str, Answer]:
@@ -423,8 +449,17 @@ def test_no_public_answer_holds_a_private_marker_or_point(app: Flask, seeded: Se
     assert not found, report(found)
     # The crawl read what it should have: every view, the API to its end, each exported format.
     reached = {url.split("?")[0] for url in answers}
-    assert {"/", "/incidents/", "/timeline", "/map/data.geojson", "/export/schema/1.2.json"} <= reached
-    assert {f"/incidents/{i}" for i in seeded.published.values()} <= reached
+    assert {"/", "/incidents/", "/timeline", "/map/data.geojson", "/export/schema/1.3.json"} <= reached
+    assert {f"/incidents/{seeded.public_ids[record]}" for record in seeded.published} <= reached
+    # Nothing public names an incident by its database number, which would tell by its gaps how many are
+    # unpublished: no link, no record id, no cursor.
+    numbered = {
+        url: found
+        for url, answer in answers.items()
+        # (A numbered URL the crawl asked for is echoed by the login's ?next=: not something the app tells.)
+        if not NUMBERED.search(url) and (found := incident_number_in(answer))
+    }
+    assert not numbered, f"incidents named by number: {list(numbered.items())[:5]}"
     assert sum(answer.mimetype == "text/csv" for answer in answers.values()) > len(FILTERS)
     assert any("cursor=" in url for url in answers), "no API cursor was followed"
 
@@ -432,16 +467,23 @@ def test_no_public_answer_holds_a_private_marker_or_point(app: Flask, seeded: Se
 def test_unpublished_incidents_are_not_found_by_the_public(app: Flask, seeded: Seeded) -> None:
     client = app.test_client()
     for record, incident_id in seeded.unpublished.items():
-        for url in (f"/incidents/{incident_id}", f"/api/v1/incidents/{incident_id}"):
-            assert client.get(url).status_code == 404, (record, url)
-        for url in (f"/incidents/{incident_id}/history", f"/incidents/{incident_id}/edit"):
-            response = client.get(url)
-            assert response.status_code == 302 and "/login" in response.location, (record, url)
+        for ref in (incident_id, seeded.public_ids[record]):
+            for url in (f"/incidents/{ref}", f"/api/v1/incidents/{ref}"):
+                assert client.get(url).status_code == 404, (record, url)
+            for url in (f"/incidents/{ref}/history", f"/incidents/{ref}/edit"):
+                response = client.get(url)
+                assert response.status_code == 302 and "/login" in response.location, (record, url)
         for name, source_id in seeded.sources.items():
             if name.startswith(f"{record} "):  # cited by this incident alone
                 assert client.get(f"/api/v1/sources/{source_id}").status_code == 404, (record, source_id)
     for record, incident_id in seeded.published.items():
-        assert client.get(f"/api/v1/incidents/{incident_id}").status_code == 200, record
+        public_id = seeded.public_ids[record]
+        assert client.get(f"/api/v1/incidents/{public_id}").status_code == 200, record
+        assert client.get(f"/incidents/{public_id}").status_code == 200, record
+        # Entered since public ids: its number is no URL, exactly as a number no incident has, so that
+        # numbers tried one by one tell nothing. (Numbered URLs from before keep working: test_migrations.)
+        for url in (f"/incidents/{incident_id}", f"/api/v1/incidents/{incident_id}"):
+            assert client.get(url).status_code == 404, (record, url)
 
 
 # -- the sources API ---------------------------------------------------------------------------------------
@@ -488,7 +530,7 @@ def test_a_new_draft_moves_no_public_count_total_or_checksum(app: Flask, seeded:
     client = app.test_client()
     urls = [with_query(view, query) for view, query in itertools.product(SIDE_VIEWS, SIDE_FILTERS)]
     urls += [url for url in map_data_urls(seeded) if "&" not in url.split("zoom=")[1]]
-    urls += [SOURCES_API, *(f"/incidents/{i}" for i in seeded.published.values())]
+    urls += [SOURCES_API, *(f"/incidents/{seeded.public_ids[record]}" for record in seeded.published)]
     before = public_bytes(client, urls)
     with app.app_context():
         # Where the published ones are, of their types, in their month, with more killed than any.
@@ -622,7 +664,7 @@ def test_the_crawl_finds_a_marker_when_one_output_skips_the_policy(
         finally:
             patch.undo()
             _rebuild_records(app)  # as the policy has them, for the check after the test
-    ids = {record: str(incident_id) for record, incident_id in seeded.published.items()}
+    ids = {record: seeded.public_ids[record] for record in seeded.published}
     wanted = {(url.format(**ids), _marker_of(seeded, record, name)) for url, record, name in policy_off.found}
     assert wanted <= found, f"with the policy off for {output}, the crawl missed {wanted - found}"
 
@@ -641,8 +683,8 @@ def _rebuild_records(app: Flask) -> None:
 # -- one coarsened point everywhere --------------------------------------------------------------------------
 
 
-def public_points(client: FlaskClient, incident_id: int) -> dict[str, tuple[float, float]]:
-    """Where each public output puts the incident (latitude, longitude)."""
+def public_points(client: FlaskClient, incident_id: str) -> dict[str, tuple[float, float]]:
+    """Where each public output puts the incident of this public id (latitude, longitude)."""
     points: dict[str, tuple[float, float]] = {}
     area = client.get(f"/map/data.geojson?bbox={PERU}&zoom=14").get_json(force=True)
     for name, features in (
@@ -672,7 +714,7 @@ def public_points(client: FlaskClient, incident_id: int) -> dict[str, tuple[floa
     return points
 
 
-def _csv_row(client: FlaskClient, incident_id: int) -> dict[str, str]:
+def _csv_row(client: FlaskClient, incident_id: str) -> dict[str, str]:
     rows = csv.DictReader(io.StringIO(client.get("/export.csv").get_data(as_text=True)))
     (row,) = [row for row in rows if row["id"] == str(incident_id)]
     return row
@@ -695,7 +737,7 @@ def test_a_coarsened_point_is_the_same_in_every_public_output(
     expected = public_point(app, seeded, record)
     assert not set(coordinate_markers(*seeded.points[record])) & set(map(str, expected))
     client = app.test_client()
-    incident_id = seeded.published[record]
+    incident_id = seeded.public_ids[record]
     points = public_points(client, incident_id)
     assert points == dict.fromkeys(points, expected), f"recorded at {seeded.points[record]}"
     # The place name gives way to the admin-2 region; the precision is what the grid still tells.

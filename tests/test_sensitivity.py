@@ -22,7 +22,7 @@ from incidents.extensions import db
 from incidents.models import AuditEntry, Incident, LocationRule, Source
 from incidents.vocabulary import LocationPrecision
 from tests.factories import juliaca_form
-from tests.helpers import FIXTURES, export_json, run_import
+from tests.helpers import FIXTURES, api_url, export_json, page, run_import
 
 # A point whose digits the coarsened point does not share: the 0.1° cell centre is (-13.65, -73.35).
 TRUE_LAT, TRUE_LON = -13.6556123, -73.3872456
@@ -128,10 +128,10 @@ def test_the_public_sees_one_coarsened_point_everywhere_and_staff_the_true_one(
 ) -> None:
     client = app.test_client()  # the public (editor_client is the client fixture, logged in)
     incident_id = add_incident("Detention visit", **SENSITIVE)
-    public_page = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    public_page = client.get(page(app, incident_id)).get_data(as_text=True)
     assert "-13.6500, -73.3500" in public_page and "Chumbao" not in public_page.split("<h1>", 1)[1]
     assert "13.6556" not in public_page and "published coarsened" in public_page
-    record = client.get(f"/api/v1/incidents/{incident_id}").json
+    record = client.get(api_url(app, incident_id)).json
     assert (record["location"]["latitude"], record["location"]["longitude"]) == (PUBLIC_LAT, PUBLIC_LON)
     assert record["location"]["place_name"] == "Andahuaylas" and record["location"]["coarsened"] is True
     assert record["location"]["precision"] == "near"
@@ -152,9 +152,9 @@ def test_the_public_sees_one_coarsened_point_everywhere_and_staff_the_true_one(
     # A search for the place's name finds nothing for the public; staff find it.
     assert "Detention visit" not in client.get("/incidents/?q=Chumbao").get_data(as_text=True)
     assert "Detention visit" in editor_client.get("/incidents/?q=Chumbao").get_data(as_text=True)
-    staff_page = editor_client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    staff_page = editor_client.get(page(app, incident_id)).get_data(as_text=True)
     assert "-13.6556, -73.3872" in staff_page and "The survivor still lives here." in staff_page
-    staff = client.get(f"/api/v1/incidents/{incident_id}", headers={"Authorization": f"Bearer {token}"}).json
+    staff = client.get(api_url(app, incident_id), headers={"Authorization": f"Bearer {token}"}).json
     assert staff["location"]["latitude"] == TRUE_LAT and staff["location"]["place_name"] == "Chumbao village"
     assert staff["location_sensitivity"]["sensitive"] is True
     assert staff["location_sensitivity"]["public"]["latitude"] == PUBLIC_LAT
@@ -198,20 +198,20 @@ def test_a_region_rule_coarsens_its_incidents_and_its_removal_needs_a_reason(
         },
     )
     assert added.status_code == 302
-    record = client.get(f"/api/v1/incidents/{inside}").json["location"]
+    record = client.get(api_url(app, inside)).json["location"]
     assert (record["latitude"], record["longitude"], record["coarsened"]) == (-15.75, -70.25, True)
     assert record["precision"] == "admin2"
-    assert client.get(f"/api/v1/incidents/{outside}").json["location"]["latitude"] == -12.0464
+    assert client.get(api_url(app, outside)).json["location"]["latitude"] == -12.0464
     with app.app_context():
         rule_id = db.session.scalars(sa.select(LocationRule.id)).one()
         operations = list(db.session.scalars(sa.select(AuditEntry.operation)))
     assert "location_rule.add" in operations
     refused = admin_client.post(f"/admin/location-rules/{rule_id}/remove", data={"reason": " "})
     assert refused.status_code == 422 and "Say why the rule goes" in refused.get_data(as_text=True)
-    assert client.get(f"/api/v1/incidents/{inside}").json["location"]["coarsened"] is True
+    assert client.get(api_url(app, inside)).json["location"]["coarsened"] is True
     removed = admin_client.post(f"/admin/location-rules/{rule_id}/remove", data={"reason": "Threat over"})
     assert removed.status_code == 302
-    assert client.get(f"/api/v1/incidents/{inside}").json["location"]["latitude"] == -15.8402
+    assert client.get(api_url(app, inside)).json["location"]["latitude"] == -15.8402
 
 
 def test_a_source_rule_and_a_type_rule_cover_incidents_saved_and_imported_later(
@@ -248,7 +248,7 @@ def test_a_source_rule_and_a_type_rule_cover_incidents_saved_and_imported_later(
         location_precision="exact",
     )
     for incident_id in (first, later):
-        assert client.get(f"/api/v1/incidents/{incident_id}").json["location"]["coarsened"] is True
+        assert client.get(api_url(app, incident_id)).json["location"]["coarsened"] is True
     unknown = admin_client.post(
         "/admin/location-rules", data={"kind": "incident_type", "incident_type": "nope", "reason": "x"}
     )
@@ -296,11 +296,12 @@ def test_a_confidential_source_is_shown_to_the_public_by_its_kind_and_figures_on
             },
         ],
     )
-    page = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    public_page = client.get(page(app, incident_id)).get_data(as_text=True)
     for secret in ("W-7", "Quispe", "example.org/w7", "interview 2", "beat us in the yard"):
-        assert secret not in page
-    assert "A confidential source" in page and "La República report" in page and "3–4" in page
-    record = client.get(f"/api/v1/incidents/{incident_id}").json
+        assert secret not in public_page
+    assert "A confidential source" in public_page and "La República report" in public_page
+    assert "3–4" in public_page
+    record = client.get(api_url(app, incident_id)).json
     withheld = record["citations"][0]
     assert withheld["source"]["id"] is None and withheld["source"]["title"] == "A confidential source"
     assert withheld["source"]["reliability"] == "B" and (withheld["locator"], withheld["quote"]) == ("", "")
@@ -309,7 +310,7 @@ def test_a_confidential_source_is_shown_to_the_public_by_its_kind_and_figures_on
         secret_id = db.session.scalar(sa.select(Source.id).where(Source.title == "Testimony of W-7"))
     assert client.get(f"/api/v1/sources/{secret_id}").status_code == 404
     assert "W-7" not in client.get("/api/v1/sources").get_data(as_text=True)
-    staff_page = editor_client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    staff_page = editor_client.get(page(app, incident_id)).get_data(as_text=True)
     assert "Testimony of W-7" in staff_page and "Confidential source: never shown to the public" in staff_page
     staff = client.get(f"/api/v1/sources/{secret_id}", headers={"Authorization": f"Bearer {token}"})
     assert staff.json["confidential"] is True and staff.json["title"] == "Testimony of W-7"
