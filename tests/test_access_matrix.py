@@ -1,8 +1,9 @@
 """Role × route × method: the public, an editor, a reviewer and an admin each get what their role allows.
 
 The table below names, for every endpoint and method, the least role that gets past the door; the test walks
-the URL map, so a new route that is not in the table fails it. Then a draft, an incident in review and a
-retracted one are fetched through every page, API route and export format as each role: only staff see them.
+the URL map, so a new route that is not in the table fails it (an incident's routes both by its public id and
+by the number staff may use). Then a draft, an incident in review and a retracted one are fetched through
+every page, API route and export format as each role: only staff see them.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from incidents.extensions import db
-from incidents.models import User
+from incidents.models import Incident, User
 from incidents.vocabulary import Role
 from tests.factories import add_incident, create_api_token
-from tests.helpers import login
+from tests.helpers import api_url, login, public_id
+from tests.helpers import page as incident_page
 
 PUBLIC, EDITOR, REVIEWER, ADMIN = 0, 1, 2, 3
 ROLES = {"public": PUBLIC, "editor": EDITOR, "reviewer": REVIEWER, "admin": ADMIN}
@@ -99,9 +101,11 @@ def clients(app: Flask, make_user: Callable[..., User]) -> dict[int, tuple[Flask
     return found
 
 
-def _url(rule: str, incident_id: int) -> str:
+def _url(rule: str, incident: str = "") -> str:
+    """The rule's URL with a value for each of its parts; incident names the incident (its public id, or
+    the number staff may use)."""
     values = {
-        "incident_id": str(incident_id),
+        "ref": incident,
         "flag_id": "1",
         "source_id": "1",
         "user_id": "1",
@@ -109,11 +113,11 @@ def _url(rule: str, incident_id: int) -> str:
         "rule_id": "1",
         "token": "x" * 32,
         "fmt": "json",
-        "version": "1.2",
+        "version": "1.3",
         "package": "leaflet",
         "filename": "leaflet.css",
     }
-    url = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: values.get(m.group(1).split(":")[-1], "x"), rule)
+    url = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: values[m.group(1).split(":")[-1]], rule)
     return re.sub(r"<any\([^)]*\):(\w+)>", lambda m: values[m.group(1)], url)
 
 
@@ -131,27 +135,35 @@ def test_every_route_lets_through_exactly_the_roles_it_should(
     app: Flask, clients: dict[int, tuple[FlaskClient, dict[str, str]]]
 ) -> None:
     incident_id = add_incident(app, "An incident in review", status="in_review")
+    # An incident's URL names it by its public id; staff may name it by its number too.
+    refs = [public_id(app, incident_id), str(incident_id)]
     seen = set()
     for rule in app.url_map.iter_rules():
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             key = (rule.endpoint, method)
             assert key in DOORS, f"{rule.rule} {method} is in no row of the access table"
             seen.add(key)
-            url = _url(rule.rule, incident_id)
-            for level, (client, api_headers) in clients.items():
-                headers = {"Accept": "text/html", **(api_headers if rule.endpoint.startswith("api.") else {})}
-                response = client.open(url, method=method, headers=headers)
-                response.get_data()  # a streamed export, read to its end
-                response.close()  # and a file sent from a package, closed
-                assert response.status_code < 500, (url, method, level, response.status_code)
-                assert _let_through(response) == (level >= DOORS[key]), (
-                    url,
-                    method,
-                    level,
-                    response.status_code,
-                )
-                if rule.endpoint == "auth.logout" and level >= EDITOR:  # the walk goes on logged in
-                    assert login(client, f"{ACCOUNT_ROLES[level].value}@example.org").status_code == 302
+            urls = (
+                [_url(rule.rule, ref) for ref in refs] if "<incident:ref>" in rule.rule else [_url(rule.rule)]
+            )
+            for url in urls:
+                for level, (client, api_headers) in clients.items():
+                    headers = {
+                        "Accept": "text/html",
+                        **(api_headers if rule.endpoint.startswith("api.") else {}),
+                    }
+                    response = client.open(url, method=method, headers=headers)
+                    response.get_data()  # a streamed export, read to its end
+                    response.close()  # and a file sent from a package, closed
+                    assert response.status_code < 500, (url, method, level, response.status_code)
+                    assert _let_through(response) == (level >= DOORS[key]), (
+                        url,
+                        method,
+                        level,
+                        response.status_code,
+                    )
+                    if rule.endpoint == "auth.logout" and level >= EDITOR:  # the walk goes on logged in
+                        assert login(client, f"{ACCOUNT_ROLES[level].value}@example.org").status_code == 302
     assert seen == set(DOORS)  # no row for a route that is gone
 
 
@@ -174,14 +186,33 @@ def test_an_unpublished_incident_is_seen_by_staff_only_through_every_road(
     ]
     for level, (client, api_headers) in clients.items():
         staff = level >= EDITOR
-        detail = client.get(f"/incidents/{incident_id}")
+        detail = client.get(incident_page(app, incident_id))
         assert detail.status_code == (200 if staff else 404), (status, level)
-        api = client.get(f"/api/v1/incidents/{incident_id}", headers=api_headers)
+        assert (title in detail.get_data(as_text=True)) == staff, (status, level)
+        api = client.get(api_url(app, incident_id), headers=api_headers)
         assert api.status_code == (200 if staff else 404), (status, level)
+        # Its number, as staff may use it (and as the public may for a published incident that had a numbered
+        # URL before public ids, web.incident_refs): staff are sent to its page, the public finds nothing,
+        # whether or not it had a numbered URL.
+        for numbered_url in (False, True):
+            with app.app_context():
+                db.session.execute(
+                    sa.update(Incident).where(Incident.id == incident_id).values(numbered_url=numbered_url)
+                )
+                db.session.commit()
+            numbered = client.get(f"/incidents/{incident_id}")
+            assert numbered.status_code == (301 if staff else 404), (status, level, numbered_url)
+            if staff:
+                assert numbered.headers["Location"].endswith(incident_page(app, incident_id))
+            api = client.get(f"/api/v1/incidents/{incident_id}", headers=api_headers)
+            assert api.status_code == (200 if staff else 404), (status, level, numbered_url)
+            assert (title in api.get_data(as_text=True)) == staff, (status, level, numbered_url)
         listing = client.get("/api/v1/incidents", headers=api_headers).get_data(as_text=True)
         assert (title in listing) == staff, (status, level)
         for page in pages:
             body = client.get(page).get_data(as_text=True)
             assert (title in body) == staff, (status, level, page)
-        history = client.get(f"/incidents/{incident_id}/history")
+        history = client.get(incident_page(app, incident_id, "/history"))
         assert history.status_code == (200 if staff else 302), (status, level)
+        numbered_history = client.get(f"/incidents/{incident_id}/history")
+        assert numbered_history.status_code == (200 if staff else 302), (status, level)

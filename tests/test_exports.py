@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from incidents.domain.public_ids import is_public_id
 from incidents.exports.flat import FLAT_COLUMNS
 from incidents.exports.schema import schema_path
 from incidents.extensions import db
@@ -32,9 +33,10 @@ from tests.factories import (
     load_demo,
     near_juliaca_with_a_witness,
 )
-from tests.helpers import export_json, recomputed_checksum
+from tests.helpers import export_json, public_id, recomputed_checksum
 
-SCHEMA = json.loads(schema_path("1.2").read_text(encoding="utf-8"))
+SCHEMA = json.loads(schema_path("1.3").read_text(encoding="utf-8"))
+SCHEMA_1_2 = json.loads(schema_path("1.2").read_text(encoding="utf-8"))
 SCHEMA_1_0 = json.loads(schema_path("1.0").read_text(encoding="utf-8"))
 SCHEMA_1_1 = json.loads(schema_path("1.1").read_text(encoding="utf-8"))
 OGRINFO = shutil.which("ogrinfo")
@@ -53,7 +55,10 @@ def test_json_export_of_the_demo_validates_and_its_checksum_is_stable(
     first = export_json(client)
     jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(first)
     header = first["header"]
-    assert first["format"] == "incidents-export" and first["format_version"] == "1.2"
+    assert first["format"] == "incidents-export" and first["format_version"] == "1.3"
+    # Every incident is named by its public id, each its own.
+    ids = [i["id"] for i in first["incidents"]]
+    assert all(is_public_id(i) for i in ids) and len(set(ids)) == len(ids)
     # La República's breakdown of the Juliaca dead: claims per group beside its figure for the whole event.
     [juliaca] = [i for i in first["incidents"] if i["title"].startswith("Juliaca")]
     claims = [c["claims"] for c in juliaca["citations"] if c["source"]["publisher"] == "La República"]
@@ -66,8 +71,9 @@ def test_json_export_of_the_demo_validates_and_its_checksum_is_stable(
     ]
     [killed] = [c for c in juliaca["casualties"] if c["category"] == "killed"]
     assert (killed["low"], killed["high"], killed["source_count"]) == (17, 18, 5)
-    # An export in 1.2 is not a valid 1.1 or 1.0 document: its locations and sources carry a member 1.1 did
-    # not have, its claims one 1.0 did not have.
+    # An export in 1.3 is not a valid 1.2, 1.1 or 1.0 document: its ids are public ids where 1.2 had
+    # numbers, its locations and sources carry a member 1.1 did not have, its claims one 1.0 did not have.
+    assert not jsonschema.Draft202012Validator(SCHEMA_1_2).is_valid(first)
     assert not jsonschema.Draft202012Validator(SCHEMA_1_1).is_valid(first)
     assert not jsonschema.Draft202012Validator(SCHEMA_1_0).is_valid(first)
     assert header["count"] == len(first["incidents"]) == 11
@@ -120,10 +126,11 @@ def test_exports_hold_exactly_the_selected_incidents(
     with app.test_request_context():
         filters = filters_from_args(MultiDict(parse_qsl(query.lstrip("?"))))
         selection = incident_selection(filters, staff=False)
-        expected = set(db.session.scalars(selection.with_only_columns(Incident.id)))
+        expected = set(db.session.scalars(selection.with_only_columns(Incident.public_id)))
+    assert expected
     assert {i["id"] for i in export_json(client, query)["incidents"]} == expected
     rows = list(csv.DictReader(io.StringIO(client.get("/export.csv" + query).get_data(as_text=True))))
-    assert {int(row["id"]) for row in rows} == expected
+    assert {row["id"] for row in rows} == expected
     features = json.loads(client.get("/export.geojson" + query).data)["features"]
     assert {feature["id"] for feature in features} == expected
 
@@ -148,7 +155,7 @@ def test_csv_columns_hxl_and_formula_injection(
     assert (juliaca["killed_low"], juliaca["killed_high"]) == ("17", "18")
     assert juliaca["date_prec"] == "1" and juliaca["country"] == "PE" and juliaca["country_name"] == "Peru"
     assert float(juliaca["longitude"]) < -60 and float(juliaca["latitude"]) < 0
-    assert juliaca["permalink"].endswith(f"/incidents/{juliaca['id']}")
+    assert is_public_id(juliaca["id"]) and juliaca["permalink"].endswith(f"/incidents/{juliaca['id']}")
     assert int(juliaca["number_of_sources"]) == len(juliaca["source_titles"].split(";"))
     hostile = next(row for row in rows if "calc" in row["title"])
     # A cell that a spreadsheet would run as a formula starts with an apostrophe instead.
@@ -172,13 +179,16 @@ def test_geojson_is_a_feature_collection_with_longitude_first(
     assert collection["type"] == "FeatureCollection" and len(collection["features"]) == 12
     for feature in collection["features"]:
         properties = feature["properties"]
+        assert is_public_id(feature["id"]) and properties["id"] == feature["id"]
+        assert properties["permalink"].endswith(f"/incidents/{feature['id']}")
         if feature["geometry"] is None:
             assert properties["latitude"] is None
             continue
         assert feature["geometry"]["coordinates"] == [properties["longitude"], properties["latitude"]]
     assert collection["export"]["count"] == 12
-    # Its features did not change when claims gained their group (incidents-export 1.1): still 1.0.
-    assert collection["export"]["format_version"] == "1.0"
+    # Its features did not change when claims gained their group (incidents-export 1.1); they did when
+    # incidents gained their public ids (incidents-export 1.3): 1.1.
+    assert collection["export"]["format_version"] == "1.1"
 
 
 @pytest.mark.skipif(OGRINFO is None, reason="ogrinfo is absent: apt-get install gdal-bin (CI installs it)")
@@ -211,8 +221,8 @@ def test_public_exports_hold_no_draft_and_no_confidential_text(
             assert MARKER not in body and DRAFT_TITLE not in body, (fmt, query)
             assert "confidential_notes" not in body and response.headers["X-Export-Audience"] == "public"
     document = export_json(client)
-    assert draft_id not in {i["id"] for i in document["incidents"]}
-    hostile = next(i for i in document["incidents"] if i["id"] == hostile_id)
+    assert public_id(app, draft_id) not in {i["id"] for i in document["incidents"]}
+    hostile = next(i for i in document["incidents"] if i["id"] == public_id(app, hostile_id))
     assert hostile["title"] == HOSTILE_TEXT  # JSON keeps text as it is; it is data, never markup
     assert "status" not in hostile and "created_by" not in hostile
 
@@ -227,7 +237,7 @@ def test_staff_export_includes_drafts_and_says_so(
     header = document["header"]
     assert header["audience"] == "staff" and header["includes_unpublished"] is True
     assert "Do not publish" in header["notice"] and "staff export" in header["citation"]
-    draft = next(i for i in document["incidents"] if i["id"] == draft_id)
+    draft = next(i for i in document["incidents"] if i["id"] == public_id(app, draft_id))
     assert draft["status"] == "draft" and MARKER in draft["confidential_notes"]
     assert header["checksum"]["value"] == recomputed_checksum(document)
     response = editor_client.get("/export.csv?status=draft")
@@ -238,14 +248,15 @@ def test_staff_export_includes_drafts_and_says_so(
 
 
 def test_the_json_schema_is_served(client: FlaskClient) -> None:
-    response = client.get("/export/schema/1.2.json")
+    response = client.get("/export/schema/1.3.json")
     assert response.status_code == 200
     assert json.loads(response.data) == SCHEMA
-    # Files written in 1.0 and 1.1 point at their schemas, which stay served.
+    # Files written in 1.0, 1.1 and 1.2 point at their schemas, which stay served.
     older = client.get("/export/schema/1.0.json")
     assert older.status_code == 200 and json.loads(older.data) == SCHEMA_1_0
     assert json.loads(client.get("/export/schema/1.1.json").data) == SCHEMA_1_1
-    assert client.get("/export/schema/1.3.json").status_code == 404
+    assert json.loads(client.get("/export/schema/1.2.json").data) == SCHEMA_1_2
+    assert client.get("/export/schema/1.4.json").status_code == 404
 
 
 def test_list_page_links_to_exports_of_this_view(client: FlaskClient, runner: FlaskCliRunner) -> None:

@@ -24,7 +24,8 @@ from incidents.schemas.incident import incident_input
 from incidents.services.incidents import retract_incident, update_incident
 from incidents.web import map_script
 from tests.factories import HOSTILE_MARKUP, at_juliaca, killed
-from tests.helpers import incident_id
+from tests.helpers import incident_id, public_id
+from tests.helpers import page as incident_page
 
 WORLD = "bbox=-180,-90,180,90&zoom=2"
 
@@ -116,7 +117,8 @@ def test_features_carry_what_a_popup_shows(app: Flask, client: FlaskClient, demo
     juliaca = next(f for f in body["features"] if f["properties"]["title"].startswith("Juliaca"))
     p = juliaca["properties"]
     assert juliaca["geometry"]["coordinates"] == [-70.13333, -15.5]
-    assert p["url"] == f"/incidents/{incident_id(app, 'Juliaca')}"
+    assert juliaca["id"] == public_id(app, incident_id(app, "Juliaca"))
+    assert p["url"] == incident_page(app, incident_id(app, "Juliaca"))
     assert p["date_label"] == "9 January 2023" and p["date_precision_label"] == "exact day"
     assert p["location_precision"] == "near" and p["uncertainty_m"] == 25_000
     assert "within about 25 km" in p["precision_note"]
@@ -334,9 +336,9 @@ def test_timeline_draws_spans_and_month_precision_as_the_whole_month(
 
 
 def test_hostile_text_is_data_in_geojson_and_escaped_in_pages(
-    client: FlaskClient, add_incident: Callable[..., int]
+    app: Flask, client: FlaskClient, add_incident: Callable[..., int]
 ) -> None:
-    add_incident(
+    hostile = add_incident(
         HOSTILE_MARKUP,
         place_name=HOSTILE_MARKUP,
         admin1=HOSTILE_MARKUP[:100],
@@ -344,16 +346,16 @@ def test_hostile_text_is_data_in_geojson_and_escaped_in_pages(
     )
     body = geojson(client)
     assert body["features"][0]["properties"]["title"] == HOSTILE_MARKUP
-    for url in ("/", "/timeline", "/incidents/1"):
-        page = client.get(url).get_data(as_text=True)
-        assert "<img src=x" not in page and "<script>alert" not in page, url
-        assert "&lt;img src=x onerror=alert(1)&gt;" in page, url
+    for url in ("/", "/timeline", incident_page(app, hostile)):
+        html = client.get(url).get_data(as_text=True)
+        assert "<img src=x" not in html and "<script>alert" not in html, url
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html, url
 
 
 def test_incident_page_has_citation_line_permalink_and_claims_with_sources(
     app: Flask, client: FlaskClient, demo: None
 ) -> None:
-    juliaca = incident_id(app, "Juliaca")
+    juliaca = public_id(app, incident_id(app, "Juliaca"))
     page = client.get(f"/incidents/{juliaca}").get_data(as_text=True)
     assert "Cite this incident" in page
     assert f"http://localhost/incidents/{juliaca}" in page and 'rel="bookmark"' in page

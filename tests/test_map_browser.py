@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
 from tests.factories import HOSTILE_MARKUP, at_juliaca, killed
+from tests.helpers import page as incident_page
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARGS = [
@@ -150,7 +151,7 @@ def test_map_shows_the_demo_markers_and_a_filter_changes_the_count(browsing: Bro
 
 
 def test_hostile_text_is_shown_as_text_on_the_map_popup_and_timeline(
-    browsing: Browsing, add_incident: Callable[..., int]
+    app: Flask, browsing: Browsing, add_incident: Callable[..., int]
 ) -> None:
     incident = add_incident(
         HOSTILE_MARKUP,
@@ -172,12 +173,15 @@ def test_hostile_text_is_shown_as_text_on_the_map_popup_and_timeline(
     assert text.count(HOSTILE_MARKUP) >= 2  # the title and the place
     assert "Killed: 3–4" in text and "1 source" in text
     assert popup.query_selector("img") is None and popup.query_selector("script") is None
+    # The popup links to the incident's page by its public id.
+    more = popup.query_selector("a.more")
+    assert more is not None and more.get_attribute("href") == incident_page(app, incident)
 
     page.goto(browsing.base + "/timeline")
     assert HOSTILE_MARKUP in page.inner_text("main")
     assert page.locator("main img").count() == 0
 
-    page.goto(f"{browsing.base}/incidents/{incident}")
+    page.goto(browsing.base + incident_page(app, incident))
     assert page.inner_text("main").count(HOSTILE_MARKUP) >= 3  # title, place, source
     page.wait_for_timeout(300)  # give any injected handler its chance to fire
 
