@@ -250,10 +250,11 @@ def test_public_ids_are_drawn_for_existing_incidents_and_their_numbered_urls_kee
                         " admin1, admin2, country, location_precision, perpetrators, victims,"
                         " verification_grade, status, confidential_notes, created_at, updated_at, version,"
                         " source_count, location_method, public_place_name, public_location_precision)"
-                        f" VALUES ({key}, 'Juliaca {key}', '', '2023-01-09', 'day', 'Juliaca', 'Puno', '', 'PE',"
-                        f" 'near', '', '', 'fair', '{status}', '', '2023-01-10 00:00:00+00',"
+                        " VALUES (:key, :title, '', '2023-01-09', 'day', 'Juliaca', 'Puno', '', 'PE',"
+                        " 'near', '', '', 'fair', :status, '', '2023-01-10 00:00:00+00',"
                         " '2023-01-10 00:00:00+00', 1, 0, 'recorded', 'Juliaca', 'near')"
-                    )
+                    ),
+                    {"key": key, "title": f"Juliaca {key}", "status": status},
                 )
         upgrade()
         with db.engine.connect() as connection:
@@ -276,7 +277,9 @@ def test_public_ids_are_drawn_for_existing_incidents_and_their_numbered_urls_kee
         assert api.status_code == 301
         assert api.headers["Location"].endswith(f"/api/v1/incidents/{public_ids[2]}")
         with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
-            connection.execute(sa.text(f"UPDATE incidents SET public_id = '{public_ids[0]}' WHERE id = 2"))
+            connection.execute(
+                sa.text("UPDATE incidents SET public_id = :taken WHERE id = 2"), {"taken": public_ids[0]}
+            )
         downgrade(revision="0010")
         with db.engine.connect() as connection:
             assert connection.scalar(sa.text("SELECT count(*) FROM incidents")) == 3
