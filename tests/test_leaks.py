@@ -88,7 +88,9 @@ NUMBERED_ROW = re.compile(r"\n\d+,")
 
 def incident_number_in(answer: Answer) -> str | None:
     """Where the answer names an incident by its database number, if it does: the text that does."""
-    found = NUMBERED.search(answer.text) or (answer.mimetype == "text/csv" and NUMBERED_ROW.search(answer.text))
+    found = NUMBERED.search(answer.text) or (
+        answer.mimetype == "text/csv" and NUMBERED_ROW.search(answer.text)
+    )
     return found.group() if found else None
 
 
