@@ -24,7 +24,7 @@ from incidents.models import AuditEntry, Incident, User
 from incidents.services.incidents import create_incident
 from incidents.vocabulary import Role
 from tests.factories import PASSWORD, create_api_token, juliaca_form, load_demo
-from tests.helpers import login
+from tests.helpers import id_of_public, login, page
 
 
 def _entries(app: Flask) -> list[dict[str, Any]]:
@@ -33,21 +33,21 @@ def _entries(app: Flask) -> list[dict[str, Any]]:
     return [json.loads(row) for row in rows]
 
 
-def _save_and_edit(editor_client: FlaskClient) -> int:
+def _save_and_edit(app: Flask, editor_client: FlaskClient) -> int:
     """An editor saves the Juliaca incident, then corrects its figure and its title."""
     response = editor_client.post("/incidents/new", data=juliaca_form())
     assert response.status_code == 302
-    incident_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    incident_id = id_of_public(app, response.headers["Location"].rsplit("/", 1)[1])
     edited = juliaca_form(version="1", title="Police fire near Juliaca airport")
     edited["citations-0-claims-0-low"] = "16"
-    assert editor_client.post(f"/incidents/{incident_id}/edit", data=edited).status_code == 302
+    assert editor_client.post(page(app, incident_id, "/edit"), data=edited).status_code == 302
     return incident_id
 
 
 def test_a_save_is_written_with_who_when_the_channel_and_each_field(
     app: Flask, editor_client: FlaskClient
 ) -> None:
-    incident_id = _save_and_edit(editor_client)
+    incident_id = _save_and_edit(app, editor_client)
     entries = [e for e in _entries(app) if e["target_type"] == "incident"]
     created, edited = entries
     assert (created["operation"], created["channel"], created["user_email"]) == (
@@ -143,7 +143,7 @@ def test_verify_finds_the_entry_tampered_with(
     broken_at: str,
     words: str,
 ) -> None:
-    _save_and_edit(editor_client)
+    _save_and_edit(app, editor_client)
     held = runner.invoke(args=["audit", "verify"])
     assert held.exit_code == 0 and "The audit trail holds:" in held.output
     with app.app_context():
@@ -163,7 +163,7 @@ def test_verify_finds_the_entry_tampered_with(
 def test_entries_swapped_break_the_chain_where_the_first_one_moved(
     app: Flask, editor_client: FlaskClient, runner: FlaskCliRunner
 ) -> None:
-    _save_and_edit(editor_client)
+    _save_and_edit(app, editor_client)
     with app.app_context():
         seq = db.session.scalar(sa.select(AuditEntry.seq).where(AuditEntry.operation == "incident.create"))
         assert seq is not None
@@ -178,7 +178,7 @@ def test_entries_swapped_break_the_chain_where_the_first_one_moved(
 def test_export_writes_the_chain_and_its_head_for_a_copy_kept_elsewhere(
     app: Flask, editor_client: FlaskClient, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    _save_and_edit(editor_client)
+    _save_and_edit(app, editor_client)
     path = tmp_path / "audit.jsonl"
     assert runner.invoke(args=["audit", "export", "-o", str(path)]).exit_code == 0
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from incidents.domain.public_ids import ALPHABET, LETTERS
+from tests.helpers import page
+
+# A link to an incident's page, by its public id as the app writes it (lower case).
+LINK = re.compile(rf'<a href="/incidents/[{LETTERS}][{ALPHABET}]{{11}}">([^<]+)</a>')
+
 
 def titles(client: FlaskClient, query: str = "") -> list[str]:
     response = client.get("/incidents/" + query)
     assert response.status_code == 200
-    page = response.get_data(as_text=True)
-    import re
-
-    return re.findall(r'<a href="/incidents/\d+">([^<]+)</a>', page)
+    return LINK.findall(response.get_data(as_text=True))
 
 
 def test_filters(client: FlaskClient, add_incident: Callable[..., int]) -> None:
@@ -47,8 +51,8 @@ def test_count_and_pagination(app: Flask, client: FlaskClient, add_incident: Cal
     app.config["INCIDENTS_PER_PAGE"] = 2
     for day in range(1, 6):
         add_incident(f"Incident {day}", start_date=dt.date(2023, 1, day).isoformat())
-    page = client.get("/incidents/").get_data(as_text=True)
-    assert "5 incidents" in page and "Page 1 of 3" in page
+    listing = client.get("/incidents/").get_data(as_text=True)
+    assert "5 incidents" in listing and "Page 1 of 3" in listing
     assert titles(client, "?page=3") == ["Incident 1"]
     assert titles(client, "?page=99") == []
 
@@ -82,4 +86,5 @@ def test_public_cannot_see_drafts_even_asking_for_them(app: Flask, add_incident:
     public = app.test_client()
     assert titles(public, "?status=draft") == []
     assert titles(public) == []
+    assert public.get(page(app, draft)).status_code == 404
     assert public.get(f"/incidents/{draft}").status_code == 404

@@ -17,7 +17,7 @@ from incidents.extensions import db
 from incidents.models import Incident, Source
 from incidents.services.demo import DemoDataError, demo_data_path, load_demo
 from incidents.vocabulary import CasualtyCategory, LocationPrecision, PublicationStatus
-from tests import factories
+from tests import factories, helpers
 
 ANDAHUAYLAS = "Andahuaylas: two protesters killed in clashes near the airfield"
 APURIMAC = "Apurímac: deaths and injuries in protests across the region"
@@ -33,7 +33,7 @@ def incident_id(app: Flask, title: str) -> int:
 
 
 def page(client: FlaskClient, app: Flask, title: str) -> str:
-    response = client.get(f"/incidents/{incident_id(app, title)}")
+    response = client.get(helpers.page(app, incident_id(app, title)))
     assert response.status_code == 200
     return response.get_data(as_text=True)
 
@@ -128,12 +128,17 @@ def test_draft_is_hidden_from_the_public_and_shown_to_editors(
     listing = public.get("/incidents/").get_data(as_text=True)
     assert "0 incidents" in listing
     assert str(escape(JULIACA)) not in listing
+    assert public.get(helpers.page(app, incident_id(app, JULIACA))).status_code == 404
     assert public.get(f"/incidents/{incident_id(app, JULIACA)}").status_code == 404
 
     staff_listing = editor_client.get("/incidents/").get_data(as_text=True)
     assert "11 incidents" in staff_listing
     assert str(escape(JULIACA)) in staff_listing
-    assert editor_client.get(f"/incidents/{incident_id(app, JULIACA)}").status_code == 200
+    assert editor_client.get(helpers.page(app, incident_id(app, JULIACA))).status_code == 200
+    # The number it has in the database, as staff bookmarked it before public ids, leads to the same page.
+    numbered = editor_client.get(f"/incidents/{incident_id(app, JULIACA)}")
+    assert numbered.status_code == 301
+    assert numbered.headers["Location"] == helpers.page(app, incident_id(app, JULIACA))
 
 
 def test_totals_add_lows_and_highs_and_fit_the_reported_totals(app: Flask, runner: FlaskCliRunner) -> None:

@@ -12,12 +12,13 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from incidents.audit import COMMAND_LINE
 from incidents.domain.duplicates import Footprint, FootprintIndex
+from incidents.domain.public_ids import ALPHABET, LETTERS
 from incidents.extensions import db
 from incidents.models import DuplicateFlag, Incident, User
 from incidents.services.incidents import retract_incident
 from incidents.vocabulary import DuplicateStatus, PublicationStatus, Role
 from tests.factories import juliaca_form, publish
-from tests.helpers import FIXTURES, counts, login, run_import
+from tests.helpers import FIXTURES, counts, id_of_public, login, page, public_id, run_import
 
 # The same event as juliaca_form, entered by someone else from another source: a day later, 3 km away.
 SECOND = {
@@ -39,13 +40,14 @@ def form(**overrides: str) -> dict[str, object]:
     return data
 
 
-def save(client: FlaskClient, **overrides: str) -> tuple[int, str]:
+def save(app: Flask, client: FlaskClient, **overrides: str) -> tuple[int, str]:
+    """The incident saved (its database id) and the page the save led to."""
     response = client.post("/incidents/new", data=form(**overrides), follow_redirects=True)
     assert response.status_code == 200, response.get_data(as_text=True)
-    page = response.get_data(as_text=True)
-    found = re.search(r'href="/incidents/(\d+)/edit"', page)
+    html = response.get_data(as_text=True)
+    found = re.search(rf'href="/incidents/([{LETTERS}][{ALPHABET}]{{11}})/edit"', html)
     assert found
-    return int(found.group(1)), page
+    return id_of_public(app, found.group(1)), html
 
 
 def flags(app: Flask) -> list[tuple[int, int, float | None, int, DuplicateStatus]]:
@@ -57,33 +59,36 @@ def flags(app: Flask) -> list[tuple[int, int, float | None, int, DuplicateStatus
 
 
 def test_manual_entry_flags_a_possible_duplicate(app: Flask, editor_client: FlaskClient) -> None:
-    first, _ = save(editor_client)
-    second, page = save(editor_client, **SECOND)
-    assert f"Possible duplicate of incident {first} “Police fire on protesters near Juliaca airport”" in page
-    assert "Possible duplicates (1)" in page
-    assert "Not a duplicate" in page and f"Merge incident {first} into this one" in page
+    first, _ = save(app, editor_client)
+    second, html = save(app, editor_client, **SECOND)
+    first_public = public_id(app, first)
+    title = "Police fire on protesters near Juliaca airport"
+    assert f"Possible duplicate of incident {first_public} “{title}”" in html
+    assert f'<a href="/incidents/{first_public}">incident {first_public}:' in html
+    assert "Possible duplicates (1)" in html
+    assert "Not a duplicate" in html and f"Merge incident {first_public} into this one" in html
     [(incident_id, candidate_id, km, days, status)] = flags(app)
     assert (incident_id, candidate_id, days, status) == (second, first, 1, DuplicateStatus.OPEN)
     assert km is not None and 2.5 < km < 3.5  # geodesic, 0.027 degrees of latitude
     # Both stay as entered: nothing merged.
     assert counts(app)["incidents"] == 2
     # The earlier incident's page shows the flag too.
-    assert "Possible duplicates (1)" in editor_client.get(f"/incidents/{first}").get_data(as_text=True)
+    assert "Possible duplicates (1)" in editor_client.get(page(app, first)).get_data(as_text=True)
 
 
 def test_no_flag_when_type_place_or_date_differ(app: Flask, editor_client: FlaskClient) -> None:
-    save(editor_client)
-    save(editor_client, **{**SECOND, "types": ["curfew"]})  # another type
-    save(editor_client, **{**SECOND, "latitude": "-15.8402", "longitude": "-70.0219"})  # Puno, 40 km
-    save(editor_client, **{**SECOND, "start_date": "2023-01-13"})  # 4 days later
+    save(app, editor_client)
+    save(app, editor_client, **{**SECOND, "types": ["curfew"]})  # another type
+    save(app, editor_client, **{**SECOND, "latitude": "-15.8402", "longitude": "-70.0219"})  # Puno, 40 km
+    save(app, editor_client, **{**SECOND, "start_date": "2023-01-13"})  # 4 days later
     assert flags(app) == []
 
 
 def test_saving_again_does_not_flag_the_pair_twice(app: Flask, editor_client: FlaskClient) -> None:
-    save(editor_client)
-    second, _ = save(editor_client, **SECOND)
+    save(app, editor_client)
+    second, _ = save(app, editor_client, **SECOND)
     edit = editor_client.post(
-        f"/incidents/{second}/edit",
+        page(app, second, "/edit"),
         data=form(**{**SECOND, "title": "Juliaca airport (edited)", "version": "1"}),
     )
     assert edit.status_code == 302
@@ -91,28 +96,31 @@ def test_saving_again_does_not_flag_the_pair_twice(app: Flask, editor_client: Fl
 
 
 def test_confirm_distinct(app: Flask, editor_client: FlaskClient) -> None:
-    first, _ = save(editor_client)
-    second, _ = save(editor_client, **SECOND)
+    first, _ = save(app, editor_client)
+    second, _ = save(app, editor_client, **SECOND)
     with app.app_context():
         flag_id = db.session.scalar(sa.select(DuplicateFlag.id))
-    response = editor_client.post(f"/incidents/{second}/duplicates/{flag_id}/distinct", follow_redirects=True)
-    page = response.get_data(as_text=True)
-    assert f"Incidents {first} and {second} are recorded as distinct." in page
-    assert "Possible duplicates" not in page
+    distinct = page(app, second, f"/duplicates/{flag_id}/distinct")
+    response = editor_client.post(distinct, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert f"Incidents {public_id(app, first)} and {public_id(app, second)} are recorded as distinct." in html
+    assert "Possible duplicates" not in html
     assert flags(app)[0][4] == DuplicateStatus.DISTINCT
+    # Asked again, by the number staff may still use in its URL: the same flag, resolved already.
     again = editor_client.post(f"/incidents/{second}/duplicates/{flag_id}/distinct", follow_redirects=True)
     assert "resolved already" in again.get_data(as_text=True)
 
 
 def test_merge_copies_the_citations_and_retracts_the_other(app: Flask, editor_client: FlaskClient) -> None:
-    first, _ = save(editor_client)
-    second, _ = save(editor_client, **SECOND)
+    first, _ = save(app, editor_client)
+    second, _ = save(app, editor_client, **SECOND)
     with app.app_context():
         flag_id = db.session.scalar(sa.select(DuplicateFlag.id))
-    response = editor_client.post(f"/incidents/{first}/duplicates/{flag_id}/merge", follow_redirects=True)
-    page = response.get_data(as_text=True)
-    assert f"Incident {second} was merged into this one and retracted." in page
-    assert "Juliaca: 17 muertos en protestas" in page  # the other's source, now cited here
+    gone_into = public_id(app, first)
+    response = editor_client.post(page(app, first, f"/duplicates/{flag_id}/merge"), follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert f"Incident {public_id(app, second)} was merged into this one and retracted." in html
+    assert "Juliaca: 17 muertos en protestas" in html  # the other's source, now cited here
     with app.app_context():
         kept = db.session.get(Incident, first)
         gone = db.session.get(Incident, second)
@@ -120,7 +128,7 @@ def test_merge_copies_the_citations_and_retracts_the_other(app: Flask, editor_cl
         assert len(kept.citations) == 3
         assert (kept.killed_low, kept.killed_high, kept.source_count) == (17, 18, 3)
         assert gone.status == PublicationStatus.RETRACTED
-        assert f"Merged into incident {first}" in gone.confidential_notes
+        assert f"Merged into incident {gone_into} (“{kept.title}”)" in gone.confidential_notes
         assert len(gone.citations) == 1  # its own record is kept as it was
     assert flags(app)[0][4] == DuplicateStatus.MERGED
 
@@ -128,7 +136,7 @@ def test_merge_copies_the_citations_and_retracts_the_other(app: Flask, editor_cl
 def test_import_flags_incidents_near_existing_ones(
     app: Flask, editor_client: FlaskClient, runner: FlaskCliRunner
 ) -> None:
-    manual, _ = save(editor_client)
+    manual, _ = save(app, editor_client)
     result = run_import(runner, FIXTURES / "acled.csv")
     assert result.exit_code == 0, result.output
     assert f"row 2: warning: May be the same event as incident {manual}: same type" in result.output
@@ -142,7 +150,7 @@ def test_import_flags_incidents_near_existing_ones(
 def test_a_dry_run_names_possible_duplicates_and_flags_nothing(
     app: Flask, editor_client: FlaskClient, runner: FlaskCliRunner
 ) -> None:
-    manual, _ = save(editor_client)
+    manual, _ = save(app, editor_client)
     result = run_import(runner, FIXTURES / "acled.csv", "--dry-run")
     assert f"May be the same event as incident {manual}" in result.output
     assert "1 possible duplicate(s) would be flagged for an editor." in result.output
@@ -177,42 +185,47 @@ def test_a_published_incident_is_not_merged_into_a_draft(
 ) -> None:
     """Merging retracts the other incident: a published one merged into an imported draft would leave the
     public site with nothing of the event. The merge goes the other way, or the draft is published first."""
-    manual, _ = save(editor_client)
+    manual, _ = save(app, editor_client)
     publish(app, manual)
     assert run_import(runner, FIXTURES / "acled.csv").exit_code == 0  # drafts
     with app.app_context():
         draft = db.session.scalar(sa.select(Incident.id).where(Incident.external_id == "PER12001"))
         flag_id = db.session.scalar(sa.select(DuplicateFlag.id))
     # The draft's page does not offer it; it points to the published incident's page, which does.
-    draft_page = editor_client.get(f"/incidents/{draft}").get_data(as_text=True)
-    assert f"Merge incident {manual} into this one" not in draft_page
-    assert f"To merge, keep incident {manual}: merge this one into it from" in draft_page
-    published_page = editor_client.get(f"/incidents/{manual}").get_data(as_text=True)
-    assert f"Merge incident {draft} into this one" in published_page
+    assert draft is not None
+    manual_public, draft_public = public_id(app, manual), public_id(app, draft)
+    draft_page = editor_client.get(page(app, draft)).get_data(as_text=True)
+    assert f"Merge incident {manual_public} into this one" not in draft_page
+    assert f"To merge, keep incident {manual_public}: merge this one into it from" in draft_page
+    published_page = editor_client.get(page(app, manual)).get_data(as_text=True)
+    assert f"Merge incident {draft_public} into this one" in published_page
     # Asked all the same (an old page, a hand-made request), it is refused.
-    response = editor_client.post(f"/incidents/{draft}/duplicates/{flag_id}/merge", follow_redirects=True)
-    page = response.get_data(as_text=True)
-    assert f"Incident {manual} is published and this one is a draft: merging would take the event off" in page
+    response = editor_client.post(page(app, draft, f"/duplicates/{flag_id}/merge"), follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert (
+        f"Incident {manual_public} is published and this one is a draft: merging would take the event off"
+        in html
+    )
     with app.app_context():
         published = db.session.get(Incident, manual)
         assert published is not None and published.status == PublicationStatus.PUBLISHED
     assert flags(app)[0][4] == DuplicateStatus.OPEN
     # The other way: the draft's citations join the published incident, and the draft is retracted. A
     # published incident is changed by a reviewer; its new sources become public, which is asked first.
-    response = editor_client.post(f"/incidents/{manual}/duplicates/{flag_id}/merge", follow_redirects=True)
+    merge = page(app, manual, f"/duplicates/{flag_id}/merge")
+    response = editor_client.post(merge, follow_redirects=True)
     assert "A published incident is corrected by a reviewer or an admin" in response.get_data(as_text=True)
     make_user("reviewer@example.org", Role.REVIEWER)
     reviewer = app.test_client()
     assert login(reviewer, "reviewer@example.org").status_code == 302
-    asked = reviewer.post(f"/incidents/{manual}/duplicates/{flag_id}/merge", follow_redirects=True)
-    page = asked.get_data(as_text=True)
-    assert "Merging makes 1 source(s) public that no published incident cites yet" in page
-    assert f"Merge incident {draft} and make its sources public" in page
+    asked = reviewer.post(merge, follow_redirects=True)
+    html = asked.get_data(as_text=True)
+    assert "Merging makes 1 source(s) public that no published incident cites yet" in html
+    assert f"Merge incident {draft_public} and make its sources public" in html
     assert flags(app)[0][4] == DuplicateStatus.OPEN  # nothing merged yet
-    response = reviewer.post(
-        f"/incidents/{manual}/duplicates/{flag_id}/merge", data={"confirmed": "yes"}, follow_redirects=True
-    )
-    assert f"Incident {draft} was merged into this one and retracted." in response.get_data(as_text=True)
+    response = reviewer.post(merge, data={"confirmed": "yes"}, follow_redirects=True)
+    merged = response.get_data(as_text=True)
+    assert f"Incident {draft_public} was merged into this one and retracted." in merged
 
 
 def test_nothing_is_merged_into_a_retracted_incident(
@@ -223,17 +236,19 @@ def test_nothing_is_merged_into_a_retracted_incident(
         imported_id = db.session.scalar(sa.select(Incident.id).where(Incident.external_id == "PER12001"))
     assert imported_id is not None
     publish(app, imported_id)  # no flag yet: the manual entry comes after
-    manual, _ = save(editor_client)  # flagged as a possible duplicate of the published import
+    manual, _ = save(app, editor_client)  # flagged as a possible duplicate of the published import
     with app.app_context():
         imported = db.session.get_one(Incident, imported_id)
         retract_incident(imported, COMMAND_LINE, reason="a rumour after all", version=imported.version)
         db.session.commit()
         flag_id = db.session.scalar(sa.select(DuplicateFlag.id))
     assert flag_id is not None
-    response = editor_client.post(
-        f"/incidents/{imported_id}/duplicates/{flag_id}/merge", follow_redirects=True
+    merge = page(app, imported_id, f"/duplicates/{flag_id}/merge")
+    response = editor_client.post(merge, follow_redirects=True)
+    assert (
+        f"This incident is retracted: merging would retract incident {public_id(app, manual)} too"
+        in response.get_data(as_text=True)
     )
-    assert "This incident is retracted: merging would retract incident" in response.get_data(as_text=True)
     with app.app_context():
         kept = db.session.get(Incident, manual)
         assert kept is not None and kept.status == PublicationStatus.DRAFT  # not retracted by the merge
@@ -245,24 +260,26 @@ def test_a_merge_that_would_leave_the_best_estimate_outside_the_range_is_refused
     """A source's figure for the whole category narrows a range made of figures per group only: the kept
     incident's best estimate may then lie outside it. The merge is refused, saying so; nothing changes."""
     first, _ = save(
+        app,
         editor_client,
         title="Juliaca airport: civilians killed",
         **{"citations-0-claims-0-low": "12", "citations-0-claims-0-group": "civilians", "best-killed": "12"},
     )
-    second, _ = save(editor_client, **{**SECOND, "citations-0-claims-0-low": "20"})
+    second, _ = save(app, editor_client, **{**SECOND, "citations-0-claims-0-low": "20"})
     with app.app_context():
         flag_id = db.session.scalar(sa.select(DuplicateFlag.id))
         before = [
             (i.id, i.version, i.status, i.killed_low, i.killed_high)
             for i in db.session.scalars(sa.select(Incident))
         ]
-    response = editor_client.post(f"/incidents/{first}/duplicates/{flag_id}/merge", follow_redirects=True)
+    response = editor_client.post(page(app, first, f"/duplicates/{flag_id}/merge"), follow_redirects=True)
     assert response.status_code == 200
-    page = response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
     assert (
-        f"Merged with incident {second}, this incident would not be valid (best estimate: Must lie within "
-        "the sources&#39; range (20).). Edit this incident first (for example its best estimate), then merge."
-    ) in page
+        f"Merged with incident {public_id(app, second)}, this incident would not be valid (best estimate: "
+        "Must lie within the sources&#39; range (20).). Edit this incident first (for example its best "
+        "estimate), then merge."
+    ) in html
     with app.app_context():
         after = [
             (i.id, i.version, i.status, i.killed_low, i.killed_high)

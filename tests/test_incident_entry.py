@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from incidents.extensions import db
 from incidents.models import CasualtyClaim, Citation, Incident, Source
 from tests.factories import juliaca_form, publish
+from tests.helpers import id_of_public, page
 
 
 def counts(app: Flask) -> tuple[int, int, int, int]:
@@ -81,7 +82,7 @@ def test_figures_per_group_break_a_source_down_without_widening_the_range(
     response = editor_client.post("/incidents/new", data=form)
     assert response.status_code == 302, response.get_data(as_text=True)
     location = response.headers["Location"]
-    publish(app, int(location.rsplit("/", 1)[1]))
+    publish(app, id_of_public(app, location.rsplit("/", 1)[1]))
     page = app.test_client().get(location).get_data(as_text=True)
     assert "Killed: 17–18 (2 sources, best estimate 18)" in page  # not 1–18
     assert "of whom civilians: 17" in page and "of whom police officers: 1" in page
@@ -117,7 +118,7 @@ def test_public_sees_published_incident_without_confidential_notes(
     app: Flask, editor_client: FlaskClient
 ) -> None:
     location = editor_client.post("/incidents/new", data=juliaca_form()).headers["Location"]
-    publish(app, int(location.rsplit("/", 1)[1]))
+    publish(app, id_of_public(app, location.rsplit("/", 1)[1]))
     public = app.test_client()
     page = public.get(location).get_data(as_text=True)
     assert "Killed: 17–18" in page
@@ -326,8 +327,8 @@ def test_removed_citation_is_dropped(app: Flask, editor_client: FlaskClient) -> 
 
 def test_edit_replaces_content_and_keeps_history_fields(app: Flask, editor_client: FlaskClient) -> None:
     location = editor_client.post("/incidents/new", data=juliaca_form()).headers["Location"]
-    incident_id = int(location.rsplit("/", 1)[1])
-    form_page = editor_client.get(f"/incidents/{incident_id}/edit").get_data(as_text=True)
+    incident_id = id_of_public(app, location.rsplit("/", 1)[1])
+    form_page = editor_client.get(page(app, incident_id, "/edit")).get_data(as_text=True)
     assert 'name="version" value="1"' in form_page
     assert 'value="17"' in form_page
     with app.app_context():
@@ -336,7 +337,7 @@ def test_edit_replaces_content_and_keeps_history_fields(app: Flask, editor_clien
     form.update({"citations-0-source_id": str(efe_id), "citations-1-source_id": str(correo_id)})
     for key in [k for k in form if "-source-" in k]:
         form[key] = ""
-    response = editor_client.post(f"/incidents/{incident_id}/edit", data=form)
+    response = editor_client.post(page(app, incident_id, "/edit"), data=form)
     assert response.status_code == 302, response.get_data(as_text=True)
     with app.app_context():
         incident = db.session.get(Incident, incident_id)
@@ -348,18 +349,18 @@ def test_edit_replaces_content_and_keeps_history_fields(app: Flask, editor_clien
 
 def test_second_save_of_the_same_version_is_a_conflict(app: Flask, editor_client: FlaskClient) -> None:
     location = editor_client.post("/incidents/new", data=juliaca_form()).headers["Location"]
-    incident_id = int(location.rsplit("/", 1)[1])
+    incident_id = id_of_public(app, location.rsplit("/", 1)[1])
     first = editor_client.post(
-        f"/incidents/{incident_id}/edit", data=juliaca_form(title="First editor's title", version="1")
+        page(app, incident_id, "/edit"), data=juliaca_form(title="First editor's title", version="1")
     )
     assert first.status_code == 302
     second = editor_client.post(
-        f"/incidents/{incident_id}/edit", data=juliaca_form(title="Second editor's title", version="1")
+        page(app, incident_id, "/edit"), data=juliaca_form(title="Second editor's title", version="1")
     )
     assert second.status_code == 409
-    page = second.get_data(as_text=True)
-    assert "Someone else saved this incident" in page
-    assert "Second editor&#39;s title" in page
+    html = second.get_data(as_text=True)
+    assert "Someone else saved this incident" in html
+    assert "Second editor&#39;s title" in html
     with app.app_context():
         incident = db.session.get(Incident, incident_id)
         assert incident is not None and incident.title == "First editor's title"
@@ -401,3 +402,4 @@ def test_geocode_endpoint_for_the_form_script(editor_client: FlaskClient) -> Non
 def test_public_cannot_create_or_edit(client: FlaskClient) -> None:
     assert client.post("/incidents/new", data=juliaca_form()).status_code in (302, 401)
     assert client.get("/incidents/1/edit").status_code == 302
+    assert client.get("/incidents/k7q2m9x4ab3f/edit").status_code == 302
