@@ -14,6 +14,7 @@ from incidents.extensions import db
 from incidents.models import Incident, User
 from incidents.vocabulary import Role
 from tests.factories import DRAFT_TITLE, MARKER, add_hostile_and_draft, create_api_token, load_demo
+from tests.helpers import api_url, id_of_public, public_id
 
 PROBLEM = "application/problem+json"
 
@@ -58,24 +59,40 @@ def test_public_reads_see_published_incidents_only(app: Flask, client: FlaskClie
     hostile_id, draft_id = add_hostile_and_draft(app)
     listing = client.get("/api/v1/incidents")
     assert listing.status_code == 200
-    assert [i["id"] for i in listing.json["incidents"]] == [hostile_id]
+    assert [i["id"] for i in listing.json["incidents"]] == [public_id(app, hostile_id)]
     assert MARKER not in listing.get_data(as_text=True)
     assert "status" not in listing.json["incidents"][0]
+    assert_problem(client.get(api_url(app, draft_id)), 404)
     assert_problem(client.get(f"/api/v1/incidents/{draft_id}"), 404)
-    assert MARKER not in client.get(f"/api/v1/incidents/{hostile_id}").get_data(as_text=True)
+    hostile = client.get(api_url(app, hostile_id))
+    assert hostile.status_code == 200 and MARKER not in hostile.get_data(as_text=True)
+    # Without a token a number is not found, even a published incident's, unless it had a numbered URL
+    # before public ids: that one redirects to its public id.
+    assert_problem(client.get(f"/api/v1/incidents/{hostile_id}"), 404)
+    with app.app_context():
+        db.session.execute(sa.update(Incident).values(numbered_url=True))
+        db.session.commit()
+    moved = client.get(f"/api/v1/incidents/{hostile_id}")
+    assert moved.status_code == 301 and moved.headers["Location"].endswith(api_url(app, hostile_id))
+    assert_problem(client.get(f"/api/v1/incidents/{draft_id}"), 404)  # numbered, but not published
     sources = client.get("/api/v1/sources").get_data(as_text=True)
     assert MARKER not in sources  # a source cited only by a draft is not public either
 
-    staff = client.get(f"/api/v1/incidents/{draft_id}", headers=bearer(token))
+    staff = client.get(api_url(app, draft_id), headers=bearer(token))
     assert staff.status_code == 200 and staff.json["title"] == DRAFT_TITLE
+    assert staff.json["id"] == public_id(app, draft_id)
+    # A token holder may name any incident by its number too.
+    assert client.get(f"/api/v1/incidents/{draft_id}", headers=bearer(token)).json == staff.json
     assert MARKER in staff.json["confidential_notes"] and staff.json["status"] == "draft"
     assert staff.headers["Cache-Control"] == "no-store"
     assert MARKER in client.get("/api/v1/sources", headers=bearer(token)).get_data(as_text=True)
 
 
-def test_cursor_pagination_is_stable_and_complete(client: FlaskClient, runner: FlaskCliRunner) -> None:
+def test_cursor_pagination_is_stable_and_complete(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
     load_demo(runner)
-    seen: list[int] = []
+    seen: list[str] = []
     cursor = ""
     for _ in range(10):
         page = client.get(f"/api/v1/incidents?limit=4&cursor={cursor}")
@@ -84,11 +101,26 @@ def test_cursor_pagination_is_stable_and_complete(client: FlaskClient, runner: F
         cursor = page.json["next_cursor"]
         if cursor is None:
             break
-    assert len(seen) == 11 and seen == sorted(seen)
+        # The cursor is the public id of the page's last incident, not a number.
+        assert cursor == seen[-1]
+    # Every incident once, in the order they were entered.
+    database_ids = [id_of_public(app, public) for public in seen]
+    assert len(seen) == 11 and database_ids == sorted(set(database_ids))
     assert [i["id"] for i in client.get("/api/v1/incidents?limit=500").json["incidents"]] == seen
     filtered = client.get("/api/v1/incidents?admin1=Puno").json["incidents"]
     assert filtered and all(i["location"]["admin1"] == "Puno" for i in filtered)
-    for query in ("cursor=bogus", "cursor=YWZ0ZXI6LTE", "limit=0", "limit=501", "limit=99999999999999999999"):
+    unknown = "z" * 12  # shaped as a public id, which no incident has
+    assert unknown not in seen
+    refused = assert_problem(client.get(f"/api/v1/incidents?cursor={unknown}"), 400)
+    assert refused["errors"] == {"cursor": ["Not a cursor this API gave out."]}
+    for query in (
+        "cursor=bogus",
+        "cursor=YWZ0ZXI6LTE",
+        "cursor=4",
+        "limit=0",
+        "limit=501",
+        "limit=99999999999999999999",
+    ):
         assert_problem(client.get(f"/api/v1/incidents?{query}"), 400)
     assert_problem(client.get("/api/v1/incidents?date_from=2023-02-30"), 400)
     assert_problem(client.get("/api/v1/incidents?type=%00"), 400)
@@ -124,6 +156,7 @@ def test_create_replace_and_retract(
     created = client.post("/api/v1/incidents", json=new_incident(), headers=bearer(token))
     assert created.status_code == 201, created.data
     record = created.json
+    assert isinstance(record["id"], str) and id_of_public(app, record["id"])
     assert created.headers["Location"].endswith(f"/api/v1/incidents/{record['id']}")
     assert record["created_by"] == "api@example.org" and record["version"] == 1
     assert record["status"] == "in_review"

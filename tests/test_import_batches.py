@@ -266,12 +266,15 @@ def _import_one_a_batch(
 def test_ids_kept_in_one_batch_are_not_given_again_in_a_later_one(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Another instance's export, one record a batch: a taken id gets a fresh one, a free id is kept, and the
-    fresh ids after it go past the kept one."""
+    """Another instance's export from before public ids (1.2: numbered incidents), one record a batch: a
+    taken id gets a fresh one, a free id is kept, and the fresh ids after it go past the kept one."""
     load_demo(runner, "--publish")
     document = export_file(runner, tmp_path / "demo.json")
+    document["format_version"] = "1.2"
     records = copy.deepcopy(document["incidents"][:3])
-    top = max(record["id"] for record in document["incidents"])
+    with app.app_context():
+        top = db.session.scalar(sa.select(sa.func.max(Incident.id)))
+    assert top is not None
     records[0]["id"] = 1  # taken: fresh, top + 1
     records[1]["id"] = top + 2  # free: kept, in a batch that draws no fresh id
     records[2]["id"] = 2  # taken: fresh, and not top + 2 again
@@ -280,6 +283,22 @@ def test_ids_kept_in_one_batch_are_not_given_again_in_a_later_one(
         ids = set(db.session.scalars(sa.select(Incident.id)))
     assert top + 2 in ids
     assert len(ids) == len(document["incidents"]) + 3
+
+
+def test_public_ids_are_kept_where_free_batch_by_batch(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1.3 export, one record a batch: a taken public id gets a fresh one, free ones are kept."""
+    load_demo(runner, "--publish")
+    document = export_file(runner, tmp_path / "demo.json")
+    records = copy.deepcopy(document["incidents"][:3])
+    taken = records[0]["id"]
+    records[1]["id"], records[2]["id"] = "z" * 12, "y" * 12
+    _import_one_a_batch(runner, tmp_path, _export_of(document, records), monkeypatch)
+    with app.app_context():
+        public_ids = db.session.scalars(sa.select(Incident.public_id)).all()
+    assert len(public_ids) == len(set(public_ids)) == len(document["incidents"]) + 3
+    assert {taken, "z" * 12, "y" * 12} <= set(public_ids)
 
 
 def test_source_ids_kept_in_one_batch_are_not_given_again_in_a_later_one(

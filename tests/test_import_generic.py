@@ -15,7 +15,7 @@ from incidents.models import Incident
 from incidents.schemas.incident import incident_input
 from incidents.services.incidents import update_incident
 from incidents.vocabulary import DatePrecision, LocationMethod, LocationPrecision
-from tests.helpers import FIXTURES, counts, incident, run_import, write
+from tests.helpers import FIXTURES, counts, incident, page, run_import, write
 
 
 def test_columns_found_by_their_header_names(app: Flask, runner: FlaskCliRunner) -> None:
@@ -172,10 +172,10 @@ def test_a_location_changed_by_hand_is_no_longer_marked_geocoded(
 ) -> None:
     assert run_import(runner, FIXTURES / "generic_headers.csv").exit_code == 0
     macusani = incident(app, "G-1")
-    page = editor_client.get(f"/incidents/{macusani.id}").get_data(as_text=True)
-    assert "geocoded from the place name" in page
-    assert "imported from csv:generic-headers, id G-1" in page
-    form = editor_client.get(f"/incidents/{macusani.id}/edit").get_data(as_text=True)
+    detail = editor_client.get(page(app, macusani.id)).get_data(as_text=True)
+    assert "geocoded from the place name" in detail
+    assert "imported from csv:generic-headers, id G-1" in detail
+    form = editor_client.get(page(app, macusani.id, "/edit")).get_data(as_text=True)
     assert 'name="latitude"' in form
     with app.app_context():
         stored = db.session.get(Incident, macusani.id)

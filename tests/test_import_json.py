@@ -12,13 +12,22 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from incidents.audit import COMMAND_LINE
+from incidents.domain.public_ids import is_public_id
 from incidents.exports.serialize import canonical_json
 from incidents.extensions import db
 from incidents.models import Incident
 from incidents.services.incidents import retract_incident
 from incidents.vocabulary import LocationPrecision
 from tests.factories import add_incident, load_demo
-from tests.helpers import checksum, counts, empty_the_database, export_file, run_import, write
+from tests.helpers import (
+    checksum,
+    counts,
+    empty_the_database,
+    export_file,
+    id_of_public,
+    run_import,
+    write,
+)
 
 
 def test_round_trip_through_an_empty_database_keeps_the_checksum(
@@ -45,6 +54,46 @@ def test_round_trip_through_an_empty_database_keeps_the_checksum(
     # New incidents after the import get ids past the ones kept (the sequence moved on, on PostgreSQL).
     load_demo(runner, "--publish")
     assert counts(app)["incidents"] == 22
+
+
+def test_a_1_3_export_into_an_empty_database_keeps_its_public_ids(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """Format 1.3 names each incident by its public id: imported into an empty database, every incident gets
+    the public id it had, so its URL still leads to it and the export again is the same, checksum included.
+    An "id" that is neither a public id nor a whole number is refused, naming the field."""
+    load_demo(runner, "--publish")
+    first: dict[str, Any] = export_file(runner, tmp_path / "first.json")
+    assert first["format_version"] == "1.3"
+    with app.app_context():
+        before = db.session.scalars(sa.select(Incident.public_id).order_by(Incident.id)).all()
+    exported = [item["id"] for item in first["incidents"]]
+    assert exported == before and all(is_public_id(public) for public in exported)
+    empty_the_database(app)
+
+    result = run_import(runner, tmp_path / "first.json", "--publish")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        after = db.session.scalars(sa.select(Incident.public_id).order_by(Incident.id)).all()
+    assert after == before
+    second = export_file(runner, tmp_path / "second.json")
+    assert [item["id"] for item in second["incidents"]] == exported
+    assert checksum(second) == checksum(first)
+
+    empty_the_database(app)
+    first["incidents"][1]["id"] = "incident-12"
+    first["incidents"][2]["id"] = 2.5
+    first["incidents"][3]["id"] = True
+    path = write(tmp_path, "tampered.json", resealed(first))
+    result = run_import(runner, path)
+    assert result.exit_code == 1, result.output
+    for number, value in ((2, "'incident-12'"), (3, "2.5"), (4, "True")):
+        assert (
+            f"record {number}, id: {value} is not an incident id (a public id, or a whole number from 1 to "
+            "2,147,483,647)." in result.output
+        )
+    assert "record 1," not in result.output
+    assert counts(app)["incidents"] == 0
 
 
 def test_a_staff_export_keeps_confidential_notes_and_imports_as_drafts(
@@ -110,7 +159,8 @@ def test_a_staff_export_keeps_drafts_and_retractions_whatever_publish(
         second = db.session.scalars(sa.select(Incident).order_by(Incident.id).limit(2)).all()[1]
         retract_incident(second, COMMAND_LINE, reason="shown to be a rumour", version=second.version)
         expected = {
-            incident.id: incident.status.value for incident in db.session.scalars(sa.select(Incident)).all()
+            incident.public_id: incident.status.value
+            for incident in db.session.scalars(sa.select(Incident)).all()
         }
         db.session.commit()
     export_file(runner, tmp_path / "staff.json", "--include-drafts")
@@ -122,7 +172,7 @@ def test_a_staff_export_keeps_drafts_and_retractions_whatever_publish(
     assert result.exit_code == 0, result.output
     assert "Status kept as the file has it: 1 draft(s), 1 retracted incident(s)." in result.output
     with app.app_context():
-        got = {i: s for i, s in db.session.execute(sa.select(Incident.id, Incident.status))}
+        got = {i: s for i, s in db.session.execute(sa.select(Incident.public_id, Incident.status))}
     assert {i: s.value for i, s in got.items()} == expected
     assert list(expected.values()).count("published") == 10
 
@@ -153,8 +203,9 @@ def test_ids_out_of_range_and_a_source_id_given_twice_are_refused_by_record(
     for options in (["--dry-run"], []):
         result = run_import(runner, path, *options)
         assert result.exit_code == 1, result.output
-        assert f"record 2, id: {2**31} is not an incident id (a whole number from 1 to 2,147,483,647)." in (
-            result.output
+        assert (
+            f"record 2, id: {2**31} is not an incident id (a public id, or a whole number from 1 to "
+            "2,147,483,647)." in result.output
         )
         assert (
             f"record 3, citations.0.source.id: {2**63} is not a source id (a whole number from 1 to "
@@ -196,9 +247,15 @@ def test_an_incident_recorded_without_coordinates_comes_back_as_recorded(
 def test_a_version_1_0_export_imports_its_claims_as_whole_figures(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    """1.0 had no claim groups: each of its claims counts its whole category, as a 1.1 claim with group ""."""
+    """1.0 had no claim groups: each of its claims counts its whole category, as a 1.1 claim with group "".
+    Its incidents are numbered (as before 1.3): the numbers are kept as the incidents' ids in the database,
+    and the incidents get public ids of their own."""
     load_demo(runner, "--publish")
     document: dict[str, Any] = export_file(runner, tmp_path / "current.json")
+    numbers = [id_of_public(app, item["id"]) for item in document["incidents"]]
+    for item, number in zip(document["incidents"], numbers, strict=True):
+        item["id"] = number
+        item["url"] = item["url"].rsplit("/", 1)[0] + f"/{number}"
     grouped = [k for i in document["incidents"] for c in i["citations"] for k in c["claims"] if k["group"]]
     assert len(grouped) == 2  # La República's breakdown of the Juliaca dead
     for item in document["incidents"]:
@@ -208,18 +265,23 @@ def test_a_version_1_0_export_imports_its_claims_as_whole_figures(
                 for claim in citation["claims"]
                 if not claim["group"]
             ]
-    expected = json.loads(json.dumps(document["incidents"]))
+    expected = [
+        {key: value for key, value in item.items() if key not in ("id", "url")}
+        for item in json.loads(json.dumps(document["incidents"]))
+    ]
     document["format_version"] = "1.0"
     empty_the_database(app)
     result = run_import(runner, write(tmp_path, "old.json", resealed(document)), "--publish")
     assert result.exit_code == 0, result.output
     again = export_file(runner, tmp_path / "again.json")
-    assert again["format_version"] == "1.2"
+    assert again["format_version"] == "1.3"
     for item in expected:
         for citation in item["citations"]:
             for claim in citation["claims"]:
                 claim["group"] = ""
-    assert again["incidents"] == expected
+    assert [{k: v for k, v in i.items() if k not in ("id", "url")} for i in again["incidents"]] == expected
+    assert all(is_public_id(item["id"]) for item in again["incidents"])
+    assert [id_of_public(app, item["id"]) for item in again["incidents"]] == numbers
 
 
 def test_a_version_this_release_does_not_know_is_refused_saying_so(
@@ -233,6 +295,6 @@ def test_a_version_this_release_does_not_know_is_refused_saying_so(
         assert result.exit_code == 1
         assert (
             f"This is incidents-export version {version or '?'}; this importer reads versions "
-            "1.0, 1.1 and 1.2." in result.output
+            "1.0, 1.1, 1.2 and 1.3." in result.output
         )
     assert counts(app)["incidents"] == 11  # the demo, nothing more

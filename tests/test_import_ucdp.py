@@ -25,7 +25,7 @@ from incidents.vocabulary import (
     PublicationStatus,
     VerificationGrade,
 )
-from tests.helpers import FIXTURES, UCDP_SAMPLE, counts, incident, run_import, write
+from tests.helpers import FIXTURES, UCDP_SAMPLE, counts, incident, page, run_import, write
 
 UCDP = FIXTURES / "ucdp_ged.csv"
 
@@ -160,8 +160,9 @@ def test_publish_option(app: Flask, runner: FlaskCliRunner, client: FlaskClient)
         statuses = set(db.session.scalars(sa.select(Incident.status)))
         rangamati_id = db.session.scalar(sa.select(Incident.id).where(Incident.external_id == "73855"))
     assert statuses == {PublicationStatus.PUBLISHED}
-    page = client.get(f"/incidents/{rangamati_id}").get_data(as_text=True)
-    assert "Killed: 6–8 (1 source, best estimate 6)" in page
+    assert rangamati_id is not None
+    detail = client.get(page(app, rangamati_id)).get_data(as_text=True)
+    assert "Killed: 6–8 (1 source, best estimate 6)" in detail
 
 
 @pytest.mark.parametrize("rebuild_after", [1000, 1], ids=["added", "rebuilt"])

@@ -14,7 +14,7 @@ from incidents.extensions import db
 from incidents.models import AuditEntry, Incident, User
 from incidents.vocabulary import PublicationStatus, Role
 from tests.factories import add_incident, juliaca_form
-from tests.helpers import login
+from tests.helpers import api_url, id_of_public, login, page, public_id
 
 
 @pytest.fixture
@@ -28,14 +28,16 @@ def reviewer_client(app: Flask, make_user: Callable[..., User]) -> FlaskClient:
 def _new(client: FlaskClient, **fields: str) -> int:
     response = client.post("/incidents/new", data=juliaca_form(**fields))
     assert response.status_code == 302, response.get_data(as_text=True)
-    return int(response.headers["Location"].rsplit("/", 1)[1])
+    return id_of_public(client.application, response.headers["Location"].rsplit("/", 1)[1])
 
 
 def _move(client: FlaskClient, incident_id: int, to: str, reason: str = "", **extra: str) -> str:
     with client.application.app_context():
         version = db.session.get_one(Incident, incident_id).version
     data = {"to": to, "version": str(version), "reason": reason, **extra}
-    response = client.post(f"/incidents/{incident_id}/transition", data=data, follow_redirects=True)
+    response = client.post(
+        page(client.application, incident_id, "/transition"), data=data, follow_redirects=True
+    )
     assert response.status_code == 200
     return response.get_data(as_text=True)
 
@@ -58,8 +60,9 @@ def test_an_editor_submits_a_reviewer_publishes_and_the_history_says_who_when_wh
     app: Flask, editor_client: FlaskClient, reviewer_client: FlaskClient
 ) -> None:
     incident_id = _new(editor_client)
-    page = editor_client.get(f"/incidents/{incident_id}").get_data(as_text=True)
-    assert "Submit for review" in page and ">Publish<" not in page  # an editor's page offers no publishing
+    detail = editor_client.get(page(app, incident_id)).get_data(as_text=True)
+    # An editor's page offers no publishing.
+    assert "Submit for review" in detail and ">Publish<" not in detail
     # An editor who tries anyway (an old page, a forged request) is refused, and the attempt recorded.
     refused = _move(editor_client, incident_id, "published", "I checked it")
     assert "Nothing was changed: A draft incident cannot become published" in refused
@@ -77,8 +80,12 @@ def test_an_editor_submits_a_reviewer_publishes_and_the_history_says_who_when_wh
     assert "Nothing was changed: reason: Say why (publish): the history keeps it." in missing
     published = _move(reviewer_client, incident_id, "published", "Two press sources and a witness agree.")
     assert "The incident is now published." in published
-    assert app.test_client().get(f"/incidents/{incident_id}").status_code == 200  # public now
-    history = reviewer_client.get(f"/incidents/{incident_id}/history").get_data(as_text=True)
+    assert app.test_client().get(page(app, incident_id)).status_code == 200  # public now
+    # Its number leads staff to its page; to the public it names nothing (it had no numbered URL before).
+    numbered = reviewer_client.get(f"/incidents/{incident_id}")
+    assert numbered.status_code == 301 and numbered.headers["Location"].endswith(page(app, incident_id))
+    assert app.test_client().get(f"/incidents/{incident_id}").status_code == 404
+    history = reviewer_client.get(page(app, incident_id, "/history")).get_data(as_text=True)
     assert "Publish" in history and "reviewer@example.org" in history
     assert "Two press sources and a witness agree." in history
     assert "Submit" in history and "editor@example.org" in history
@@ -101,9 +108,9 @@ def test_a_reviewer_does_not_publish_their_own_change_unless_an_admin_overrides(
     assert _status(app, incident_id) == PublicationStatus.IN_REVIEW
     own = _new(admin_client, status="in_review", start_date="2023-03-20")  # another event: no flag
     assert "As an admin you may override this" in _move(admin_client, own, "published", "Urgent")
-    page = _move(admin_client, own, "published", "Urgent: the IACHR asked today", override="yes")
-    assert "The incident is now published." in page
-    history = admin_client.get(f"/incidents/{own}/history").get_data(as_text=True)
+    moved = _move(admin_client, own, "published", "Urgent: the IACHR asked today", override="yes")
+    assert "The incident is now published." in moved
+    history = admin_client.get(page(app, own, "/history")).get_data(as_text=True)
     assert "Override:" in history and "an admin published their own change" in history
 
 
@@ -115,14 +122,14 @@ def test_a_flagged_duplicate_is_not_published_until_the_flag_is_resolved(
     _move(reviewer_client, first, "published", "Checked against the IACHR report.")
     second = _new(editor_client, title="Raid on San Marcos University", status="in_review")
     refused = _move(reviewer_client, second, "published", "Checked.")
-    assert f"This incident may be a duplicate of incident {first}" in refused
+    assert f"This incident may be a duplicate of incident {public_id(app, first)}" in refused
     assert _status(app, second) == PublicationStatus.IN_REVIEW
     public_map = app.test_client().get("/map/data.geojson?bbox=-180,-85,180,85&zoom=2").get_data(as_text=True)
     assert public_map.count('"incident_count"') <= 1  # one incident on the map, not the raid twice
     # Confirmed distinct, it may be published.
     with app.app_context():
         flag_id = db.session.scalar(sa.text("SELECT id FROM duplicate_flags"))
-    reviewer_client.post(f"/incidents/{second}/duplicates/{flag_id}/distinct")
+    reviewer_client.post(page(app, second, f"/duplicates/{flag_id}/distinct"))
     assert "now published" in _move(reviewer_client, second, "published", "Two raids, a week apart.")
 
 
@@ -136,18 +143,18 @@ def test_a_published_incident_is_corrected_by_a_reviewer_with_a_reason_shown_to_
     correction = juliaca_form(status="published", version=str(version))
     correction["citations-0-claims-0-low"] = "16"
     # An editor may not change a published incident; a reviewer must say why.
-    refused = editor_client.post(f"/incidents/{incident_id}/edit", data=correction)
+    refused = editor_client.post(page(app, incident_id, "/edit"), data=correction)
     assert refused.status_code == 403
     assert "A published incident is corrected by a reviewer or an admin" in refused.get_data(as_text=True)
-    unexplained = reviewer_client.post(f"/incidents/{incident_id}/edit", data=correction)
+    unexplained = reviewer_client.post(page(app, incident_id, "/edit"), data=correction)
     assert unexplained.status_code == 422
     assert "Say why this published incident changes" in unexplained.get_data(as_text=True)
     correction["reason"] = "EFE corrected its count to 16 on 11 January."
-    saved = reviewer_client.post(f"/incidents/{incident_id}/edit", data=correction)
+    saved = reviewer_client.post(page(app, incident_id, "/edit"), data=correction)
     assert saved.status_code == 302
-    public = app.test_client().get(f"/incidents/{incident_id}").get_data(as_text=True)
+    public = app.test_client().get(page(app, incident_id)).get_data(as_text=True)
     assert "Corrections" in public and "EFE corrected its count to 16 on 11 January." in public
-    history = reviewer_client.get(f"/incidents/{incident_id}/history").get_data(as_text=True)
+    history = reviewer_client.get(page(app, incident_id, "/history")).get_data(as_text=True)
     # The old figures stay in the history.
     assert re.search(r"Peru: 17 dead in Juliaca clashes \(para. 1\): killed 17", history)
     assert re.search(r"Peru: 17 dead in Juliaca clashes \(para. 1\): killed 16", history)
@@ -164,7 +171,7 @@ def test_send_back_and_retract_ask_why_and_move_the_incident(
     _move(reviewer_client, incident_id, "published", "Now with the IACHR's figure.")
     retracted = _move(reviewer_client, incident_id, "retracted", "The event was misdated: see incident 2.")
     assert "now retracted" in retracted
-    assert app.test_client().get(f"/incidents/{incident_id}").status_code == 404
+    assert app.test_client().get(page(app, incident_id)).status_code == 404
     # No way back from a retraction, nor straight from a draft to published.
     assert "cannot become" in _move(reviewer_client, incident_id, "published", "Again")
 
@@ -174,8 +181,8 @@ def test_a_stale_version_changes_nothing(
 ) -> None:
     incident_id = _new(editor_client, status="in_review")
     data = {"to": "published", "version": "99", "reason": "Checked."}
-    page = reviewer_client.post(f"/incidents/{incident_id}/transition", data=data, follow_redirects=True)
-    assert "someone saved this incident since you opened it" in page.get_data(as_text=True)
+    response = reviewer_client.post(page(app, incident_id, "/transition"), data=data, follow_redirects=True)
+    assert "someone saved this incident since you opened it" in response.get_data(as_text=True)
     assert _status(app, incident_id) == PublicationStatus.IN_REVIEW
 
 
@@ -185,7 +192,7 @@ def test_the_api_moves_incidents_with_the_same_rules(
     from tests.factories import create_api_token
 
     incident_id = add_incident(app, "Curfew in Puno", status="in_review")
-    url = f"/api/v1/incidents/{incident_id}/transitions"
+    url = api_url(app, incident_id, "/transitions")
     editor = {"Authorization": f"Bearer {token}"}
     reviewer_token = create_api_token(app, make_user("reviewer@example.org", Role.REVIEWER))
     reviewer = {"Authorization": f"Bearer {reviewer_token}"}
