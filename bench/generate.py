@@ -22,7 +22,6 @@ import sqlalchemy as sa
 
 from incidents.config import normalise_database_url
 from incidents.derived import public_locations, stored_records
-from incidents.domain.public_ids import new_public_id
 from incidents.domain.sensitivity import DEFAULT_GRID
 from incidents.extensions import db
 from incidents.models import (
@@ -34,6 +33,7 @@ from incidents.models import (
     Source,
     incident_type_links,
 )
+from incidents.public_ids import new_public_id
 from incidents.vocabulary import (
     SEED_INCIDENT_TYPES,
     CasualtyCategory,

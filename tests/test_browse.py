@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from incidents.domain.public_ids import ALPHABET, LETTERS
+from incidents.public_ids import ALPHABET, LETTERS
 from tests.helpers import page
 
 # A link to an incident's page, by its public id as the app writes it (lower case).

@@ -12,9 +12,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from incidents.audit import COMMAND_LINE
 from incidents.domain.duplicates import Footprint, FootprintIndex
-from incidents.domain.public_ids import ALPHABET, LETTERS
 from incidents.extensions import db
 from incidents.models import DuplicateFlag, Incident, User
+from incidents.public_ids import ALPHABET, LETTERS
 from incidents.services.incidents import retract_incident
 from incidents.vocabulary import DuplicateStatus, PublicationStatus, Role
 from tests.factories import juliaca_form, publish

@@ -18,11 +18,11 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from incidents.domain.public_ids import is_public_id
 from incidents.exports.flat import FLAT_COLUMNS
 from incidents.exports.schema import schema_path
 from incidents.extensions import db
 from incidents.models import Incident
+from incidents.public_ids import is_public_id
 from incidents.queries.selection import incident_selection
 from incidents.schemas.filters import filters_from_args
 from tests.factories import (

@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from incidents.audit import COMMAND_LINE
-from incidents.domain.public_ids import is_public_id
 from incidents.exports.serialize import canonical_json
 from incidents.extensions import db
 from incidents.models import Incident
+from incidents.public_ids import is_public_id
 from incidents.services.incidents import retract_incident
 from incidents.vocabulary import LocationPrecision
 from tests.factories import add_incident, load_demo

@@ -16,8 +16,8 @@ from flask_migrate import downgrade, upgrade
 
 from incidents import MIGRATIONS_DIR, create_app
 from incidents.config import normalise_database_url
-from incidents.domain.public_ids import is_public_id
 from incidents.extensions import db
+from incidents.public_ids import is_public_id
 from incidents.vocabulary import SEED_INCIDENT_TYPES
 
 
@@ -280,6 +280,7 @@ def test_public_ids_are_drawn_for_existing_incidents_and_their_numbered_urls_kee
             connection.execute(
                 sa.text("UPDATE incidents SET public_id = :taken WHERE id = 2"), {"taken": public_ids[0]}
             )
+        db.session.remove()  # the requests above read through this app context's session: let its locks go
         downgrade(revision="0010")
         with db.engine.connect() as connection:
             assert connection.scalar(sa.text("SELECT count(*) FROM incidents")) == 3

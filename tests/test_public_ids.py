@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from incidents.domain import public_ids
-from incidents.domain.public_ids import ALPHABET, LENGTH, LETTERS, is_public_id, new_public_id
+from incidents import public_ids
 from incidents.extensions import db
 from incidents.models import Incident
+from incidents.public_ids import ALPHABET, LENGTH, LETTERS, is_public_id, new_public_id
 from incidents.services.imports import ids as import_ids
 from tests.helpers import FIXTURES, page, public_id, run_import
 

@@ -10,12 +10,12 @@ from flask.testing import FlaskClient
 
 from incidents import create_app
 from incidents.config import ConfigurationError
-from incidents.domain.public_ids import is_public_id
+from incidents.public_ids import is_public_id
 from incidents.web.security import PUBLIC_ENDPOINTS
 from tests.factories import PRODUCTION_SETTINGS
 
 PRODUCTION = {**PRODUCTION_SETTINGS, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
-# An incident's public id, as a URL names it (domain.public_ids); no incident needs to have it.
+# An incident's public id, as a URL names it (incidents.public_ids); no incident needs to have it.
 A_PUBLIC_ID = "k7q2m9x4ab3f"
 
 

@@ -7,11 +7,11 @@ from typing import Any
 import sqlalchemy as sa
 from marshmallow import ValidationError
 
-from incidents.domain.public_ids import is_public_id
 from incidents.exports.reader import SOURCE_COLUMNS, IncidentReader
 from incidents.exports.serialize import incident_record, source_record
 from incidents.extensions import db
 from incidents.models import Citation, Incident, Source
+from incidents.public_ids import is_public_id
 from incidents.queries.selection import incident_selection
 from incidents.vocabulary import PublicationStatus
 

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from incidents.domain.public_ids import new_public_id
 from incidents.extensions import Base, db
 from incidents.models.columns import Timestamp, enum_column_type, utcnow
+from incidents.public_ids import new_public_id
 from incidents.vocabulary import (
     CasualtyCategory,
     DatePrecision,
@@ -83,8 +83,8 @@ class Incident(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # What URLs, exports and the API call the incident (domain.public_ids): random, so that the public cannot
-    # count the unpublished incidents by the gaps between numbers. id stays the database's own key.
+    # What URLs, exports and the API call the incident (incidents.public_ids): random, so that the public
+    # cannot count the unpublished incidents by the gaps between numbers. id stays the database's own key.
     public_id: Mapped[str] = mapped_column(sa.String(12), unique=True, default=new_public_id)
     # The incident existed when URLs were numbered (/incidents/<id>, before migration 0011): that URL still
     # leads to it, by redirect, once it is published. Incidents entered since have no numbered URL, so that

@@ -1,6 +1,6 @@
 """Which incident a URL names, for whom: public ids for everyone, numbers for staff and old links.
 
-An incident's URL carries its public id (domain.public_ids). A number names an incident too:
+An incident's URL carries its public id (incidents.public_ids). A number names an incident too:
 - for staff, any incident (their bookmarks and scripts from before public ids keep working);
 - for the public, only an incident that had a numbered URL before public ids existed (`numbered_url`) and
   is published, which the public page redirects to its public id. Any other number is not found, exactly

@@ -6,7 +6,7 @@ from typing import Any
 
 from werkzeug.routing import BaseConverter, IntegerConverter, Map, ValidationError
 
-from incidents.domain.public_ids import PATTERN, is_public_id
+from incidents.public_ids import PATTERN, is_public_id
 from incidents.schemas.fields import MAX_INT
 
 
@@ -18,7 +18,7 @@ class RecordIdConverter(IntegerConverter):
 
 
 class IncidentRefConverter(BaseConverter):
-    """An incident in a URL: its public id (domain.public_ids, typed in capitals too), or the number it
+    """An incident in a URL: its public id (incidents.public_ids, typed in capitals too), or the number it
     had before public ids (web.incident_refs says who may use one); anything else is simply not found."""
 
     regex = f"(?:{PATTERN})|(?:[1-9][0-9]{{0,9}})"

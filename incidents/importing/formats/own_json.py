@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from incidents.domain.public_ids import is_public_id
 from incidents.exports.formats import FORMAT_NAME, FORMAT_VERSION, GEOJSON_FORMAT_NAME
 from incidents.exports.serialize import canonical_json
 from incidents.importing.formats.base import SOURCE_FIELDS, ImportRecord
 from incidents.importing.reading import FileError
 from incidents.importing.report import Problem
+from incidents.public_ids import is_public_id
 from incidents.vocabulary import PublicationStatus
 
 FORMAT = "json"

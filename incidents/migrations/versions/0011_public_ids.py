@@ -4,7 +4,7 @@ Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-03 19:10:00
 
-Every incident gets a random public id (domain.public_ids), which URLs, exports and the API use from now on
+Every incident gets a random public id (incidents.public_ids), which URLs, exports and the API use from now on
 instead of the sequential id. The incidents that exist now had numbered URLs, which may have been cited:
 numbered_url marks them, and /incidents/<number> still leads to them by redirect once published. Stored
 records are rebuilt by the record layout's new version (`flask --app incidents records --rebuild`).
@@ -13,7 +13,7 @@ records are rebuilt by the record layout's new version (`flask --app incidents r
 import sqlalchemy as sa
 from alembic import op
 
-from incidents.domain.public_ids import new_public_id
+from incidents.public_ids import new_public_id
 
 revision = "0011"
 down_revision = "0010"

@@ -1,12 +1,12 @@
 """Ids for the rows an import inserts: the ids our own export gives, kept where free, and fresh ones; and the
-incidents' public ids (domain.public_ids), likewise."""
+incidents' public ids (incidents.public_ids), likewise."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from incidents.domain.public_ids import new_public_id
+from incidents.public_ids import new_public_id
 from incidents.services.imports.connections import IN_CHUNK, ImportConnections
 
 

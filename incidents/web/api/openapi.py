@@ -9,7 +9,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 
-from incidents.domain.public_ids import PATTERN
+from incidents.public_ids import PATTERN
 from incidents.schemas import IncidentInputSchema, SourceInputSchema
 from incidents.schemas.fields import MAX_INT
 from incidents.schemas.filters import IncidentFilterSchema

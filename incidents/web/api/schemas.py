@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from incidents.domain.public_ids import PATTERN
+from incidents.public_ids import PATTERN
 from incidents.vocabulary import (
     CasualtyCategory,
     DatePrecision,
