@@ -198,8 +198,9 @@ def restore_backup(path: Path, manifest_file: Path | None = None) -> Restored:
             f"{path} is a backup of a {KINDS.get(manifest.database, manifest.database)} database; "
             f"the app's is a {describe_database()}: it cannot be restored there. Nothing was restored."
         )
-    check_file(path, manifest)
-    refuse_if_not_empty()
+    with _reported(f"Checking {path} and the {describe_database()}"):
+        check_file(path, manifest)
+        refuse_if_not_empty()
     db.session.remove()
     db.engine.dispose()  # no connection of the app's may hold the old, empty database open
     # Either way the restore is one transaction of the database: a failure leaves it empty.
