@@ -183,8 +183,9 @@ def test_backup_during_writes_restores_to_the_export_of_its_moment(
             if len(written) > before:
                 overlapped = path, manifest, before
                 break
-        while len(written) < (overlapped[2] if overlapped else 0) + 4 and not errors:
-            time.sleep(0.01)  # more written after it, too
+        after = len(written)
+        while len(written) < after + 2 and not errors:
+            time.sleep(0.01)  # more written once it was taken, too
     finally:
         stop.set()
         writer.join(60)

@@ -40,7 +40,15 @@ from incidents.services.backups.manifest import (
     write_manifest,
 )
 
-__all__ = ["BackupError", "Backup", "Manifest", "Restored", "take_backup", "restore_backup"]
+__all__ = [
+    "Backup",
+    "BackupError",
+    "Manifest",
+    "Restored",
+    "describe_database",
+    "restore_backup",
+    "take_backup",
+]
 
 KINDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 EXTENSIONS = {"sqlite": "sqlite3", "postgresql": "dump"}
@@ -63,7 +71,7 @@ class Restored:
 
 
 def database_kind() -> str:
-    """ "sqlite" or "postgresql", the app database's kind; BackupError for any other."""
+    """The app database's kind, "sqlite" or "postgresql"; BackupError for any other."""
     kind = db.engine.dialect.name
     if kind not in KINDS:
         raise BackupError(f"Backups know SQLite and PostgreSQL databases, not {kind}.")
