@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
     from incidents.cli import (
         accounts,
         audit,
+        backups,
         demo,
         exports,
         imports,
@@ -32,5 +33,7 @@ def init_app(app: Flask) -> None:
         map_cells.map_cells_command,
         public_locations.public_locations_command,
         audit.audit_group,
+        backups.backup_command,
+        backups.restore_command,
     ):
         app.cli.add_command(command)

@@ -6,7 +6,9 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from incidents.exports.formats import FORMAT_VERSION, Export, filters_description
+import sqlalchemy as sa
+
+from incidents.exports.formats import FORMAT_VERSION, Export, checksum, filters_description
 from incidents.exports.stored import StoredReader
 from incidents.queries.selection import incident_selection
 
@@ -41,3 +43,10 @@ def make_export(
     if exported_at is not None:
         export.exported_at = exported_at
     return export
+
+
+def public_checksum(connection: sa.Connection | None = None) -> tuple[int, str]:
+    """The count and checksum the header of the public JSON export without filters gives (/export.json
+    logged out): every published incident. Read through connection when given, else the session's."""
+    stored = StoredReader(incident_selection({}, staff=False), staff=False, connection=connection)
+    return checksum(stored)

@@ -116,6 +116,22 @@ def _tick(export: Export, written: int) -> None:
         export.progress(written)
 
 
+def _digest_batch(digest: Any, batch: list[tuple[str, bytes]]) -> None:
+    """Add a batch of canonical records to the checksum: each record, then a line feed."""
+    digest.update(b"\n".join([canonical for _, canonical in batch]))
+    digest.update(b"\n")
+
+
+def checksum(stored: StoredReader) -> tuple[int, str]:
+    """The count and the checksum write_json's header gives for these records, without the document."""
+    digest = hashlib.sha256()
+    count = 0
+    for batch in stored.batches():
+        _digest_batch(digest, batch)
+        count += len(batch)
+    return count, digest.hexdigest()
+
+
 def write_json(export: Export) -> Iterator[bytes]:
     """The incidents-export 1.3 document: format, incidents (one a line), then the header."""
     yield b'{"format":"' + FORMAT_NAME.encode() + b'","format_version":"' + FORMAT_VERSION.encode() + b'",'
@@ -132,8 +148,7 @@ def write_json(export: Export) -> Iterator[bytes]:
         for public_id, canonical in batch:
             parts += (separator, url_start, public_id.encode(), b'",', memoryview(canonical)[1:])
             separator = b",\n"
-        digest.update(b"\n".join([canonical for _, canonical in batch]))
-        digest.update(b"\n")
+        _digest_batch(digest, batch)
         count += len(batch)
         yield b"".join(parts)
         _tick(export, count)

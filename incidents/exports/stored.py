@@ -79,18 +79,31 @@ class StoredReader:
     without a usable stored record is built from its rows.
     """
 
-    def __init__(self, selection: sa.Select[Any], *, staff: bool, batch_size: int | None = None) -> None:
+    def __init__(
+        self,
+        selection: sa.Select[Any],
+        *,
+        staff: bool,
+        batch_size: int | None = None,
+        connection: sa.Connection | None = None,
+    ) -> None:
         self.selection = selection
         self.staff = staff
         self.batch_size = batch_size or BATCH_SIZE
+        # The session's connection unless another is given (a backup reads its copy, or its snapshot).
+        self._given_connection = connection
         self._users: dict[int, str] = {}
+
+    @property
+    def _connection(self) -> sa.Connection:
+        return self._given_connection or db.session.connection()
 
     def count(self) -> int:
         query = self.selection.with_only_columns(sa.func.count(Incident.id)).order_by(None)
-        return int(db.session.scalar(query) or 0)
+        return int(self._connection.scalar(query) or 0)
 
     def batches(self) -> Iterator[list[tuple[str, bytes]]]:
-        connection = db.session.connection()
+        connection = self._connection
         joined = sa.outerjoin(
             INCIDENTS,
             RECORDS,
