@@ -60,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
     _configure_sqlite(app)
+    _configure_postgresql(app)
 
     from incidents import cli, web
 
@@ -69,17 +70,36 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _configure_sqlite(app: Flask) -> None:
-    """WAL, a busy timeout and enforced foreign keys on every SQLite connection."""
+    """WAL, a busy timeout (DATABASE_BUSY_TIMEOUT) and enforced foreign keys on every SQLite connection."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     with app.app_context():
         engine = db.engine
+    busy_ms = int(app.config["DATABASE_BUSY_TIMEOUT"] * 1000)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+    sa.event.listen(engine, "connect", on_connect)
+
+
+def _configure_postgresql(app: Flask) -> None:
+    """A lock timeout (DATABASE_BUSY_TIMEOUT) on every PostgreSQL connection, as SQLite's busy timeout: a
+    write waits that long for a row or table another transaction holds, then fails (a save is tried again,
+    then answered 503: services.transactions) rather than keep a request, or a migration, waiting forever."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    with app.app_context():
+        engine = db.engine
+    lock_ms = int(app.config["DATABASE_BUSY_TIMEOUT"] * 1000)
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {lock_ms}")
+        dbapi_connection.commit()
 
     sa.event.listen(engine, "connect", on_connect)

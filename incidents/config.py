@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     "SQLALCHEMY_DATABASE_URI": None,
     "SQLALCHEMY_ENGINE_OPTIONS": {},
+    # Seconds a save waits for another's lock before it is tried again (services.transactions), and then
+    # answered 503 with Retry-After: SQLite's busy timeout, PostgreSQL's lock_timeout for a save.
+    "DATABASE_BUSY_TIMEOUT": 5.0,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
@@ -101,6 +104,7 @@ _ENV_PARSERS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": str,
     "SESSION_COOKIE_SECURE": json.loads,
     "PASSWORD_HASH_PROFILE": str,
+    "DATABASE_BUSY_TIMEOUT": float,
 }
 
 
@@ -125,6 +129,11 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         raise ConfigurationError(
             f"PASSWORD_HASH_PROFILE: {profile!r} is not one of argon2's profiles "
             f"({', '.join(passwords.PROFILES)})"
+        )
+    busy = app.config["DATABASE_BUSY_TIMEOUT"]
+    if isinstance(busy, bool) or not isinstance(busy, int | float) or not 0 < busy <= 600:
+        raise ConfigurationError(
+            f"DATABASE_BUSY_TIMEOUT: {busy!r} is not a number of seconds above 0, at most 600"
         )
     try:
         app.config["LOCATION_GRID_DEGREES"] = sensitivity.check_grid(app.config["LOCATION_GRID_DEGREES"])

@@ -102,6 +102,13 @@ def user_for_token(token: str) -> tuple[User, ApiToken]:
     return record.user, record
 
 
+def use_to_note(record: ApiToken) -> bool:
+    """Whether the token's last use, as read, was written LAST_USE_INTERVAL ago or more (or never): then
+    note_use has something to write. Costs no statement."""
+    last = record.last_used_at
+    return last is None or utcnow() - _in_utc(last) >= LAST_USE_INTERVAL
+
+
 def note_use(record: ApiToken) -> bool:
     """Write that the token is used now, unless its last use was written less than LAST_USE_INTERVAL ago;
     whether it wrote. The caller commits.
@@ -109,10 +116,9 @@ def note_use(record: ApiToken) -> bool:
     The check against the row as read costs no statement; the UPDATE's own condition makes requests that
     race past it write once: a second one finds the row already up to date and changes nothing.
     """
-    now = utcnow()
-    last = record.last_used_at
-    if last is not None and now - _in_utc(last) < LAST_USE_INTERVAL:
+    if not use_to_note(record):
         return False
+    now = utcnow()
     due = sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - LAST_USE_INTERVAL)
     statement = (
         sa.update(ApiToken)
