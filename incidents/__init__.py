@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from incidents import config, private_files
 from incidents.extensions import csrf, db, limiter, login_manager, migrate
@@ -50,6 +51,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Templates and static files: Flask's defaults, incidents/templates and incidents/static.
     app = Flask(__name__, instance_path=_instance_path(), instance_relative_config=True)
     config.load(app, test_config)
+    if app.config["PROXY_COUNT"]:
+        # The client's address and scheme as the proxies saw them: one X-Forwarded-For and -Proto entry each.
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
     # Before db.init_app, which makes the instance folder for a relative SQLite path, and before the first
     # connection, which would make the database file: both with the umask's mode. The app, `flask db upgrade`
     # and every other command come through here.

@@ -78,6 +78,11 @@ DEFAULTS: dict[str, Any] = {
     # answered, so attempts sent at the same moment are bounded by this cap.
     "LOGIN_ATTEMPT_LIMIT": "30 per 5 minutes",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # How many reverse proxies stand in front of the app (nginx alone: 1). Their X-Forwarded-For and
+    # X-Forwarded-Proto headers are then believed (werkzeug's ProxyFix), so that login throttling counts per
+    # client, not per proxy. 0: the app is reached directly, and those headers, which anyone can send, are
+    # ignored.
+    "PROXY_COUNT": 0,
     # argon2's parameters for new password hashes: a profile of argon2-cffi (argon2.profiles). Production
     # accepts RFC 9106's two recommendations only; the tests use CHEAPEST, which protects nothing.
     "PASSWORD_HASH_PROFILE": passwords.DEFAULT_PROFILE,
@@ -105,6 +110,7 @@ _ENV_PARSERS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": json.loads,
     "PASSWORD_HASH_PROFILE": str,
     "DATABASE_BUSY_TIMEOUT": float,
+    "PROXY_COUNT": int,
 }
 
 
@@ -135,6 +141,9 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         raise ConfigurationError(
             f"DATABASE_BUSY_TIMEOUT: {busy!r} is not a number of seconds above 0, at most 600"
         )
+    proxies = app.config["PROXY_COUNT"]
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or not 0 <= proxies <= 10:
+        raise ConfigurationError(f"PROXY_COUNT: {proxies!r} is not a number of reverse proxies, 0 to 10")
     try:
         app.config["LOCATION_GRID_DEGREES"] = sensitivity.check_grid(app.config["LOCATION_GRID_DEGREES"])
     except ValueError as error:
