@@ -110,7 +110,7 @@ def test_a_form_save_on_a_busy_database_answers_503_keeps_the_text_and_saves_not
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     text = response.get_data(as_text=True)
-    assert "Nothing was saved." in text and "save it again in 1 seconds" in text
+    assert "Nothing was saved." in text and "save it again in a few seconds" in text
     for typed in (form["title"], form["narrative"], form["confidential_notes"], "Juliaca: 18 muertos"):
         assert typed in text
     assert snapshot(app) == before

@@ -51,7 +51,7 @@ class DatabaseBusy(Exception):
     retry_after seconds."""
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"The database is busy with other changes: try again in {retry_after} seconds.")
+        super().__init__(f"The database is busy with other changes: try again after {retry_after} s.")
         self.retry_after = retry_after
 
 

@@ -13,7 +13,7 @@ from incidents.services.transactions import DatabaseBusy, is_busy, retry_after
 # What the entry form says above the text it keeps.
 FORM_MESSAGE = (
     "The database was busy with other changes and this save could not wait longer. Your text is kept "
-    "below: save it again in {seconds} seconds."
+    "below: save it again in a few seconds."
 )
 
 

@@ -159,8 +159,7 @@ def _save(typed: dict[str, Any], incident: Incident | None) -> FormAnswer:
         saved = commit_unit(save)
     except DatabaseBusy as busy:
         # Nothing was saved (commit_unit rolled it back): the form comes back as typed, to send again.
-        message = FORM_MESSAGE.format(seconds=busy.retry_after)
-        page = _render_form(typed, {"form": message}, incident=incident)
+        page = _render_form(typed, {"form": FORM_MESSAGE}, incident=incident)
         return page, 503, retry_after_header(busy.retry_after)
     except WorkflowRefused as refused:
         db.session.rollback()

@@ -63,7 +63,7 @@ def busy_problem(retry_after: int) -> Response:
         503,
         "Service Unavailable",
         "The database is busy with other changes and this one could not wait longer: nothing was saved. "
-        f"Send it again in {retry_after} seconds.",
+        "Send it again after the seconds the Retry-After header gives.",
         kind="busy",
         headers={"Retry-After": str(retry_after)},
     )
