@@ -25,7 +25,7 @@ from incidents.extensions import db
 from incidents.models import DuplicateFlag, Incident, MapCell, User
 from incidents.vocabulary import Role
 from tests.factories import create_api_token, publish
-from tests.helpers import login
+from tests.helpers import api_url, id_of_public, login, page, public_id
 
 
 def _api_body(**fields: Any) -> dict[str, Any]:
@@ -106,8 +106,9 @@ def test_an_api_create_or_replace_flags_a_possible_duplicate_as_the_form_does(
     assert "X-Possible-Duplicates" not in first.headers
     second = client.post("/api/v1/incidents", json=_api_body(**_SECOND), headers=auth)
     assert second.status_code == 201, second.data
-    first_id, second_id = first.json["id"], second.json["id"]
-    assert second.headers["X-Possible-Duplicates"] == str(first_id)
+    first_public, second_public = first.json["id"], second.json["id"]
+    assert second.headers["X-Possible-Duplicates"] == first_public
+    first_id, second_id = id_of_public(app, first_public), id_of_public(app, second_public)
     [(incident_id, candidate_id, days, km)] = _flags(app)
     assert (incident_id, candidate_id, days) == (second_id, first_id, 1) and 2.5 < km < 3.5
 
@@ -116,26 +117,27 @@ def test_an_api_create_or_replace_flags_a_possible_duplicate_as_the_form_does(
         "/api/v1/incidents", json=_api_body(title="Lima", latitude=-12.05, longitude=-77.04), headers=auth
     )
     assert "X-Possible-Duplicates" not in elsewhere.headers
+    elsewhere_id = id_of_public(app, elsewhere.json["id"])
     moved = client.put(
-        f"/api/v1/incidents/{elsewhere.json['id']}",
+        api_url(app, elsewhere_id),
         json=_api_body(title="Juliaca, reported from Lima", start_date="2023-01-11", version=1),
         headers=auth,
     )
     assert moved.status_code == 200, moved.data
-    assert moved.headers["X-Possible-Duplicates"] == f"{first_id}, {second_id}"
+    assert moved.headers["X-Possible-Duplicates"] == f"{first_public}, {second_public}"
     api_flags = _flags(app)
     assert [(i, c, d) for i, c, d, _ in api_flags[1:]] == [
-        (elsewhere.json["id"], first_id, 2),
-        (elsewhere.json["id"], second_id, 1),
+        (elsewhere_id, first_id, 2),
+        (elsewhere_id, second_id, 1),
     ]
 
     # Through the form, the same two reports: the same flag, with the same distance and days.
     make_user("editor@example.org")
     assert login(client, "editor@example.org").status_code == 302
     client.post("/incidents/new", data=_form(_api_body()))
-    page = client.post("/incidents/new", data=_form(_api_body(**_SECOND)), follow_redirects=True)
-    form_first, form_second = elsewhere.json["id"] + 1, elsewhere.json["id"] + 2
-    assert f"Possible duplicate of incident {form_first}" in page.get_data(as_text=True)
+    saved = client.post("/incidents/new", data=_form(_api_body(**_SECOND)), follow_redirects=True)
+    form_first, form_second = elsewhere_id + 1, elsewhere_id + 2
+    assert f"Possible duplicate of incident {public_id(app, form_first)}" in saved.get_data(as_text=True)
     form_flag = [f for f in _flags(app) if f[0] == form_second]
     # The form's second report is a duplicate of all three earlier reports of the event; the pair of its own
     # is flagged exactly as the API's pair was.
@@ -147,18 +149,19 @@ def test_a_missing_version_gets_the_same_answer_from_the_form_and_the_api(
 ) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     created = client.post("/api/v1/incidents", json=_api_body(), headers=auth)
-    url = f"/api/v1/incidents/{created.json['id']}"
+    created_id = id_of_public(app, created.json["id"])
+    url = api_url(app, created_id)
     by_api = client.put(url, json=_api_body(title="Blind overwrite"), headers=auth)
     make_user("editor@example.org")
     assert login(client, "editor@example.org").status_code == 302
     by_form = client.post(
-        f"/incidents/{created.json['id']}/edit", data=_form(_api_body(title="Blind overwrite"), version="")
+        page(app, created_id, "/edit"), data=_form(_api_body(title="Blind overwrite"), version="")
     )
     assert by_api.status_code == by_form.status_code == 422
     assert by_api.json["errors"]["version"] == ["Give the version you read, so that no one's change is lost."]
     assert "Give the version you read, so that no one&#39;s change is lost." in by_form.get_data(as_text=True)
     with app.app_context():
-        incident = db.session.get(Incident, created.json["id"])
+        incident = db.session.get(Incident, created_id)
         assert incident is not None and (incident.title, incident.version) == (created.json["title"], 1)
 
 
@@ -181,7 +184,9 @@ def test_the_after_test_check_finds_each_store_out_of_date(
 ) -> None:
     """The check every test ends with (tests/conftest.py) sees a stale range column, map cell or record."""
     auth = {"Authorization": f"Bearer {token}"}
-    incident_id = client.post("/api/v1/incidents", json=_api_body(), headers=auth).json["id"]
+    incident_id = id_of_public(
+        app, client.post("/api/v1/incidents", json=_api_body(), headers=auth).json["id"]
+    )
     with app.app_context():
         connection = db.session.connection()
         assert derived.check(connection) == []
@@ -225,8 +230,8 @@ def test_a_relabelled_type_and_a_corrected_source_reach_every_record(
         headers=auth,
     )
     assert two.status_code == 201
-    for incident_id in (one.json["id"], two.json["id"]):
-        publish(app, incident_id)
+    for public in (one.json["id"], two.json["id"]):
+        publish(app, id_of_public(app, public))
     with app.app_context():
         killing = db.session.scalars(sa.select(IncidentType).where(IncidentType.slug == "killing")).one()
         relabel_incident_type(killing, {"label": "Unlawful killing"}, COMMAND_LINE)
@@ -254,23 +259,43 @@ def test_a_retraction_racing_a_save_is_a_conflict_not_a_server_error(
 
     token = create_api_token(app, make_user("reviewer@example.org", Role.REVIEWER))
     auth = {"Authorization": f"Bearer {token}"}
-    incident_id = client.post("/api/v1/incidents", json=_api_body(), headers=auth).json["id"]
+    incident_id = id_of_public(
+        app, client.post("/api/v1/incidents", json=_api_body(), headers=auth).json["id"]
+    )
     publish(app, incident_id)
     with app.app_context():
         version = db.session.get_one(Incident, incident_id).version
-    real = workflow.before_change
+    from incidents.web.api import views
 
-    def colleague_saves_first(ids: Any) -> Any:
-        # Another process commits a new version between the read of the incident and the retraction.
+    def colleague_saves() -> None:
+        # Another process commits a new version after the request read the incident.
         with db.engine.begin() as other:
             other.execute(
                 sa.text("UPDATE incidents SET version = version + 1 WHERE id = :id"), {"id": incident_id}
             )
-        return real(ids)
 
-    monkeypatch.setattr(workflow, "before_change", colleague_saves_first)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # On SQLite a save holds the write lock from its first read (BEGIN IMMEDIATE, services.transactions):
+        # the colleague's save can only come before the retraction's transaction begins, which reads the
+        # incident again, under the lock.
+        real_unit = views.commit_unit
+
+        def colleague_saves_first(change: Any) -> Any:
+            colleague_saves()
+            return real_unit(change)
+
+        monkeypatch.setattr(views, "commit_unit", colleague_saves_first)
+    else:
+        # On PostgreSQL it can come between the retraction's read and its UPDATE, whose version check sees it.
+        real = workflow.before_change
+
+        def colleague_saves_between(ids: Any) -> Any:
+            colleague_saves()
+            return real(ids)
+
+        monkeypatch.setattr(workflow, "before_change", colleague_saves_between)
     body = {"reason": "a rumour", "version": version}
-    response = client.delete(f"/api/v1/incidents/{incident_id}", json=body, headers=auth)
+    response = client.delete(api_url(app, incident_id), json=body, headers=auth)
     assert response.status_code == 409, response.data
     assert f"now version {version + 1}" in response.json["detail"]
     with app.app_context():
