@@ -1,11 +1,13 @@
 """Write transactions that wait for a busy database instead of failing half-way, and say so when they cannot.
 
 A save is one unit of work: every read it decides on and every write it makes, in one transaction, committed
-once. On SQLite, writers take turns on the database's one write lock. A transaction begun as SQLite begins it
-by default (deferred) reads first and asks for the lock at its first write; when another process wrote in
-between, SQLite cannot give it the lock at all and fails at once with "database is locked", whatever the busy
-timeout. So a unit of work begins with BEGIN IMMEDIATE (the pysqlite recipe of SQLAlchemy's documentation):
-it waits for the lock, up to the busy timeout, before its first read, and then cannot fail for want of it.
+once. On SQLite, writers take turns on the database's one write lock. By default pysqlite runs the reads
+before a save's first write outside any transaction and begins one (deferred) just before that write: what
+the save read may have changed by then, and its wait for the lock falls in the middle of its work. (Reads
+inside a deferred transaction would be worse: a reader that then writes after another process committed
+cannot wait at all, and fails at once with "database is locked", whatever the busy timeout.) So a unit of
+work begins with BEGIN IMMEDIATE (the pysqlite recipe of SQLAlchemy's documentation): it waits for the lock,
+up to the busy timeout, before its first read, and then cannot fail for want of it.
 On PostgreSQL, rows are locked one by one: a writer waits for another's row up to lock_timeout, which every
 connection sets to the same busy timeout.
 
