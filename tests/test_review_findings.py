@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,12 +15,12 @@ from flask.testing import FlaskClient
 from incidents.extensions import db
 from incidents.models import Citation, Incident, Source, User
 from tests.factories import juliaca_form
-from tests.helpers import login
+from tests.helpers import id_of_public, login, page
 
 
-def _create(editor_client: FlaskClient) -> int:
+def _create(app: Flask, editor_client: FlaskClient) -> int:
     location = editor_client.post("/incidents/new", data=juliaca_form()).headers["Location"]
-    return int(location.rsplit("/", 1)[1])
+    return id_of_public(app, location.rsplit("/", 1)[1])
 
 
 def _existing_source_form(app: Flask, **overrides: str) -> dict[str, object]:
@@ -35,11 +36,11 @@ def _existing_source_form(app: Flask, **overrides: str) -> dict[str, object]:
 def test_a_citation_only_edit_moves_the_version_so_a_stale_save_is_refused(
     app: Flask, editor_client: FlaskClient
 ) -> None:
-    incident_id = _create(editor_client)
+    incident_id = _create(app, editor_client)
     quote_edit = _existing_source_form(app, version="1", **{"citations-0-quote": "17 civilians killed."})
-    assert editor_client.post(f"/incidents/{incident_id}/edit", data=quote_edit).status_code == 302
+    assert editor_client.post(page(app, incident_id, "/edit"), data=quote_edit).status_code == 302
     stale = _existing_source_form(app, version="1", title="A stale title")
-    response = editor_client.post(f"/incidents/{incident_id}/edit", data=stale)
+    response = editor_client.post(page(app, incident_id, "/edit"), data=stale)
     assert response.status_code == 409
     with app.app_context():
         incident = db.session.get(Incident, incident_id)
@@ -52,15 +53,15 @@ def test_a_citation_only_edit_moves_the_version_so_a_stale_save_is_refused(
 def test_an_edit_without_a_version_is_refused_not_an_overwrite(
     app: Flask, editor_client: FlaskClient
 ) -> None:
-    incident_id = _create(editor_client)
+    incident_id = _create(app, editor_client)
     response = editor_client.post(
-        f"/incidents/{incident_id}/edit", data=_existing_source_form(app, version="", title="Blind overwrite")
+        page(app, incident_id, "/edit"), data=_existing_source_form(app, version="", title="Blind overwrite")
     )
     # Invalid input, as the API answers it (tests/test_api.py): no colleague's save is known to conflict.
     assert response.status_code == 422
-    page = response.get_data(as_text=True)
-    assert "Blind overwrite" in page  # what was typed is kept
-    assert "Give the version you read, so that no one&#39;s change is lost." in page
+    html = response.get_data(as_text=True)
+    assert "Blind overwrite" in html  # what was typed is kept
+    assert "Give the version you read, so that no one&#39;s change is lost." in html
     with app.app_context():
         incident = db.session.get(Incident, incident_id)
         assert incident is not None and incident.title != "Blind overwrite" and incident.version == 1
@@ -69,22 +70,37 @@ def test_an_edit_without_a_version_is_refused_not_an_overwrite(
 def test_a_save_racing_a_colleague_is_a_conflict_not_a_server_error(
     app: Flask, editor_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    incident_id = _create(editor_client)
+    incident_id = _create(app, editor_client)
     from incidents.services import incidents as operations
+    from incidents.web import incidents as views
 
-    real_apply = operations._apply
-
-    def colleague_saves_first(incident: Incident, data: dict[str, object], user: User | None) -> None:
-        # Another process commits a new version between our check and our write.
+    def colleague_saves() -> None:
         with db.engine.begin() as other:
             other.execute(
                 sa.text("UPDATE incidents SET version = version + 1 WHERE id = :id"), {"id": incident_id}
             )
-        real_apply(incident, data, user)
 
-    monkeypatch.setattr(operations, "_apply", colleague_saves_first)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # On SQLite a save holds the write lock from its first read (BEGIN IMMEDIATE, services.transactions):
+        # another process can commit only before our transaction begins, after the form was read.
+        real_unit = views.commit_unit
+
+        def colleague_saves_first(change: Any) -> Any:
+            colleague_saves()
+            return real_unit(change)
+
+        monkeypatch.setattr(views, "commit_unit", colleague_saves_first)
+    else:
+        # On PostgreSQL another process commits a new version between our check and our write.
+        real_apply = operations._apply
+
+        def colleague_saves_between(incident: Incident, data: dict[str, object], user: User | None) -> None:
+            colleague_saves()
+            real_apply(incident, data, user)
+
+        monkeypatch.setattr(operations, "_apply", colleague_saves_between)
     response = editor_client.post(
-        f"/incidents/{incident_id}/edit", data=_existing_source_form(app, version="1", title="Mine")
+        page(app, incident_id, "/edit"), data=_existing_source_form(app, version="1", title="Mine")
     )
     assert response.status_code == 409
     assert "Someone else saved this incident (now version 2)" in response.get_data(as_text=True)
