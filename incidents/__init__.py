@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from incidents import config, private_files
 from incidents.extensions import csrf, db, limiter, login_manager, migrate
@@ -50,6 +51,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Templates and static files: Flask's defaults, incidents/templates and incidents/static.
     app = Flask(__name__, instance_path=_instance_path(), instance_relative_config=True)
     config.load(app, test_config)
+    if app.config["PROXY_COUNT"]:
+        # The client's address and scheme as the proxies saw them: one X-Forwarded-For and -Proto entry each.
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
     # Before db.init_app, which makes the instance folder for a relative SQLite path, and before the first
     # connection, which would make the database file: both with the umask's mode. The app, `flask db upgrade`
     # and every other command come through here.
@@ -60,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
     _configure_sqlite(app)
+    _configure_postgresql(app)
 
     from incidents import cli, web
 
@@ -69,17 +75,36 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _configure_sqlite(app: Flask) -> None:
-    """WAL, a busy timeout and enforced foreign keys on every SQLite connection."""
+    """WAL, a busy timeout (DATABASE_BUSY_TIMEOUT) and enforced foreign keys on every SQLite connection."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     with app.app_context():
         engine = db.engine
+    busy_ms = int(app.config["DATABASE_BUSY_TIMEOUT"] * 1000)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+    sa.event.listen(engine, "connect", on_connect)
+
+
+def _configure_postgresql(app: Flask) -> None:
+    """A lock timeout (DATABASE_BUSY_TIMEOUT) on every PostgreSQL connection, as SQLite's busy timeout: a
+    write waits that long for a row or table another transaction holds, then fails (a save is tried again,
+    then answered 503: services.transactions) rather than keep a request, or a migration, waiting forever."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    with app.app_context():
+        engine = db.engine
+    lock_ms = int(app.config["DATABASE_BUSY_TIMEOUT"] * 1000)
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {lock_ms}")
+        dbapi_connection.commit()
 
     sa.event.listen(engine, "connect", on_connect)

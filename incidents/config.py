@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     "SQLALCHEMY_DATABASE_URI": None,
     "SQLALCHEMY_ENGINE_OPTIONS": {},
+    # Seconds a save waits for another's lock before it is tried again (services.transactions), and then
+    # answered 503 with Retry-After: SQLite's busy timeout, PostgreSQL's lock_timeout for a save.
+    "DATABASE_BUSY_TIMEOUT": 5.0,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
@@ -75,6 +78,11 @@ DEFAULTS: dict[str, Any] = {
     # answered, so attempts sent at the same moment are bounded by this cap.
     "LOGIN_ATTEMPT_LIMIT": "30 per 5 minutes",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # How many reverse proxies stand in front of the app (nginx alone: 1). Their X-Forwarded-For and
+    # X-Forwarded-Proto headers are then believed (werkzeug's ProxyFix), so that login throttling counts per
+    # client, not per proxy. 0: the app is reached directly, and those headers, which anyone can send, are
+    # ignored.
+    "PROXY_COUNT": 0,
     # argon2's parameters for new password hashes: a profile of argon2-cffi (argon2.profiles). Production
     # accepts RFC 9106's two recommendations only; the tests use CHEAPEST, which protects nothing.
     "PASSWORD_HASH_PROFILE": passwords.DEFAULT_PROFILE,
@@ -101,6 +109,8 @@ _ENV_PARSERS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": str,
     "SESSION_COOKIE_SECURE": json.loads,
     "PASSWORD_HASH_PROFILE": str,
+    "DATABASE_BUSY_TIMEOUT": float,
+    "PROXY_COUNT": int,
 }
 
 
@@ -126,6 +136,14 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
             f"PASSWORD_HASH_PROFILE: {profile!r} is not one of argon2's profiles "
             f"({', '.join(passwords.PROFILES)})"
         )
+    busy = app.config["DATABASE_BUSY_TIMEOUT"]
+    if isinstance(busy, bool) or not isinstance(busy, int | float) or not 0 < busy <= 600:
+        raise ConfigurationError(
+            f"DATABASE_BUSY_TIMEOUT: {busy!r} is not a number of seconds above 0, at most 600"
+        )
+    proxies = app.config["PROXY_COUNT"]
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or not 0 <= proxies <= 10:
+        raise ConfigurationError(f"PROXY_COUNT: {proxies!r} is not a number of reverse proxies, 0 to 10")
     try:
         app.config["LOCATION_GRID_DEGREES"] = sensitivity.check_grid(app.config["LOCATION_GRID_DEGREES"])
     except ValueError as error:

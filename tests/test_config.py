@@ -250,3 +250,15 @@ def test_the_location_grid_comes_from_the_environment_and_is_checked(
     monkeypatch.setenv("INCIDENTS_LOCATION_GRID_DEGREES", "ten km")
     with pytest.raises(ConfigurationError, match="INCIDENTS_LOCATION_GRID_DEGREES: 'ten km' is not a number"):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 601, float("nan"), "5", True])
+def test_a_busy_timeout_that_is_not_a_number_of_seconds_is_refused_at_start(seconds: object) -> None:
+    with pytest.raises(ConfigurationError, match="DATABASE_BUSY_TIMEOUT"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "DATABASE_BUSY_TIMEOUT": seconds})
+
+
+@pytest.mark.parametrize("count", [-1, 11, "1", True, 1.5])
+def test_a_proxy_count_that_is_not_a_number_of_proxies_is_refused_at_start(count: object) -> None:
+    with pytest.raises(ConfigurationError, match="PROXY_COUNT"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "PROXY_COUNT": count})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -71,18 +72,33 @@ def test_a_save_racing_a_colleague_is_a_conflict_not_a_server_error(
 ) -> None:
     incident_id = _create(app, editor_client)
     from incidents.services import incidents as operations
+    from incidents.web import incidents as views
 
-    real_apply = operations._apply
-
-    def colleague_saves_first(incident: Incident, data: dict[str, object], user: User | None) -> None:
-        # Another process commits a new version between our check and our write.
+    def colleague_saves() -> None:
         with db.engine.begin() as other:
             other.execute(
                 sa.text("UPDATE incidents SET version = version + 1 WHERE id = :id"), {"id": incident_id}
             )
-        real_apply(incident, data, user)
 
-    monkeypatch.setattr(operations, "_apply", colleague_saves_first)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # On SQLite a save holds the write lock from its first read (BEGIN IMMEDIATE, services.transactions):
+        # another process can commit only before our transaction begins, after the form was read.
+        real_unit = views.commit_unit
+
+        def colleague_saves_first(change: Any) -> Any:
+            colleague_saves()
+            return real_unit(change)
+
+        monkeypatch.setattr(views, "commit_unit", colleague_saves_first)
+    else:
+        # On PostgreSQL another process commits a new version between our check and our write.
+        real_apply = operations._apply
+
+        def colleague_saves_between(incident: Incident, data: dict[str, object], user: User | None) -> None:
+            colleague_saves()
+            real_apply(incident, data, user)
+
+        monkeypatch.setattr(operations, "_apply", colleague_saves_between)
     response = editor_client.post(
         page(app, incident_id, "/edit"), data=_existing_source_form(app, version="1", title="Mine")
     )

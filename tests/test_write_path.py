@@ -265,17 +265,35 @@ def test_a_retraction_racing_a_save_is_a_conflict_not_a_server_error(
     publish(app, incident_id)
     with app.app_context():
         version = db.session.get_one(Incident, incident_id).version
-    real = workflow.before_change
+    from incidents.web.api import views
 
-    def colleague_saves_first(ids: Any) -> Any:
-        # Another process commits a new version between the read of the incident and the retraction.
+    def colleague_saves() -> None:
+        # Another process commits a new version after the request read the incident.
         with db.engine.begin() as other:
             other.execute(
                 sa.text("UPDATE incidents SET version = version + 1 WHERE id = :id"), {"id": incident_id}
             )
-        return real(ids)
 
-    monkeypatch.setattr(workflow, "before_change", colleague_saves_first)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # On SQLite a save holds the write lock from its first read (BEGIN IMMEDIATE, services.transactions):
+        # the colleague's save can only come before the retraction's transaction begins, which reads the
+        # incident again, under the lock.
+        real_unit = views.commit_unit
+
+        def colleague_saves_first(change: Any) -> Any:
+            colleague_saves()
+            return real_unit(change)
+
+        monkeypatch.setattr(views, "commit_unit", colleague_saves_first)
+    else:
+        # On PostgreSQL it can come between the retraction's read and its UPDATE, whose version check sees it.
+        real = workflow.before_change
+
+        def colleague_saves_between(ids: Any) -> Any:
+            colleague_saves()
+            return real(ids)
+
+        monkeypatch.setattr(workflow, "before_change", colleague_saves_between)
     body = {"reason": "a rumour", "version": version}
     response = client.delete(api_url(app, incident_id), json=body, headers=auth)
     assert response.status_code == 409, response.data

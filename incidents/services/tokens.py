@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm.attributes import set_committed_value
 
 from incidents import audit
 from incidents.audit import Actor
@@ -20,6 +22,9 @@ from incidents.models import ApiToken, User
 from incidents.models.columns import utcnow
 
 TOKEN_PREFIX = "inc_"  # noqa: S105 - the public prefix every token starts with, not a secret
+# A token's last use is written at most this often. A read through the API then writes nothing for a minute:
+# on SQLite every write takes the database's one write lock, which saves from every process wait for.
+LAST_USE_INTERVAL = dt.timedelta(minutes=1)
 
 
 class TokenError(ValueError):
@@ -94,8 +99,42 @@ def user_for_token(token: str) -> tuple[User, ApiToken]:
         raise TokenRefused("The API token has expired: make a new one on your account page.", record)
     if not record.user.is_active:
         raise TokenRefused("The API token's account is deactivated.", record)
-    record.last_used_at = utcnow()
     return record.user, record
+
+
+def use_to_note(record: ApiToken) -> bool:
+    """Whether the token's last use, as read, was written LAST_USE_INTERVAL ago or more (or never): then
+    note_use has something to write. Costs no statement."""
+    last = record.last_used_at
+    return last is None or utcnow() - _in_utc(last) >= LAST_USE_INTERVAL
+
+
+def note_use(record: ApiToken) -> bool:
+    """Write that the token is used now, unless its last use was written less than LAST_USE_INTERVAL ago;
+    whether it wrote. The caller commits.
+
+    The check against the row as read costs no statement; the UPDATE's own condition makes requests that
+    race past it write once: a second one finds the row already up to date and changes nothing.
+    """
+    if not use_to_note(record):
+        return False
+    now = utcnow()
+    due = sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - LAST_USE_INTERVAL)
+    statement = (
+        sa.update(ApiToken)
+        .where(ApiToken.id == record.id, due)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    written = cast(sa.CursorResult[Any], db.session.execute(statement)).rowcount > 0
+    if written:
+        set_committed_value(record, "last_used_at", now)
+    return written
+
+
+def _in_utc(moment: dt.datetime) -> dt.datetime:
+    # SQLite keeps no offset; every timestamp is written in UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def revoke_token(record: ApiToken, actor: Actor) -> None:

@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
         admin,
         api,
         auth,
+        busy,
         duplicates,
         exports,
         imports,
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["id"] = routing.RecordIdConverter
     app.url_map.converters["incident"] = routing.IncidentRefConverter
     security.init_app(app)
+    busy.init_app(app)
     templating.init_app(app)
     vendor.init_app(app)
     app.jinja_env.globals["date_label"] = date_label

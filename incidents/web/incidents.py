@@ -18,16 +18,28 @@ from incidents.queries.history import corrections, last_moves
 from incidents.queries.selection import incident_selection
 from incidents.schemas.filters import filter_query_args, filters_from_args
 from incidents.schemas.incident import incident_input
-from incidents.services.incidents import EditConflict, create_incident, current_version, update_incident
+from incidents.services.incidents import (
+    EditConflict,
+    Saved,
+    create_incident,
+    current_version,
+    update_incident,
+)
 from incidents.services.refusals import record_refusal
+from incidents.services.transactions import DatabaseBusy, commit_unit
 from incidents.services.workflow import WorkflowRefused, moves_from
 from incidents.vocabulary import PublicationStatus
 from incidents.web import incident_form
+from incidents.web.busy import FORM_MESSAGE, retry_after_header
 from incidents.web.geocode import geocode_json
 from incidents.web.incident_refs import IncidentRef, incident_or_404
 from incidents.web.security import is_staff, require_editor, web_actor
 
 blueprint = Blueprint("incidents", __name__, url_prefix="/incidents")
+
+# What the form's views answer: a redirect, the page, the page with its status (and headers: a 503's
+# Retry-After).
+FormAnswer = Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]
 
 
 @blueprint.get("/")
@@ -88,7 +100,7 @@ def incident_detail(ref: IncidentRef) -> Response | str:
 
 
 @blueprint.route("/new", methods=["GET", "POST"])
-def incident_new() -> Response | str | tuple[str, int]:
+def incident_new() -> FormAnswer:
     require_editor()
     if request.method == "GET":
         typed = incident_form.typed_from_input({"status": PublicationStatus.DRAFT.value})
@@ -98,7 +110,7 @@ def incident_new() -> Response | str | tuple[str, int]:
 
 
 @blueprint.route("/<incident:ref>/edit", methods=["GET", "POST"])
-def incident_edit(ref: IncidentRef) -> Response | str | tuple[str, int]:
+def incident_edit(ref: IncidentRef) -> FormAnswer:
     require_editor()
     incident = incident_or_404(ref)
     if request.method == "GET":
@@ -106,7 +118,7 @@ def incident_edit(ref: IncidentRef) -> Response | str | tuple[str, int]:
     return _handle_post(incident=incident)
 
 
-def _handle_post(incident: Incident | None) -> Response | str | tuple[str, int]:
+def _handle_post(incident: Incident | None) -> FormAnswer:
     """The form's buttons: add a source block or a claim row, look a place up, or save."""
     action = request.form.get("action", "save")
     target = action.removeprefix("add_claim-") if action.startswith("add_claim-") else ""
@@ -134,15 +146,21 @@ def _add_claim_row(typed: dict[str, Any], target: str, incident: Incident | None
     return _render_form(typed, {}, incident=incident, focus=f"citation-{typed['citations'].index(block)}")
 
 
-def _save(typed: dict[str, Any], incident: Incident | None) -> Response | str | tuple[str, int]:
+def _save(typed: dict[str, Any], incident: Incident | None) -> FormAnswer:
     raw = incident_form.schema_input(typed)
     actor = web_actor()
-    try:
+
+    def save() -> Saved:
         if incident is None:
-            saved = create_incident(raw, actor)
-        else:
-            saved = update_incident(incident, raw, actor, reason=typed["reason"])
-        db.session.commit()
+            return create_incident(raw, actor)
+        return update_incident(incident, raw, actor, reason=typed["reason"])
+
+    try:
+        saved = commit_unit(save)
+    except DatabaseBusy as busy:
+        # Nothing was saved (commit_unit rolled it back): the form comes back as typed, to send again.
+        page = _render_form(typed, {"form": FORM_MESSAGE}, incident=incident)
+        return page, 503, retry_after_header(busy.retry_after)
     except WorkflowRefused as refused:
         db.session.rollback()
         operation = "incident.create" if incident is None else "incident.update"

@@ -13,7 +13,8 @@ from incidents.audit import Actor, Channel
 from incidents.extensions import db
 from incidents.models import User
 from incidents.services.refusals import record_refusal
-from incidents.services.tokens import TokenRefused, user_for_token
+from incidents.services.tokens import TokenRefused, note_use, use_to_note, user_for_token
+from incidents.services.transactions import commit_if_free
 from incidents.web.api.problems import problem
 
 
@@ -51,7 +52,10 @@ def authenticate(*, public: bool) -> Response | None:
             kind="unauthorized",
             headers={"WWW-Authenticate": 'Bearer realm="incidents", error="invalid_token"'},
         )
-    db.session.commit()  # records when the token was last used
+    if use_to_note(record):
+        # At most once a minute, and only if the database is free now: a read request never waits for
+        # another's write for this, nor fails for it (a later request notes the use).
+        commit_if_free(lambda: note_use(record))
     if not user.can_edit:
         return problem(403, "Forbidden", "This account may not use the API.", kind="forbidden")
     g.api_user = user

@@ -171,6 +171,15 @@ def _bad_body() -> dict[str, Any]:
         "413": _problem("The body is too large"),
         "415": _problem("The body is not application/json"),
         "422": _problem("The input is not valid; errors holds the messages by field path"),
+        "503": {
+            **_problem("The database stayed busy with other changes: nothing was saved; send it again"),
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before sending it again",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+        },
     }
 
 

@@ -55,3 +55,15 @@ def http_problem(error: HTTPException) -> Response:
         response = error.get_response()
         headers["Allow"] = response.headers.get("Allow", "")
     return problem(status, error.name, error.description, headers=headers)
+
+
+def busy_problem(retry_after: int) -> Response:
+    """503: the database stayed busy with other changes; nothing of this request's change was saved."""
+    return problem(
+        503,
+        "Service Unavailable",
+        "The database is busy with other changes and this one could not wait longer: nothing was saved. "
+        "Send it again after the seconds the Retry-After header gives.",
+        kind="busy",
+        headers={"Retry-After": str(retry_after)},
+    )

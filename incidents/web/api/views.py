@@ -29,10 +29,11 @@ from incidents.services.incidents import (
 )
 from incidents.services.refusals import record_refusal
 from incidents.services.sources import create_source
+from incidents.services.transactions import DatabaseBusy, commit_unit, is_busy, retry_after
 from incidents.services.workflow import WorkflowRefused, transition
 from incidents.web.api.auth import api_actor, api_user
 from incidents.web.api.openapi import openapi_spec
-from incidents.web.api.problems import http_problem, problem, validation_problem
+from incidents.web.api.problems import busy_problem, http_problem, problem, validation_problem
 from incidents.web.incident_refs import IncidentRef, find_incident
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -163,11 +164,12 @@ T = TypeVar("T")
 
 
 def _attempt(operation: str, incident_id: int | None, change: Callable[[], T]) -> T | Response:
-    """Make the change and commit it; or roll it back and answer why not, as a problem (a refusal of the
-    workflow is kept in the audit trail)."""
+    """Make the change and commit it (run again while the database is busy: it must be safe to repeat); or
+    roll it back and answer why not, as a problem (a refusal of the workflow is kept in the audit trail)."""
     try:
-        done = change()
-        db.session.commit()
+        done = commit_unit(change)
+    except DatabaseBusy as busy:
+        return busy_problem(busy.retry_after)
     except ValidationError as error:
         db.session.rollback()
         return validation_problem(error)
@@ -228,11 +230,13 @@ def incident_replace(ref: IncidentRef) -> Response:
         return body
 
     def replace() -> Saved:
-        # Why the incident changes (required of a published or retracted one): beside its content.
-        reason = body.pop("reason", "")
+        # Why the incident changes (required of a published or retracted one): beside its content. The body
+        # is left as it came, for another attempt.
+        reason = body.get("reason", "")
         if not isinstance(reason, str):
             raise ValidationError({"reason": ["Not a valid string."]})
-        return update_incident(incident, body, api_actor(), reason=reason)
+        content = {key: value for key, value in body.items() if key != "reason"}
+        return update_incident(incident, content, api_actor(), reason=reason)
 
     saved = _attempt("incident.update", incident_id, replace)
     return saved if isinstance(saved, Response) else _saved_incident(saved, 200)
@@ -330,8 +334,9 @@ def source_create() -> Response:
     if isinstance(body, Response):
         return body
     try:
-        source = create_source(body, api_actor())
-        db.session.commit()
+        source = commit_unit(lambda: create_source(body, api_actor()))
+    except DatabaseBusy as busy:
+        return busy_problem(busy.retry_after)
     except ValidationError as error:
         db.session.rollback()
         return validation_problem(error)
@@ -356,6 +361,11 @@ def docs() -> str:
 def server_error(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return http_problem(error)
+    if is_busy(error):
+        # A write outside the saves above (a refusal kept in the audit trail) met a busy database.
+        db.session.rollback()
+        current_app.logger.warning("database busy: %s %s: %s", request.method, request.path, error)
+        return busy_problem(retry_after())
     current_app.logger.exception("API error")
     return problem(500, "Internal Server Error", "The error was logged.")
 
