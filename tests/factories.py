@@ -242,3 +242,28 @@ def load_demo(runner: FlaskCliRunner, *options: str) -> str:
     result = runner.invoke(args=["load-demo", *options])
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def api_incident(**fields: Any) -> dict[str, Any]:
+    """An incident as the API takes it (IncidentInput): detentions in Puno, with a figure and an estimate."""
+    body: dict[str, Any] = {
+        "title": "Puno: protesters detained at the bridge",
+        "types": ["arrest_detention"],
+        "start_date": "2023-01-20",
+        "date_precision": "day",
+        "country": "PE",
+        "admin1": "Puno",
+        "location_precision": "admin1",
+        "verification_grade": "weak",
+        "status": "in_review",
+        "citations": [
+            {
+                "source": {"title": "Radio Onda Azul bulletin", "kind": "press"},
+                "locator": "08:00 news",
+                "claims": [{"category": "detained", "low": 12, "high": 15}],
+            }
+        ],
+        "estimates": [{"category": "detained", "best": 13}],
+    }
+    body.update(fields)
+    return body

@@ -13,7 +13,14 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from incidents.extensions import db
 from incidents.models import Incident, User
 from incidents.vocabulary import Role
-from tests.factories import DRAFT_TITLE, MARKER, add_hostile_and_draft, create_api_token, load_demo
+from tests.factories import (
+    DRAFT_TITLE,
+    MARKER,
+    add_hostile_and_draft,
+    api_incident,
+    create_api_token,
+    load_demo,
+)
 from tests.helpers import api_url, id_of_public, public_id
 
 PROBLEM = "application/problem+json"
@@ -21,30 +28,6 @@ PROBLEM = "application/problem+json"
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def new_incident(**fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "title": "Puno: protesters detained at the bridge",
-        "types": ["arrest_detention"],
-        "start_date": "2023-01-20",
-        "date_precision": "day",
-        "country": "PE",
-        "admin1": "Puno",
-        "location_precision": "admin1",
-        "verification_grade": "weak",
-        "status": "in_review",
-        "citations": [
-            {
-                "source": {"title": "Radio Onda Azul bulletin", "kind": "press"},
-                "locator": "08:00 news",
-                "claims": [{"category": "detained", "low": 12, "high": 15}],
-            }
-        ],
-        "estimates": [{"category": "detained", "best": 13}],
-    }
-    body.update(fields)
-    return body
 
 
 def assert_problem(response: Any, status: int) -> dict[str, Any]:
@@ -130,11 +113,11 @@ def test_writes_need_a_token_and_never_a_session_cookie(
     app: Flask, editor_client: FlaskClient, client: FlaskClient
 ) -> None:
     app.config["WTF_CSRF_ENABLED"] = True
-    response = editor_client.post("/api/v1/incidents", json=new_incident())
+    response = editor_client.post("/api/v1/incidents", json=api_incident())
     problem = assert_problem(response, 401)
     assert "token" in problem["detail"] and response.headers["WWW-Authenticate"].startswith("Bearer")
     assert_problem(client.post("/api/v1/sources", json={"title": "x", "kind": "press"}), 401)
-    assert_problem(client.post("/api/v1/incidents", json=new_incident(), headers=bearer("inc_nope")), 401)
+    assert_problem(client.post("/api/v1/incidents", json=api_incident(), headers=bearer("inc_nope")), 401)
     assert_problem(client.get("/api/v1/incidents", headers={"Authorization": "Basic abc"}), 401)
     assert_problem(client.delete("/api/v1/incidents/1"), 401)
     with app.app_context():
@@ -153,7 +136,7 @@ def test_revoked_tokens_stop_working(
 def test_create_replace_and_retract(
     app: Flask, client: FlaskClient, token: str, make_user: Callable[..., User]
 ) -> None:
-    created = client.post("/api/v1/incidents", json=new_incident(), headers=bearer(token))
+    created = client.post("/api/v1/incidents", json=api_incident(), headers=bearer(token))
     assert created.status_code == 201, created.data
     record = created.json
     assert isinstance(record["id"], str) and id_of_public(app, record["id"])
@@ -176,7 +159,7 @@ def test_create_replace_and_retract(
     assert published.json["status"] == "published" and published.json["version"] == 2
     assert client.get(url).json["title"] == record["title"]  # published: public
 
-    body = new_incident(title="Puno: 15 protesters detained at the bridge", version=2, status="published")
+    body = api_incident(title="Puno: 15 protesters detained at the bridge", version=2, status="published")
     body["citations"][0] = {"source_id": record["citations"][0]["source"]["id"], "claims": []}
     body["estimates"] = []
     # A published incident is corrected by a reviewer, with a reason.
@@ -230,13 +213,13 @@ def test_bad_input_is_a_4xx_problem(
 
 
 def test_validation_errors_are_keyed_by_field_path(client: FlaskClient, token: str) -> None:
-    body = new_incident(unknown_field=1, latitude=123)
+    body = api_incident(unknown_field=1, latitude=123)
     body["citations"][0]["claims"][0] = {"category": "killed", "low": 5, "high": 2**40}
     problem = assert_problem(client.post("/api/v1/incidents", json=body, headers=bearer(token)), 422)
     assert problem["errors"]["unknown_field"] == ["Unknown field."]
     assert "latitude" in problem["errors"]
     assert "citations.0.claims.0.high" in problem["errors"]
-    nul = new_incident(types=["killing\x00"])
+    nul = api_incident(types=["killing\x00"])
     assert_problem(client.post("/api/v1/incidents", json=nul, headers=bearer(token)), 422)
 
 
@@ -290,11 +273,11 @@ def test_claims_per_group_through_the_api(client: FlaskClient, token: str) -> No
             {"category": "detained", "low": 43, "high": 50, "group": "people from the regions"},
         ],
     }
-    body = new_incident(citations=[citation], estimates=[{"category": "detained", "best": 160}])
+    body = api_incident(citations=[citation], estimates=[{"category": "detained", "best": 160}])
     refused = client.post("/api/v1/incidents", json=body, headers=bearer(token))
     problem = assert_problem(refused, 422)
     assert problem["errors"] == {"estimates.0.best": ["Must lie within the sources' range (193–200)."]}
-    one = new_incident(
+    one = api_incident(
         citations=[{**citation, "claims": citation["claims"][:1]}],
         estimates=[{"category": "detained", "best": 160}],
     )

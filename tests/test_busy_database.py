@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 
 from incidents.extensions import db
 from incidents.models import ApiToken, Incident
-from tests.factories import juliaca_form
+from tests.factories import api_incident, juliaca_form
 from tests.helpers import api_url, page
 
 PROBLEM = "application/problem+json"
@@ -66,27 +66,6 @@ def database_held(app: Flask) -> Iterator[Callable[[], None]]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def api_incident(**fields: Any) -> dict[str, Any]:
-    return {
-        "title": "Puno: protesters detained at the bridge",
-        "types": ["arrest_detention"],
-        "start_date": "2023-01-20",
-        "date_precision": "day",
-        "country": "PE",
-        "admin1": "Puno",
-        "location_precision": "admin1",
-        "verification_grade": "weak",
-        "status": "in_review",
-        "citations": [
-            {
-                "source": {"title": "Radio Onda Azul bulletin", "kind": "press"},
-                "claims": [{"category": "detained", "low": 12, "high": 15}],
-            }
-        ],
-        **fields,
-    }
 
 
 def assert_busy_problem(response: Any) -> None:
