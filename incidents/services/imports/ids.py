@@ -3,6 +3,8 @@ incidents' public ids (incidents.public_ids), likewise."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -19,7 +21,6 @@ class IdAllocator:
         # (ids are known before the rows are built, and a batch's citations before its incidents are in).
         self._next_ids: dict[str, int] = {}
         self._public_ids: set[str] = set()  # given to the incidents of this import so far
-        self._redrawn: set[str] = set()  # drawn since the database was last asked
 
     def public_ids(self, incidents: sa.Table, preferred: list[str | None]) -> list[str]:
         """A public id for each new incident, in order: its preferred one (our own export's) when no incident
@@ -34,16 +35,25 @@ class IdAllocator:
         column = incidents.c.public_id
         check = chosen
         while check:
-            self._redrawn.clear()
-            taken: set[str] = set()
-            for start in range(0, len(check), IN_CHUNK):
-                query = sa.select(column).where(
-                    self._connections.among(column, check[start : start + IN_CHUNK])
-                )
-                taken.update(self._connections.main.scalars(query))
-            chosen = [self._draw() if public_id in taken else public_id for public_id in chosen]
-            check = [public_id for public_id in chosen if public_id in self._redrawn]
+            taken = self._taken(column, check)
+            check = []
+            for position, public_id in enumerate(chosen):
+                if public_id in taken:
+                    chosen[position] = self._draw()
+                    check.append(chosen[position])
         return chosen
+
+    def _taken(self, column: sa.Column[Any], values: list[Any]) -> set[Any]:
+        """Those of values that a row has in column already."""
+        taken: set[Any] = set()
+        for start in range(0, len(values), IN_CHUNK):
+            chunk = values[start : start + IN_CHUNK]
+            taken.update(
+                self._connections.main.scalars(
+                    sa.select(column).where(self._connections.among(column, chunk))
+                )
+            )
+        return taken
 
     def _draw(self) -> str:
         """A fresh public id that this import has not given."""
@@ -51,7 +61,6 @@ class IdAllocator:
         while public_id in self._public_ids:
             public_id = new_public_id()
         self._public_ids.add(public_id)
-        self._redrawn.add(public_id)
         return public_id
 
     def allocate(self, table: sa.Table, preferred: list[int | None]) -> list[int]:
@@ -59,14 +68,7 @@ class IdAllocator:
 
         Only reads: the rows are inserted after, with these ids."""
         wanted = [i for i in preferred if i is not None]
-        taken: set[int] = set()
-        for start in range(0, len(wanted), IN_CHUNK):
-            chunk = wanted[start : start + IN_CHUNK]
-            taken.update(
-                self._connections.main.scalars(
-                    sa.select(table.c.id).where(self._connections.among(table.c.id, chunk))
-                )
-            )
+        taken = self._taken(table.c.id, wanted)
         kept = [wish for wish in wanted if wish not in taken]
         if kept and not self._connections.sqlite:
             # Ids given by hand do not move the sequence: move it past them (never back), or the next save

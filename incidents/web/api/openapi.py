@@ -56,7 +56,7 @@ def _saved(description: str) -> dict[str, Any]:
                 "description": "The ids of incidents this save flagged as possible duplicates of this one "
                 "(same type, within 3 days and 10 km), comma-separated; absent when it flagged none. An "
                 "editor confirms or merges them from the incident's page.",
-                "schema": {"type": "string", "pattern": f"^{_PUBLIC_ID}(, {_PUBLIC_ID})*$"},
+                "schema": {"type": "string", "pattern": f"^{PATTERN}(, {PATTERN})*$"},
             }
         },
     }
@@ -69,7 +69,6 @@ _INCIDENT_ANY = {
     ]
 }
 _ID = {"type": "integer", "minimum": 1, "maximum": MAX_INT}
-_PUBLIC_ID = PATTERN
 _INCIDENT_REF = {
     "type": "string",
     "pattern": f"^({PATTERN}|[1-9][0-9]{{0,9}})$",
