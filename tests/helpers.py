@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,26 @@ def id_of_public(app: Flask, public: str) -> int:
     """The database id of the incident with this public id (from a Location header, a record, a link)."""
     with app.app_context():
         return db.session.scalars(sa.select(Incident.id).where(Incident.public_id == public)).one()
+
+
+def save_from_another_process(incident_id: int) -> None:
+    """A colleague's save, committed on a connection of its own: the incident's version moves on."""
+    with db.engine.begin() as other:
+        other.execute(
+            sa.text("UPDATE incidents SET version = version + 1 WHERE id = :id"), {"id": incident_id}
+        )
+
+
+def before_each_unit(monkeypatch: Any, module: Any, action: Callable[[], None]) -> None:
+    """Run action before each unit of work the module commits (services.transactions.commit_unit): on SQLite,
+    where a save holds the write lock from its first read, the one moment another process can commit."""
+    real = module.commit_unit
+
+    def action_first(change: Any) -> Any:
+        action()
+        return real(change)
+
+    monkeypatch.setattr(module, "commit_unit", action_first)
 
 
 def empty_the_database(app: Flask) -> None:

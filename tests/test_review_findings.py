@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +14,7 @@ from flask.testing import FlaskClient
 from incidents.extensions import db
 from incidents.models import Citation, Incident, Source, User
 from tests.factories import juliaca_form
-from tests.helpers import id_of_public, login, page
+from tests.helpers import before_each_unit, id_of_public, login, page, save_from_another_process
 
 
 def _create(app: Flask, editor_client: FlaskClient) -> int:
@@ -75,21 +74,12 @@ def test_a_save_racing_a_colleague_is_a_conflict_not_a_server_error(
     from incidents.web import incidents as views
 
     def colleague_saves() -> None:
-        with db.engine.begin() as other:
-            other.execute(
-                sa.text("UPDATE incidents SET version = version + 1 WHERE id = :id"), {"id": incident_id}
-            )
+        save_from_another_process(incident_id)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # On SQLite a save holds the write lock from its first read (BEGIN IMMEDIATE, services.transactions):
         # another process can commit only before our transaction begins, after the form was read.
-        real_unit = views.commit_unit
-
-        def colleague_saves_first(change: Any) -> Any:
-            colleague_saves()
-            return real_unit(change)
-
-        monkeypatch.setattr(views, "commit_unit", colleague_saves_first)
+        before_each_unit(monkeypatch, views, colleague_saves)
     else:
         # On PostgreSQL another process commits a new version between our check and our write.
         real_apply = operations._apply

@@ -25,7 +25,15 @@ from incidents.extensions import db
 from incidents.models import DuplicateFlag, Incident, MapCell, User
 from incidents.vocabulary import Role
 from tests.factories import create_api_token, publish
-from tests.helpers import api_url, id_of_public, login, page, public_id
+from tests.helpers import (
+    api_url,
+    before_each_unit,
+    id_of_public,
+    login,
+    page,
+    public_id,
+    save_from_another_process,
+)
 
 
 def _api_body(**fields: Any) -> dict[str, Any]:
@@ -269,22 +277,13 @@ def test_a_retraction_racing_a_save_is_a_conflict_not_a_server_error(
 
     def colleague_saves() -> None:
         # Another process commits a new version after the request read the incident.
-        with db.engine.begin() as other:
-            other.execute(
-                sa.text("UPDATE incidents SET version = version + 1 WHERE id = :id"), {"id": incident_id}
-            )
+        save_from_another_process(incident_id)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # On SQLite a save holds the write lock from its first read (BEGIN IMMEDIATE, services.transactions):
         # the colleague's save can only come before the retraction's transaction begins, which reads the
         # incident again, under the lock.
-        real_unit = views.commit_unit
-
-        def colleague_saves_first(change: Any) -> Any:
-            colleague_saves()
-            return real_unit(change)
-
-        monkeypatch.setattr(views, "commit_unit", colleague_saves_first)
+        before_each_unit(monkeypatch, views, colleague_saves)
     else:
         # On PostgreSQL it can come between the retraction's read and its UPDATE, whose version check sees it.
         real = workflow.before_change
