@@ -50,8 +50,13 @@ DEFAULTS: dict[str, Any] = {
     # Uploads to the import page larger than this are checked and imported in a background thread, with a
     # progress bar; smaller ones within the request.
     "IMPORT_BACKGROUND_BYTES": 1024 * 1024,
-    # Where uploads wait for their import to be confirmed (instance/imports when unset).
+    # Where uploads wait for their import to be confirmed (instance/imports when unset; JOB_QUEUE thread).
     "IMPORT_FOLDER": None,
+    # Who runs the import page's background jobs (incidents.jobs): "thread", a thread of the web process, the
+    # jobs on local disk (one machine); "procrastinate", worker processes (`flask --app incidents worker`,
+    # anywhere) taking them from a queue in PostgreSQL, the jobs in the database (several instances). "auto":
+    # procrastinate on PostgreSQL, thread on SQLite.
+    "JOB_QUEUE": "auto",
     "INCIDENTS_PER_PAGE": 50,
     # Days an API token works after it is made; then its owner makes a new one.
     "TOKEN_LIFETIME_DAYS": 90,
@@ -104,6 +109,7 @@ _ENV_PARSERS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": int,
     "IMPORT_BACKGROUND_BYTES": int,
     "IMPORT_FOLDER": str,
+    "JOB_QUEUE": str,
     "LOGIN_RATE_LIMIT": str,
     "LOGIN_ATTEMPT_LIMIT": str,
     "RATELIMIT_STORAGE_URI": str,
@@ -141,6 +147,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         raise ConfigurationError(
             f"DATABASE_BUSY_TIMEOUT: {busy!r} is not a number of seconds above 0, at most 600"
         )
+    app.config["JOB_QUEUE"] = _job_queue(app.config["JOB_QUEUE"], app.config["SQLALCHEMY_DATABASE_URI"])
     proxies = app.config["PROXY_COUNT"]
     if isinstance(proxies, bool) or not isinstance(proxies, int) or not 0 <= proxies <= 10:
         raise ConfigurationError(f"PROXY_COUNT: {proxies!r} is not a number of reverse proxies, 0 to 10")
@@ -155,6 +162,18 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         _production_checks(app)
     elif not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _local_secret_key(Path(app.instance_path))
+
+
+def _job_queue(value: Any, database_url: str) -> str:
+    postgresql = database_url.startswith("postgresql")
+    queue = value.strip().lower() if isinstance(value, str) else value
+    if queue == "auto":
+        return "procrastinate" if postgresql else "thread"
+    if queue not in ("thread", "procrastinate"):
+        raise ConfigurationError(f"JOB_QUEUE: {value!r} is not one of auto, thread, procrastinate")
+    if queue == "procrastinate" and not postgresql:
+        raise ConfigurationError("JOB_QUEUE: procrastinate queues in PostgreSQL; on SQLite use thread")
+    return str(queue)
 
 
 def _read_settings(app: Flask, test_config: dict[str, Any] | None) -> None:

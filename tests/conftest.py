@@ -19,6 +19,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from incidents import audit, create_app, derived
 from incidents.config import normalise_database_url
 from incidents.extensions import db, limiter
+from incidents.jobs import queue
 from incidents.models import User
 from incidents.services.incident_types import seed_incident_types
 from incidents.vocabulary import Role
@@ -43,6 +44,8 @@ def postgresql_url() -> Iterator[str | None]:
     url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     schema_engine = sa.create_engine(url)
     db.metadata.create_all(schema_engine)
+    with schema_engine.begin() as connection:
+        queue.create_schema(connection)
     schema_engine.dispose()
     yield url
     # FORCE ends our own sessions; an autovacuum worker in the database (the server's, which a role without
@@ -74,6 +77,8 @@ def _test_config(database_url: str, instance: Path) -> dict[str, Any]:
         "TILE_URL": "",
         # Import uploads wait in the test's own folder, not in instance/.
         "IMPORT_FOLDER": str(instance / "imports"),
+        # Background jobs in threads of the test's process (test_job_queue sets procrastinate).
+        "JOB_QUEUE": "thread",
     }
 
 
@@ -102,6 +107,9 @@ def app(
     marker = request.node.get_closest_marker("app_config")
     if marker:
         extra = dict(marker.args[0])
+    only = request.node.get_closest_marker("postgresql_only")
+    if only and request.param != "postgresql":
+        pytest.skip(only.args[0])
     if request.param == "postgresql":
         if postgresql_url is None:
             pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (set by .ci/run)")
@@ -156,6 +164,11 @@ def _empty_postgresql() -> None:
     with db.engine.begin() as connection:
         for table in reversed(db.metadata.sorted_tables):
             connection.execute(table.delete())
+        # The job queue's (incidents.jobs.queue): a job queued by one test is not taken by another's worker.
+        # With its schema on the path, as its connections have it: its triggers name its tables unqualified.
+        connection.execute(sa.text(f"SET LOCAL search_path TO {queue.SCHEMA}"))
+        connection.execute(sa.text("DELETE FROM procrastinate_jobs"))
+        connection.execute(sa.text("SET LOCAL search_path TO DEFAULT"))
         connection.execute(
             sa.text(
                 "SELECT setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -258,7 +257,7 @@ def test_a_running_job_shows_a_progress_bar(app: Flask, editor_client: FlaskClie
         assert "js/import-progress.js" in page
         assert editor_client.get(job_url + "/progress").get_json()["percent"] == 25
     finally:
-        os.close(lock)
+        lock.release()
 
 
 @pytest.mark.parametrize("stage", ["dry_run", "import"])
@@ -277,10 +276,10 @@ def test_a_job_whose_process_died_says_so_instead_of_running_forever(
     page = editor_client.get(job_url).get_data(as_text=True)
     assert "js/import-progress.js" not in page
     if stage == "import":
-        assert "The import stopped when the server process running it did (a restart or a crash)." in page
+        assert "The import stopped when the process running it did (a restart or a crash)." in page
         assert "unfinished, it imported nothing" in page
     else:
-        assert "The check of this file stopped when the server process running it did" in page
+        assert "The check of this file stopped when the process running it did" in page
     assert counts(app)["incidents"] == 0
 
 
@@ -338,7 +337,7 @@ def test_a_job_that_ends_while_it_is_read_is_not_taken_for_a_stopped_one(
                 ended = read(token)
                 ended.state, ended.report = "done", report
                 jobs.save(ended)
-                os.close(lock)
+                lock.release()
             return seen
 
         monkeypatch.setattr(jobs, "_read", read_then_the_run_ends)

@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
         public_locations,
         stored_records,
         tokens,
+        worker,
     )
 
     for command in (
@@ -35,5 +36,6 @@ def init_app(app: Flask) -> None:
         audit.audit_group,
         backups.backup_command,
         backups.restore_command,
+        worker.worker_command,
     ):
         app.cli.add_command(command)

@@ -2,6 +2,7 @@
 
 from incidents.models.audit import AuditEntry, AuditHead
 from incidents.models.duplicate import DuplicateFlag
+from incidents.models.import_job import ImportJob, ImportUpload
 from incidents.models.incident import CasualtyEstimate, Incident, IncidentType, incident_type_links
 from incidents.models.location_rule import LocationRule
 from incidents.models.map_cell import MapCell
@@ -18,6 +19,8 @@ __all__ = [
     "CasualtyEstimate",
     "Citation",
     "DuplicateFlag",
+    "ImportJob",
+    "ImportUpload",
     "Incident",
     "StoredRecord",
     "IncidentType",

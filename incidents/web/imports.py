@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
@@ -130,7 +129,7 @@ def confirm(token: str) -> Response | tuple[str, int]:
             job.stage, job.state = "import", "queued"
             jobs.save(job)
         except BaseException:
-            os.close(lock)
+            lock.release()
             raise
     jobs.start(job, "import", background=_background(job), lock=lock)
     return redirect(url_for("importing.job_page", token=job.token))

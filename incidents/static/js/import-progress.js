@@ -15,7 +15,8 @@
         if (job.state === "done" || job.state === "failed") { window.location.reload(); return; }
         bar.value = job.percent;
         bar.textContent = job.percent + " %";
-        state.textContent = (job.stage === "dry_run" ? "Checking" : "Importing") + " the file: " + job.percent + " %";
+        state.textContent = job.state === "queued" ? "Waiting for a worker to take the file"
+          : (job.stage === "dry_run" ? "Checking" : "Importing") + " the file: " + job.percent + " %";
         window.setTimeout(poll, 1000);
       })
       .catch(function () { window.setTimeout(poll, 3000); });
