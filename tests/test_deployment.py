@@ -3,7 +3,6 @@ proxy (README, Deployment)."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 import subprocess
@@ -16,7 +15,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import GUNICORN, ROOT, environment, free_port
+
 WRONG = "wrong password 123"
 
 
@@ -57,21 +57,8 @@ def test_without_a_proxy_a_forwarded_for_header_is_not_believed(app: Flask) -> N
 # -- gunicorn ------------------------------------------------------------------------------------------------
 
 
-def _environment(instance: Path, **settings: str) -> dict[str, str]:
-    """The environment of a server run from the checkout: production, its own instance folder, no setting
-    of the developer's own (INCIDENTS_*, DATABASE_URL, gunicorn's)."""
-    kept = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("INCIDENTS_", "GUNICORN_"))
-        and name not in ("DATABASE_URL", "WEB_CONCURRENCY", "PORT")
-    }
-    return {
-        **kept,
-        "INCIDENTS_ENVIRONMENT": "production",
-        "INCIDENTS_INSTANCE_PATH": str(instance),
-        **settings,
-    }
+def _production(instance: Path, **settings: str) -> dict[str, str]:
+    return environment(instance, INCIDENTS_ENVIRONMENT="production", **settings)
 
 
 def _run(command: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -80,14 +67,6 @@ def _run(command: list[str], environment: dict[str, str]) -> subprocess.Complete
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-GUNICORN = ["-m", "gunicorn", "--config", "python:incidents.gunicorn_conf", "incidents:create_app()"]
 PRODUCTION = {
     "INCIDENTS_SECRET_KEY": secrets.token_urlsafe(48),
     "INCIDENTS_PUBLIC_BASE_URL": "https://incidents.example.org/",
@@ -95,7 +74,7 @@ PRODUCTION = {
 
 
 def test_the_settings_come_from_the_environment_and_say_what_production_lacks(tmp_path: Path) -> None:
-    environment = _environment(
+    environment = _production(
         tmp_path, WEB_CONCURRENCY="3", GUNICORN_THREADS="2", GUNICORN_BIND="127.0.0.1:8123", **PRODUCTION
     )
     checked = _run(["-m", "incidents.gunicorn_conf"], environment)
@@ -113,8 +92,8 @@ def test_the_settings_come_from_the_environment_and_say_what_production_lacks(tm
 
 
 def test_gunicorn_refuses_to_start_in_production_without_a_public_address_saying_so(tmp_path: Path) -> None:
-    environment = _environment(
-        tmp_path, GUNICORN_BIND=f"127.0.0.1:{_free_port()}", INCIDENTS_SECRET_KEY=secrets.token_urlsafe(48)
+    environment = _production(
+        tmp_path, GUNICORN_BIND=f"127.0.0.1:{free_port()}", INCIDENTS_SECRET_KEY=secrets.token_urlsafe(48)
     )
     refused = _run(GUNICORN, environment)
     assert refused.returncode != 0
@@ -125,8 +104,8 @@ def test_gunicorn_refuses_to_start_in_production_without_a_public_address_saying
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """The app under gunicorn, in production, on a migrated SQLite database: its address."""
-    port = _free_port()
-    environment = _environment(
+    port = free_port()
+    environment = _production(
         tmp_path, GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2", GUNICORN_THREADS="2", **PRODUCTION
     )
     migrated = _run(["-m", "flask", "--app", "incidents", "db", "upgrade"], environment)

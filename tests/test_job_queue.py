@@ -4,11 +4,6 @@ seen and followed from another, run by a worker process, and a worker killed mid
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +19,7 @@ from incidents.extensions import db
 from incidents.importing.mapping import ColumnMapping
 from incidents.models import ImportJob, ImportUpload, Incident, User
 from incidents.vocabulary import Role
+from tests import servers
 from tests.helpers import FIXTURES, checksum, counts, export_json, login
 from tests.test_import_page import confirm_form, upload
 
@@ -148,34 +144,6 @@ def test_the_worker_command_needs_the_queue(instance: Callable[..., Flask]) -> N
     assert "JOB_QUEUE is thread" in result.output
 
 
-def _worker_process(app: Flask, tmp_path: Path) -> subprocess.Popen[bytes]:
-    """`flask --app incidents worker` in a process of its own, on the test's database."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "INCIDENTS_JOB_QUEUE": "procrastinate",
-        "INCIDENTS_SECRET_KEY": "a-worker-secret-key-for-the-test-only",
-        "INCIDENTS_PASSWORD_HASH_PROFILE": "CHEAPEST",
-    }
-    with (tmp_path / "worker.log").open("wb") as log:  # the process has its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "incidents", "worker"],
-            env=environment,
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := condition():
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"waited {seconds} s for {what}")
-
-
 def test_a_worker_killed_mid_import_leaves_no_partial_import(
     app: Flask, demo: None, make_user: Callable[..., User], instance: Callable[..., Flask], tmp_path: Path
 ) -> None:
@@ -207,22 +175,19 @@ def test_a_worker_killed_mid_import_leaves_no_partial_import(
     form = confirm_form(reviewer.get(job_url).get_data(as_text=True))
     response = reviewer.post(form["action"], data={"sha256": form["sha256"], "import_as": "published"})
     assert response.status_code == 302
-    worker = _worker_process(app, tmp_path)
+    settings = servers.on_database(app, tmp_path / "worker", INCIDENTS_JOB_QUEUE="procrastinate")
+    worker = servers.start(["-m", "flask", "--app", "incidents", "worker"], settings, tmp_path / "worker.log")
     try:
 
         def writing() -> bool:
             progress = other_instance.get(job_url + "/progress").get_json()
             return bool(progress["state"] == "running" and progress["done"] >= 1000)
 
-        _wait_for(writing, 120, "the worker to be well into the import")
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
+        servers.wait_for(writing, 120, "the worker to be well into the import")
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+        servers.kill(worker)
     # The server sees the connection end: the job's run lock is free, and the job is shown failed.
-    progress = _wait_for(
+    progress = servers.wait_for(
         lambda: (p := other_instance.get(job_url + "/progress").get_json())["state"] != "running" and p,
         30,
         "the killed worker's job to be seen stopped",
