@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
         audit,
         backups,
         demo,
+        erasure,
         exports,
         imports,
         map_cells,
@@ -35,5 +36,6 @@ def init_app(app: Flask) -> None:
         audit.audit_group,
         backups.backup_command,
         backups.restore_command,
+        erasure.erase_group,
     ):
         app.cli.add_command(command)
