@@ -227,6 +227,47 @@ def test_the_trail_keeps_who_when_and_what_with_tombstones_that_a_copy_can_check
     checked_audit_copy([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()])
 
 
+def test_an_admin_erases_from_the_incident_page_after_saying_why(
+    app: Flask, admin: User, make_user: Callable[..., User], add_incident: Callable[..., int]
+) -> None:
+    erased = _witnessed(app, add_incident)
+    ref = public_id(app, erased)
+    editor = app.test_client()
+    login(editor, make_user("editor@example.org", Role.EDITOR).email)
+    assert "Erase…" not in editor.get(f"/incidents/{ref}").get_data(as_text=True)
+    assert editor.get(f"/incidents/{ref}/erase").status_code == 403
+    staff = app.test_client()
+    login(staff, ADMIN)
+    assert f"/incidents/{ref}/erase" in staff.get(f"/incidents/{ref}").get_data(as_text=True)
+    confirm = staff.get(f"/incidents/{ref}/erase").get_data(as_text=True)
+    assert "Backups taken before still hold it" in confirm and f"Testimony of {MARKER}" in confirm
+    before, trail = counts(app), _audit_text(app)
+    for form, problem in (
+        ({"reason": " ", "understood": "yes"}, "Say why this is erased"),
+        ({"reason": "consent withdrawn"}, "Tick this box to erase"),
+    ):
+        refused = staff.post(f"/incidents/{ref}/erase", data=form)
+        assert refused.status_code == 422
+        assert "Nothing was erased." in refused.get_data(as_text=True)
+        assert problem in refused.get_data(as_text=True)
+        assert counts(app) == before and _audit_text(app) == trail
+
+    done = staff.post(
+        f"/incidents/{ref}/erase",
+        data={"reason": "consent withdrawn", "understood": "yes", "with_sources": "yes"},
+    )
+
+    assert done.status_code == 302 and done.headers["Location"].endswith("/incidents/")
+    assert f"Incident {ref} was erased for good" in staff.get("/incidents/").get_data(as_text=True)
+    assert staff.get(f"/incidents/{ref}").status_code == 404
+    entry = _entry(app, "incident.erase")
+    assert (entry["channel"], entry["user_email"], entry["details"]["sources_erased"]) == ("web", ADMIN, [1])
+    assert counts(app)["sources"] == 0 and MARKER not in _audit_text(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        for name, content in _database_files(app).items():
+            assert MARKER.encode() not in content, name
+
+
 def test_the_sources_only_it_cites_are_kept_and_named_unless_asked(
     app: Flask, admin: User, add_incident: Callable[..., int], runner: FlaskCliRunner
 ) -> None:
