@@ -372,6 +372,26 @@ def test_titles_quoted_by_the_app_elsewhere_go_too(
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
 
 
+def test_what_people_wrote_about_an_erased_title_elsewhere_is_left_alone(
+    app: Flask, admin: User, add_incident: Callable[..., int], runner: FlaskCliRunner
+) -> None:
+    """Only where the app itself quotes a title is it erased: another incident's text is its own record."""
+    erased = add_incident("Raid on the market", start_date="2023-04-01")
+    narrative = "Not the “Raid on the market” of April: another day."
+    other = add_incident("Raid on the station", start_date="2023-06-01", narrative=narrative)
+
+    assert _erase(runner, "incident", str(erased)).exit_code == 0
+
+    with app.app_context():
+        assert db.session.get_one(Incident, other).narrative == narrative
+    [created] = [
+        entry
+        for entry in map(json.loads, _audit_text(app).splitlines())
+        if (entry["operation"], entry["target_id"]) == ("incident.create", other)
+    ]
+    assert created["changes"]["narrative"] == [None, narrative]
+
+
 @pytest.mark.parametrize("role", [Role.EDITOR, Role.REVIEWER])
 def test_only_an_admin_erases_and_a_refusal_changes_nothing(
     app: Flask,

@@ -101,7 +101,7 @@ def erase_incident(incident: Incident, actor: Actor, *, reason: str, with_source
     """Erase the incident and every copy of it (see the module); with_sources, the sources only it cites."""
     connection = db.session.connection()
     incident_id, public_id = incident.id, incident.public_id
-    erased = Erased(targets={("incident", incident_id)})
+    erased = Erased(targets={("incident", incident_id)}, public_ids={public_id})
     erased.titles = {incident.title} | titles_in_history(connection, "incident", incident_id)
     going = {source.title for source in sources_only_cited_by(incident)} if with_sources else set()
     reason = _checked(actor, reason, erased.titles | going)
