@@ -24,34 +24,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.generate import generate
 from bench.machine import describe as describe_machine
-from bench.save_bench import _advance_sequences, _empty
+from bench.save_bench import fresh_app
 
 ADMIN = "bench-admin@example.org"
 
 
 def _prepare(database_url: str, incidents: int, history: int, seed: int) -> Any:
     """The app on a fresh database with the generated incidents, their map cells and a history."""
-    from incidents import create_app
     from incidents.audit import COMMAND_LINE
     from incidents.derived import map_cells
     from incidents.extensions import db
     from incidents.models import Incident
     from incidents.services.accounts import create_user
-    from incidents.services.incident_types import seed_incident_types
     from incidents.vocabulary import Role
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench"})
-    with app.app_context():
-        _empty(db.engine)
-        db.create_all()
-        seed_incident_types()
-        db.session.commit()
-        db.engine.dispose()
-    generate(database_url, incidents, seed)
-    if not database_url.startswith("sqlite"):
-        _advance_sequences(database_url)
+    app = fresh_app(database_url, seed, incidents)
     rng = random.Random(seed)
     with app.app_context():
         map_cells.rebuild(db.session.connection())
