@@ -145,8 +145,9 @@ def _advance_sequences(database_url: str) -> None:
     engine.dispose()
 
 
-def _prepare(database_url: str, seed: int, background: int) -> tuple[Any, dict[str, str]]:
-    """A fresh database with the background incidents, an editor and a token: the app and the headers."""
+def fresh_app(database_url: str, seed: int, background: int) -> Any:
+    """The app on a database emptied, then given the schema, the seed vocabulary and background generated
+    incidents (bench.generate)."""
     from incidents import create_app
     from incidents.extensions import db
     from incidents.services.incident_types import seed_incident_types
@@ -162,6 +163,12 @@ def _prepare(database_url: str, seed: int, background: int) -> tuple[Any, dict[s
         generate(database_url, background, seed)
         if not database_url.startswith("sqlite"):
             _advance_sequences(database_url)
+    return app
+
+
+def _prepare(database_url: str, seed: int, background: int) -> tuple[Any, dict[str, str]]:
+    """A fresh database with the background incidents, an editor and a token: the app and the headers."""
+    app = fresh_app(database_url, seed, background)
     runner = app.test_cli_runner()
     made = runner.invoke(args=["create-user", EDITOR, "--role", "editor", "--password", "bench-password-1"])
     if made.exit_code != 0:

@@ -75,7 +75,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _configure_sqlite(app: Flask) -> None:
-    """WAL, a busy timeout (DATABASE_BUSY_TIMEOUT) and enforced foreign keys on every SQLite connection."""
+    """WAL, a busy timeout (DATABASE_BUSY_TIMEOUT), enforced foreign keys and secure_delete on every SQLite
+    connection."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     with app.app_context():
@@ -87,6 +88,9 @@ def _configure_sqlite(app: Flask) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA journal_mode=WAL")
+        # What is deleted or overwritten is zeroed in the file, not left in free space where any copy of the
+        # file would keep it (an erased witness's name, a confidential note overwritten).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     sa.event.listen(engine, "connect", on_connect)

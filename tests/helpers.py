@@ -135,6 +135,47 @@ def recomputed_checksum(document: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
+# -- the audit trail -----------------------------------------------------------------------------------------
+
+
+def audit_copy_digest(value: Any) -> str:
+    """An audit entry content's digest as a third party computes it from the README, with the standard
+    library: a tombstone stands for what it replaced; an object hashes its keys and its values' digests, an
+    array its items' digests, anything else its JSON."""
+    if (
+        isinstance(value, dict)
+        and set(value) == {"digest", "erased", "erasure_seq"}
+        and value["erased"] is True
+    ):
+        return str(value["digest"])
+    if isinstance(value, dict):
+        parts = b"{" + b"".join(
+            json.dumps(key, ensure_ascii=False).encode() + audit_copy_digest(value[key]).encode()
+            for key in sorted(value)
+        )
+    elif isinstance(value, list):
+        parts = b"[" + b"".join(audit_copy_digest(item).encode() for item in value)
+    else:
+        parts = b"=" + json.dumps(value, ensure_ascii=False).encode()
+    return hashlib.sha256(parts).hexdigest()
+
+
+def checked_audit_copy(lines: list[dict[str, Any]]) -> str:
+    """Check a copy of the audit trail (`audit export`'s lines, read) as the README says anyone can: each
+    line's digest is its content's, its hash covers the previous hash and that digest, the head names the
+    last. The head hash."""
+    *entries, head = lines
+    previous = "0" * 64
+    for entry in entries:
+        assert entry["previous_hash"] == previous
+        assert audit_copy_digest(entry["content"]) == entry["content_digest"]
+        line_hash = hashlib.sha256(f"{previous}\n{entry['content_digest']}".encode()).hexdigest()
+        assert line_hash == entry["entry_hash"]
+        previous = entry["entry_hash"]
+    assert head == {"head": {"count": len(entries), "entry_hash": previous}}
+    return previous
+
+
 # -- imports -------------------------------------------------------------------------------------------------
 
 

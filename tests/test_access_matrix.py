@@ -85,6 +85,8 @@ DOORS: dict[tuple[str, str], int] = {
     ("admin.account_change", "POST"): ADMIN,
     ("admin.all_tokens", "GET"): ADMIN,
     ("admin.token_revoke", "POST"): ADMIN,
+    ("erasure.erase_incident", "GET"): ADMIN,
+    ("erasure.erase_incident", "POST"): ADMIN,
 }
 
 

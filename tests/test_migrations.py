@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 
-from incidents import MIGRATIONS_DIR, create_app
+from incidents import MIGRATIONS_DIR, audit, create_app
 from incidents.config import normalise_database_url
 from incidents.extensions import db
 from incidents.public_ids import is_public_id
@@ -284,4 +285,83 @@ def test_public_ids_are_drawn_for_existing_incidents_and_their_numbered_urls_kee
         downgrade(revision="0010")
         with db.engine.connect() as connection:
             assert connection.scalar(sa.text("SELECT count(*) FROM incidents")) == 3
+        db.engine.dispose()
+
+
+def _legacy_link(previous: str, content: str) -> str:
+    """An entry's hash before revision 0013: the previous hash and the content's bytes."""
+    return hashlib.sha256(f"{previous}\n{content}".encode()).hexdigest()
+
+
+@pytest.mark.parametrize("tampered", [False, True], ids=["whole chain", "entry 3 changed before"])
+def test_audit_links_move_to_content_digests_and_a_broken_chain_stays_broken(
+    empty_database: str, tampered: bool
+) -> None:
+    """0013 links entries on their content's digest: a chain that held holds under the new rule, every link
+    recomputed; one broken before is still broken at the same entry (the upgrade launders nothing); the
+    downgrade gives back the old rule's links."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": empty_database})
+    with app.app_context():
+        upgrade(revision="0012")
+        previous, rows = "0" * 64, []
+        for seq in range(1, 5):
+            content = audit.canonical(
+                {
+                    "seq": seq,
+                    "at": "2026-12-01T10:00:00+00:00",
+                    "user_id": None,
+                    "user_email": None,
+                    "token_id": None,
+                    "channel": "cli",
+                    "operation": "incident.create",
+                    "target_type": "incident",
+                    "target_id": seq,
+                    "changes": {"title": [None, f"Curfew {seq}"]},
+                    "reason": "",
+                }
+            )
+            previous = _legacy_link(previous, content)
+            rows.append({"seq": seq, "content": content, "hash": previous})
+        with db.engine.begin() as connection:
+            for seq, row in enumerate(rows, start=1):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO audit_entries (seq, created_at, channel, operation, target_type,"
+                        " target_id, content, previous_hash, entry_hash) VALUES (:seq,"
+                        " '2026-12-01 10:00:00+00', 'cli', 'incident.create', 'incident', :seq, :content,"
+                        " :previous, :hash)"
+                    ),
+                    {**row, "previous": rows[seq - 2]["hash"] if seq > 1 else "0" * 64},
+                )
+            connection.execute(
+                sa.text("INSERT INTO audit_head (id, seq, entry_hash) VALUES (1, 4, :hash)"),
+                {"hash": previous},
+            )
+            if tampered:
+                connection.execute(
+                    sa.text("UPDATE audit_entries SET content = replace(content, '3', '8') WHERE seq = 3")
+                )
+        upgrade()
+        with db.engine.connect() as connection:
+            found = audit.verify(connection)
+            hashes = list(connection.scalars(sa.text("SELECT entry_hash FROM audit_entries ORDER BY seq")))
+        if tampered:
+            assert (found.broken_at, found.count) == (3, 2)
+            assert hashes[2:] == [row["hash"] for row in rows[2:]]  # left as they were, from the break on
+        else:
+            assert found.ok and found.count == 4
+            assert not set(hashes) & {row["hash"] for row in rows}  # every link recomputed
+        downgrade(revision="0012")
+        with db.engine.connect() as connection:
+            entries = connection.execute(
+                sa.text("SELECT content, previous_hash, entry_hash FROM audit_entries ORDER BY seq")
+            ).all()
+        holding, previous = 0, "0" * 64
+        for entry in entries:
+            if entry.previous_hash != previous or _legacy_link(previous, entry.content) != entry.entry_hash:
+                break
+            holding, previous = holding + 1, entry.entry_hash
+        assert holding == (2 if tampered else 4)
+        if not tampered:
+            assert [entry.entry_hash for entry in entries] == [row["hash"] for row in rows]
         db.engine.dispose()

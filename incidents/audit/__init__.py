@@ -2,8 +2,10 @@
 
 Each entry is a link of a hash chain. Its canonical content (sorted JSON) names its place (`seq`), the time,
 the account and API token, the channel, the operation, its target, the values before and after, field by
-field, and the reason; its hash is the SHA-256 of the previous entry's hash and this content. Changing an
-entry, removing one or reordering them breaks the chain at that entry: `verify` walks it and names the first
+field, and the reason; its hash is the SHA-256 of the previous entry's hash and the digest of this content
+(audit.digest: built from the digests of its parts, so that an erasure can replace a part by a tombstone
+carrying its digest and leave every link as it was). Changing an entry, removing one or reordering them, or
+erasing part of one outside an erasure, breaks the chain at that entry: `verify` walks it and names the first
 broken link, and `export` writes it as JSON Lines with its head, so that a copy kept elsewhere can be
 compared. Appending takes the lock of the chain's head row (audit_head) in the writer's transaction, so two
 saves committing at once never fork the chain: the second waits for the first, and links after it.
@@ -14,17 +16,35 @@ Never passwords, token secrets or session ids: the services pass snapshots that 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from incidents.audit.digest import content_digest, is_tombstone, link_hash
 from incidents.models import AuditEntry, AuditHead, User
 from incidents.models.columns import utcnow
+
+__all__ = [
+    "COMMAND_LINE",
+    "SYSTEM",
+    "Actor",
+    "Channel",
+    "Verification",
+    "canonical",
+    "changes",
+    "erase_parts",
+    "export_lines",
+    "is_tombstone",
+    "link_hash",
+    "next_seq",
+    "record",
+    "runs",
+    "verify",
+]
 
 ENTRIES = cast(sa.Table, AuditEntry.__table__)
 HEAD = cast(sa.Table, AuditHead.__table__)
@@ -32,6 +52,9 @@ GENESIS = "0" * 64  # the previous hash of the first entry
 _HEAD_ID = 1
 # The columns that repeat the content, for queries; verify checks they agree with it.
 _REPEATED = ("user_id", "token_id", "channel", "operation", "target_type", "target_id")
+# What an erasure's entry (operation "….erase") names in its details: the entries it erased parts of, as runs
+# [first, last] of their seqs. A tombstone is accepted only where the erasure it names says so.
+ERASED_ENTRIES = "erased_entries"
 
 
 class Channel:
@@ -73,10 +96,6 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not kept in the audit trail")
 
 
-def link_hash(previous_hash: str, content: str) -> str:
-    return hashlib.sha256(f"{previous_hash}\n{content}".encode()).hexdigest()
-
-
 def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, list[Any]]:
     """Field by field, [old, new] for each field whose value differs (None for a field that was not there)."""
     before = before or {}
@@ -86,6 +105,18 @@ def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -
         old, new = before.get(name), after.get(name)
         if canonical(old) != canonical(new):
             found[name] = [old, new]
+    return found
+
+
+def runs(ids: Iterable[int]) -> list[list[int]]:
+    """Ids as runs [first, last], in the order given: an import's ids, or the entries an erasure names, are
+    mostly a few runs, however many."""
+    found: list[list[int]] = []
+    for number in ids:
+        if found and number == found[-1][1] + 1:
+            found[-1][1] = number
+        else:
+            found.append([number, number])
     return found
 
 
@@ -121,7 +152,8 @@ def record(
             **({"details": dict(details)} if details else {}),
         }
     )
-    entry_hash = link_hash(head.entry_hash, content)
+    digest = content_digest(content)
+    entry_hash = link_hash(head.entry_hash, digest)
     connection.execute(
         sa.insert(ENTRIES),
         {
@@ -134,6 +166,7 @@ def record(
             "target_type": target_type,
             "target_id": target_id,
             "content": content,
+            "content_digest": digest,
             "previous_hash": head.entry_hash,
             "entry_hash": entry_hash,
         },
@@ -154,6 +187,39 @@ def _lock_head(connection: sa.Connection) -> Any:
     )
     query = sa.select(HEAD.c.seq, HEAD.c.entry_hash).where(HEAD.c.id == _HEAD_ID).with_for_update()
     return connection.execute(query).one()
+
+
+# -- erasing -------------------------------------------------------------------------------------------------
+
+
+def next_seq(connection: sa.Connection) -> int:
+    """The seq the next entry appended in this transaction will get; the chain's head stays locked until the
+    transaction ends, so no other writer can take it (an erasure names it in the tombstones it leaves before
+    it writes its own entry)."""
+    return int(_lock_head(connection).seq) + 1
+
+
+def erase_parts(
+    connection: sa.Connection, seq: int, change: Callable[[dict[str, Any]], dict[str, Any]]
+) -> bool:
+    """Replace entry seq's content by change(content): the same content with parts replaced by tombstones
+    (audit.digest.tombstone, naming an erasure whose entry must then name seq among its ERASED_ENTRIES);
+    whether anything changed.
+
+    The entry's digest, and so its hash and every link after it, must stay what it was: checked here.
+    """
+    row = connection.execute(
+        sa.select(ENTRIES.c.content, ENTRIES.c.content_digest).where(ENTRIES.c.seq == seq)
+    ).one()
+    content = json.loads(row.content)
+    kept = change(content)
+    if kept == content:
+        return False
+    text = canonical(kept)
+    if content_digest(text) != row.content_digest:
+        raise ValueError(f"erasing parts of audit entry {seq} would change its digest: only tombstones may")
+    connection.execute(sa.update(ENTRIES).where(ENTRIES.c.seq == seq).values(content=text))
+    return True
 
 
 # -- verifying and exporting --------------------------------------------------------------------------------
@@ -192,8 +258,10 @@ def entries(connection: sa.Connection) -> Iterator[sa.Row[Any]]:
 def verify(connection: sa.Connection) -> Verification:
     """Walk the chain from its first entry; stop at the first link that does not hold."""
     previous, expected, count = GENESIS, 1, 0
+    erasures = _Erasures(connection)
     for entry in entries(connection):
-        problem = _link_problem(entry, previous, expected)
+        tombstones: list[dict[str, Any]] = []
+        problem = _link_problem(entry, previous, expected, tombstones) or erasures.problem(entry, tombstones)
         if problem:
             return Verification(count, previous, broken_at=expected, problem=problem)
         previous, expected, count = entry.entry_hash, expected + 1, count + 1
@@ -212,7 +280,7 @@ def verify(connection: sa.Connection) -> Verification:
     return Verification(count, previous)
 
 
-def _link_problem(entry: sa.Row[Any], previous: str, expected: int) -> str:
+def _link_problem(entry: sa.Row[Any], previous: str, expected: int, tombstones: list[dict[str, Any]]) -> str:
     if entry.seq != expected:
         return f"entry {expected} is missing (the next entry is {entry.seq}): removed"
     if entry.previous_hash != previous:
@@ -220,14 +288,16 @@ def _link_problem(entry: sa.Row[Any], previous: str, expected: int) -> str:
             f"entry {expected} does not link to the entry before it (its previous hash is "
             f"{entry.previous_hash[:12]}…, not {previous[:12]}…): entries removed, inserted or reordered"
         )
-    if link_hash(previous, entry.content) != entry.entry_hash:
-        return f"entry {expected}'s content does not match its hash: it was changed after it was written"
     try:
         content = json.loads(entry.content)
-    except ValueError:
+        digest = content_digest(entry.content, tombstones)
+    except (ValueError, KeyError, TypeError):
         return f"entry {expected}'s content is not JSON"
-    if content.get("seq") != entry.seq:
-        return f"entry {expected}'s content names another place in the chain ({content.get('seq')})"
+    if digest != entry.content_digest or link_hash(previous, digest) != entry.entry_hash:
+        return f"entry {expected}'s content does not match its hash: it was changed after it was written"
+    if not isinstance(content, dict) or content.get("seq") != entry.seq:
+        found = content.get("seq") if isinstance(content, dict) else None
+        return f"entry {expected}'s content names another place in the chain ({found})"
     for name in _REPEATED:
         if content.get(name) != getattr(entry, name):
             return (
@@ -237,14 +307,56 @@ def _link_problem(entry: sa.Row[Any], previous: str, expected: int) -> str:
     return ""
 
 
+class _Erasures:
+    """The erasures tombstones name, read when first named: the entries each says it erased parts of."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
+        self.named: dict[int, set[int] | None] = {}
+
+    def problem(self, entry: sa.Row[Any], tombstones: list[dict[str, Any]]) -> str:
+        """What is wrong with the entry's tombstones: each must name a later erasure that names the entry.
+        (That erasure's own content is checked when the walk reaches it.)"""
+        for by in (t["erasure_seq"] for t in tombstones):
+            if not isinstance(by, int) or isinstance(by, bool) or by <= entry.seq:
+                return f"entry {entry.seq} holds values erased by entry {by!r}, which is not a later entry"
+            if entry.seq not in (self._named_by(by) or ()):
+                return (
+                    f"entry {entry.seq} holds erased values that entry {by} does not say it erased: values "
+                    "were removed from the entry outside an erasure"
+                )
+        return ""
+
+    def _named_by(self, seq: int) -> set[int] | None:
+        if seq not in self.named:
+            row = self.connection.execute(
+                sa.select(ENTRIES.c.operation, ENTRIES.c.content).where(ENTRIES.c.seq == seq)
+            ).first()
+            self.named[seq] = _erased_entries(row) if row is not None else None
+        return self.named[seq]
+
+
+def _erased_entries(row: Any) -> set[int] | None:
+    """The entries an erasure's entry names (None for an entry that is no erasure, or names none)."""
+    if not row.operation.endswith(".erase"):
+        return None
+    try:
+        runs = json.loads(row.content)["details"][ERASED_ENTRIES]
+        return {seq for first, last in runs for seq in range(int(first), int(last) + 1)}
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def export_lines(connection: sa.Connection) -> Iterator[str]:
-    """The chain as JSON Lines: one line per entry (seq, previous and own hash, content), then its head."""
+    """The chain as JSON Lines: one line per entry (seq, previous hash, content digest, own hash, content),
+    then its head."""
     count, previous = 0, GENESIS
     for entry in entries(connection):
         yield canonical(
             {
                 "seq": entry.seq,
                 "previous_hash": entry.previous_hash,
+                "content_digest": entry.content_digest,
                 "entry_hash": entry.entry_hash,
                 "content": json.loads(entry.content),
             }

@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
         audit,
         backups,
         demo,
+        erasure,
         exports,
         imports,
         map_cells,
@@ -37,5 +38,6 @@ def init_app(app: Flask) -> None:
         backups.backup_command,
         backups.restore_command,
         worker.worker_command,
+        erasure.erase_group,
     ):
         app.cli.add_command(command)

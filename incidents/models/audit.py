@@ -13,9 +13,11 @@ class AuditEntry(Base):
     """One change, as the audit trail keeps it: a link of a hash chain (incidents.audit).
 
     `content` is the entry's canonical JSON (who, when, through which channel, the operation, its target,
-    the values before and after, the reason); `entry_hash` is the SHA-256 of the previous entry's hash and
-    this content, so that changing, removing or reordering any entry breaks every link after it. The other
-    columns repeat what the content says, to be queried; `audit verify` checks that they agree.
+    the values before and after, the reason); `content_digest` its digest, built from the digests of its
+    parts (incidents.audit.digest); `entry_hash` is the SHA-256 of the previous entry's hash and that digest,
+    so that changing, removing or reordering any entry breaks every link after it, while an erasure may
+    replace parts of the content by tombstones that carry their digests. The other columns repeat what the
+    content says, to be queried; `audit verify` checks that they agree.
     """
 
     __tablename__ = "audit_entries"
@@ -31,6 +33,7 @@ class AuditEntry(Base):
     target_type: Mapped[str] = mapped_column(sa.String(30))
     target_id: Mapped[int | None]
     content: Mapped[str] = mapped_column(sa.Text)
+    content_digest: Mapped[str] = mapped_column(sa.String(64))
     previous_hash: Mapped[str] = mapped_column(sa.String(64))
     entry_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 

@@ -38,10 +38,17 @@ def _entry(row: AuditEntry) -> HistoryEntry:
         who=content.get("user_email") or "the command line",
         channel=content["channel"],
         operation=content["operation"],
-        reason=content.get("reason", ""),
+        reason=_reason(content.get("reason", "")),
         changes=content.get("changes", {}),
         details=content.get("details", {}),
     )
+
+
+def _reason(value: Any) -> str:
+    """The reason as written; in words where an erasure left a tombstone (incidents.audit.digest) instead."""
+    if isinstance(value, dict) and value.get("erased") is True:
+        return f"(erased: audit entry {value.get('erasure_seq')})"
+    return str(value)
 
 
 def incident_history(incident_id: int) -> list[HistoryEntry]:

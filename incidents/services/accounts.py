@@ -65,6 +65,11 @@ def create_user(email: str, password: str, role: Role, actor: Actor) -> User:
     return user
 
 
+def account_by_email(email: str) -> User | None:
+    """The account with this email (any case), active or not."""
+    return db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == normalise_email(email)))
+
+
 def authenticate(email: str, password: str) -> User | None:
     """The active user with this email and password; None otherwise, in about the same time either way."""
     email = normalise_email(email)

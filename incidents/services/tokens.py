@@ -20,6 +20,7 @@ from incidents.audit import Actor
 from incidents.extensions import db
 from incidents.models import ApiToken, User
 from incidents.models.columns import utcnow
+from incidents.services.accounts import account_by_email
 
 TOKEN_PREFIX = "inc_"  # noqa: S105 - the public prefix every token starts with, not a secret
 # A token's last use is written at most this often. A read through the API then writes nothing for a minute:
@@ -155,7 +156,7 @@ def revoke_token(record: ApiToken, actor: Actor) -> None:
 
 def create_token_for(email: str, name: str, actor: Actor) -> tuple[ApiToken, str]:
     """A new token for the active account with this email (any case); TokenError when there is none."""
-    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
+    user = account_by_email(email)
     if user is None or not user.is_active:
         raise TokenError(f"There is no active account {email!r}.")
     return create_token(user, name, actor)

@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         auth,
         busy,
         duplicates,
+        erasure,
         exports,
         imports,
         incidents,
@@ -60,6 +61,7 @@ def init_app(app: Flask) -> None:
         map.blueprint,
         timeline.blueprint,
         imports.blueprint,
+        erasure.blueprint,
     ):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", endpoint="index", view_func=map.map_page)  # the map is the home page

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from incidents.audit import is_tombstone
 from incidents.domain.casualties import figure
 
 _LABELS = {
@@ -42,6 +43,8 @@ class FieldChange:
 
 def described(changes: dict[str, list[Any]]) -> list[FieldChange]:
     """The changes of an entry, field by field, in the order of the form."""
+    if is_tombstone(changes):
+        return [FieldChange("Every value", erased_text(changes), erased_text(changes))]
     order = list(_LABELS)
     names = sorted(changes, key=lambda name: (order.index(name) if name in order else len(order), name))
     return [
@@ -53,7 +56,14 @@ def described(changes: dict[str, list[Any]]) -> list[FieldChange]:
     ]
 
 
+def erased_text(value: Any) -> str:
+    """What the history shows in place of a value an erasure removed."""
+    return f"(erased: audit entry {value['erasure_seq']})"
+
+
 def _text(name: str, value: Any) -> str:
+    if is_tombstone(value):
+        return erased_text(value)
     if value is None or value == "" or value == []:
         return "—"
     if name == "citations" and isinstance(value, list):
@@ -66,6 +76,8 @@ def _text(name: str, value: Any) -> str:
 
 
 def _citation(citation: Any) -> str:
+    if is_tombstone(citation):
+        return f"a citation {erased_text(citation)}"
     if not isinstance(citation, dict):
         return str(citation)
     source = citation.get("source") or f"source {citation.get('source_id')}"

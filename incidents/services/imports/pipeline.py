@@ -72,23 +72,12 @@ def _record_batch(path: Path, options: ImportOptions, report: ImportReport, impo
             "status": options.status.value,
             "rows": report.rows,
             "incidents": len(importer.created_ids),
-            "incident_ids": _runs(importer.created_ids),
+            "incident_ids": audit.runs(importer.created_ids),
             "held_for_review": importer.held_ids,
             "sources_created": report.sources_created,
             "duplicates_flagged": report.duplicates_flagged,
         },
     )
-
-
-def _runs(ids: list[int]) -> list[list[int]]:
-    """Ids as runs [first, last]: an import's ids are mostly one run, whatever its size."""
-    runs: list[list[int]] = []
-    for incident_id in ids:
-        if runs and incident_id == runs[-1][1] + 1:
-            runs[-1][1] = incident_id
-        else:
-            runs.append([incident_id, incident_id])
-    return runs
 
 
 def _run(
