@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from incidents import config, private_files
+from incidents import config, private_files, query_budget
 from incidents.extensions import csrf, db, limiter, login_manager, migrate
 
 # Templates, static files and migrations are package data: they live in the package and install with it.
@@ -66,6 +66,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     _configure_sqlite(app)
     _configure_postgresql(app)
+    with app.app_context():
+        query_budget.install(db.engine)  # the time budget of a request's queries (web.budget)
 
     from incidents import cli, web
 

@@ -78,6 +78,12 @@ DEFAULTS: dict[str, Any] = {
     # answered, so attempts sent at the same moment are bounded by this cap.
     "LOGIN_ATTEMPT_LIMIT": "30 per 5 minutes",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Seconds the queries of one GET request may take in all (incidents.query_budget); past them the request
+    # is answered 503, "narrow your search". 0: no budget. For the public, and for accounts (logged in or
+    # by token), whose work over unpublished records may read more, but whose page nobody waits for past a
+    # minute: the budget stops the query of a page given up on, which would otherwise hold a connection.
+    "PUBLIC_QUERY_BUDGET": 5.0,
+    "STAFF_QUERY_BUDGET": 60.0,
     # How many reverse proxies stand in front of the app (nginx alone: 1). Their X-Forwarded-For and
     # X-Forwarded-Proto headers are then believed (werkzeug's ProxyFix), so that login throttling counts per
     # client, not per proxy. 0: the app is reached directly, and those headers, which anyone can send, are
@@ -87,6 +93,8 @@ DEFAULTS: dict[str, Any] = {
     # accepts RFC 9106's two recommendations only; the tests use CHEAPEST, which protects nothing.
     "PASSWORD_HASH_PROFILE": passwords.DEFAULT_PROFILE,
 }
+
+QUERY_BUDGETS = ("PUBLIC_QUERY_BUDGET", "STAFF_QUERY_BUDGET")
 
 # Settings that may come from INCIDENTS_<NAME> environment variables, and how to read them.
 _ENV_PARSERS: dict[str, Any] = {
@@ -107,6 +115,8 @@ _ENV_PARSERS: dict[str, Any] = {
     "LOGIN_RATE_LIMIT": str,
     "LOGIN_ATTEMPT_LIMIT": str,
     "RATELIMIT_STORAGE_URI": str,
+    "PUBLIC_QUERY_BUDGET": float,
+    "STAFF_QUERY_BUDGET": float,
     "SESSION_COOKIE_SECURE": json.loads,
     "PASSWORD_HASH_PROFILE": str,
     "DATABASE_BUSY_TIMEOUT": float,
@@ -141,6 +151,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         raise ConfigurationError(
             f"DATABASE_BUSY_TIMEOUT: {busy!r} is not a number of seconds above 0, at most 600"
         )
+    _check_request_costs(app)
     proxies = app.config["PROXY_COUNT"]
     if isinstance(proxies, bool) or not isinstance(proxies, int) or not 0 <= proxies <= 10:
         raise ConfigurationError(f"PROXY_COUNT: {proxies!r} is not a number of reverse proxies, 0 to 10")
@@ -155,6 +166,16 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         _production_checks(app)
     elif not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _local_secret_key(Path(app.instance_path))
+
+
+def _check_request_costs(app: Flask) -> None:
+    """The query budgets, or ConfigurationError naming the first that is wrong."""
+    for name in QUERY_BUDGETS:
+        seconds = app.config[name]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 3600:
+            raise ConfigurationError(
+                f"{name}: {seconds!r} is not a number of seconds from 0 (no budget) to 3600"
+            )
 
 
 def _read_settings(app: Flask, test_config: dict[str, Any] | None) -> None:

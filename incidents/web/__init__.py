@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
         admin,
         api,
         auth,
+        budget,
         busy,
         duplicates,
         exports,
@@ -37,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["id"] = routing.RecordIdConverter
     app.url_map.converters["incident"] = routing.IncidentRefConverter
     security.init_app(app)
+    budget.init_app(app)  # after security: the budget depends on who asks
     busy.init_app(app)
     templating.init_app(app)
     vendor.init_app(app)

@@ -16,6 +16,7 @@ from incidents.exports import api_pages
 from incidents.exports.formats import FORMAT_VERSION
 from incidents.extensions import db
 from incidents.models import Incident
+from incidents.query_budget import QueryBudgetExceeded
 from incidents.schemas.fields import MAX_INT
 from incidents.schemas.filters import filters_from_args
 from incidents.schemas.workflow import RetractionSchema, TransitionSchema
@@ -34,9 +35,12 @@ from incidents.services.workflow import WorkflowRefused, transition
 from incidents.web.api.auth import api_actor, api_user
 from incidents.web.api.openapi import openapi_spec
 from incidents.web.api.problems import busy_problem, http_problem, problem, validation_problem
+from incidents.web.budget import too_costly
 from incidents.web.incident_refs import IncidentRef, find_incident
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+# Queries past the request's time budget: a 503 problem, not the 500 of server_error below.
+blueprint.register_error_handler(QueryBudgetExceeded, too_costly)
 
 MAX_LIMIT = 500
 
