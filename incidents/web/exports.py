@@ -11,12 +11,14 @@ from incidents.exports.formats import MEDIA_TYPES, SCHEMA_VERSIONS, WRITERS
 from incidents.exports.schema import schema_path
 from incidents.schemas.filters import filters_from_args
 from incidents.web.api.problems import validation_problem
+from incidents.web.rate_limits import export_limit
 from incidents.web.security import is_staff
 
 blueprint = Blueprint("exports", __name__)
 
 
 @blueprint.get("/export.<any(json, geojson, csv):fmt>")
+@export_limit
 def export(fmt: str) -> Response:
     """The incidents the list, map or timeline shows with the same query string, in one format."""
     try:
@@ -31,7 +33,7 @@ def export(fmt: str) -> Response:
     # answered 503 before the download starts. The rest streams without one (Flask ends the request, and
     # its budget, before the stream, which reads with a session of its own; stopped here all the same): a
     # 200 already sent cannot become a 503, a file cut short would look whole, and an export of every
-    # incident takes its time legitimately.
+    # incident takes its time legitimately. EXPORT_RATE_LIMIT bounds how many a client starts.
     export.stored.begin()
     query_budget.stop()
     stamp = export.exported_at.strftime("%Y%m%dT%H%M%SZ")

@@ -88,3 +88,10 @@ def too_costly_problem(detail: str, retry_after: int) -> Response:
         kind="too-costly",
         headers={"Retry-After": str(retry_after)},
     )
+
+
+def rate_limited_problem(detail: str, retry_after: int) -> Response:
+    """429: this client made too many of these requests in the limit's window (web.rate_limits)."""
+    return problem(
+        429, "Too Many Requests", detail, kind="rate-limited", headers={"Retry-After": str(retry_after)}
+    )

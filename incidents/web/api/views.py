@@ -37,6 +37,7 @@ from incidents.web.api.openapi import openapi_spec
 from incidents.web.api.problems import busy_problem, http_problem, problem, validation_problem
 from incidents.web.budget import too_costly
 from incidents.web.incident_refs import IncidentRef, find_incident
+from incidents.web.rate_limits import api_list_limit
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 # Queries past the request's time budget: a 503 problem, not the 500 of server_error below.
@@ -135,6 +136,7 @@ def _not_found(what: str) -> Response:
 
 
 @blueprint.get("/incidents")
+@api_list_limit
 def incident_list() -> Response:
     """Incidents matching the filters, in id order, a page at a time."""
     if _args_have_nul():
@@ -315,6 +317,7 @@ def incident_transition(ref: IncidentRef) -> Response:
 
 
 @blueprint.get("/sources")
+@api_list_limit
 def source_list() -> Response:
     """Sources in id order; the public sees those cited by a published incident."""
     try:
