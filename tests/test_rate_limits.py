@@ -4,6 +4,7 @@ instance, or a second process, sees the counts of the first, login attempts incl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -253,3 +254,20 @@ def test_a_limit_or_a_store_that_cannot_be_used_is_refused_at_start(
                 setting: value,
             }
         )
+
+
+@pytest.mark.app_config({"SEARCH_RATE_LIMIT": "5 per minute", "DATABASE_BUSY_TIMEOUT": 3})
+def test_a_count_leaves_a_connection_as_it_found_it(app: Flask, client: FlaskClient) -> None:
+    """On SQLite a count waits half a second and commits without waiting for the disk: for its own
+    transaction only. Every connection in the pool then waits the busy timeout and commits as it did."""
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's connection settings")
+        with db.engine.connect() as connection:
+            usual = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+    assert searches(client, 3) == [200] * 3
+    with app.app_context(), contextlib.ExitStack() as stack:
+        connections = [stack.enter_context(db.engine.connect()) for _ in range(3)]  # the pool's, and more
+        for connection in connections:
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 3000
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == usual

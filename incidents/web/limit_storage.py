@@ -14,12 +14,14 @@ statement that every process of every instance sees at once, with no other serve
   not the busy timeout, and when the database is still busy (a long import holding it) the request is let
   through uncounted, with a warning in the log. Refusing it instead would turn every long write into an outage
   of the public pages the limits are there to keep up; the limits catch up at the next request. Only the
-  public's costly requests and login attempts are counted (web.rate_limits), not every page.
+  public's costly requests and login attempts are counted (web.rate_limits), not every page. Its commit does
+  not wait for the disk (synchronous NORMAL, for that transaction only): a count costs about 0.4 ms, not 2.
 - Rows whose window ended are deleted every PURGE_EVERY counts of a process.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -43,6 +45,8 @@ COUNTERS = cast(sa.Table, RateLimitCounter.__table__)
 # How long a count waits for SQLite's write lock before the request goes on uncounted (seconds).
 WRITE_WAIT = 0.5
 PURGE_EVERY = 1000
+# The connection's own synchronous setting, put back after a count (in the pool record's info).
+_SYNCHRONOUS = "incidents.synchronous"
 
 
 def _digest(key: str) -> str:
@@ -66,24 +70,12 @@ class DatabaseStorage(Storage):
         """The key's count after adding amount (a new window of expiry seconds if its own has ended); 0,
         letting the request through, when the database stayed busy."""
         now = time.time()
-        insert = _insert_for(db.engine.dialect.name)(COUNTERS).values(
-            key_digest=_digest(key), count=amount, expires_at=now + expiry
-        )
-        ended = COUNTERS.c.expires_at <= now
-        upsert = insert.on_conflict_do_update(
-            index_elements=[COUNTERS.c.key_digest],
-            set_={
-                "count": sa.case(
-                    (ended, insert.excluded.count), else_=COUNTERS.c.count + insert.excluded.count
-                ),
-                "expires_at": sa.case((ended, insert.excluded.expires_at), else_=COUNTERS.c.expires_at),
-            },
-        ).returning(COUNTERS.c.count)
+        values = {"key_digest": _digest(key), "amount": amount, "expires_at": now + expiry, "now": now}
         self._counted += 1
         purge = self._counted % PURGE_EVERY == 0
         try:
             with _writing() as connection:
-                count = int(connection.execute(upsert).scalar_one())
+                count = int(connection.execute(_counting(connection.dialect.name), values).scalar_one())
                 if purge:
                     connection.execute(sa.delete(COUNTERS).where(COUNTERS.c.expires_at <= now))
                 connection.commit()
@@ -130,22 +122,44 @@ class DatabaseStorage(Storage):
             return connection.scalar(query)
 
 
-def _insert_for(dialect: str) -> Any:
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+@functools.cache
+def _counting(dialect: str) -> Any:
+    """The statement that counts: add amount to the key's count, or start a new window when its own has
+    ended (now is past its expiry), and give the count back. One statement, made once per dialect."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(COUNTERS).values(
+        key_digest=sa.bindparam("key_digest"),
+        count=sa.bindparam("amount"),
+        expires_at=sa.bindparam("expires_at"),
+    )
+    ended = COUNTERS.c.expires_at <= sa.bindparam("now", type_=sa.Float)
+    return insert.on_conflict_do_update(
+        index_elements=[COUNTERS.c.key_digest],
+        set_={
+            "count": sa.case((ended, insert.excluded.count), else_=COUNTERS.c.count + insert.excluded.count),
+            "expires_at": sa.case((ended, insert.excluded.expires_at), else_=COUNTERS.c.expires_at),
+        },
+    ).returning(COUNTERS.c.count)
 
 
 @contextmanager
 def _writing() -> Iterator[sa.Connection]:
-    """A connection of its own, outside the request's transaction and query budget; on SQLite, waiting
-    WRITE_WAIT rather than the busy timeout for the write lock."""
+    """A connection of its own, outside the request's transaction and query budget. On SQLite, for its
+    transaction only: the write lock waited for WRITE_WAIT rather than the busy timeout, and a commit that
+    does not wait for the disk (synchronous NORMAL: in WAL mode a power cut may lose the last counts, never
+    the database's consistency; a save's commit, FULL, writes them to the disk with its own). That makes a
+    count about 0.4 ms rather than 2 ms on this machine's disk."""
     with query_budget.lifted(), db.engine.connect() as connection:
         if connection.dialect.name != "sqlite":
             yield connection
             return
-        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(WRITE_WAIT * 1000)}")
+        raw: Any = connection.connection.dbapi_connection
+        if _SYNCHRONOUS not in connection.info:
+            connection.info[_SYNCHRONOUS] = int(raw.execute("PRAGMA synchronous").fetchone()[0])
+        raw.execute(f"PRAGMA busy_timeout = {int(WRITE_WAIT * 1000)}")
+        raw.execute("PRAGMA synchronous = NORMAL")
         try:
             yield connection
         finally:
             connection.rollback()
-            busy_ms = int(current_app.config["DATABASE_BUSY_TIMEOUT"] * 1000)
-            connection.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
+            raw.execute(f"PRAGMA busy_timeout = {int(current_app.config['DATABASE_BUSY_TIMEOUT'] * 1000)}")
+            raw.execute(f"PRAGMA synchronous = {connection.info[_SYNCHRONOUS]}")
