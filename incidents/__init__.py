@@ -7,11 +7,12 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import limits.errors
 import sqlalchemy as sa
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from incidents import config, private_files
+from incidents import config, private_files, query_budget
 from incidents.extensions import csrf, db, limiter, login_manager, migrate
 
 # Templates, static files and migrations are package data: they live in the package and install with it.
@@ -63,15 +64,28 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
-    limiter.init_app(app)
+    _init_limiter(app)
     _configure_sqlite(app)
     _configure_postgresql(app)
+    with app.app_context():
+        query_budget.install(db.engine)  # the time budget of a request's queries (web.budget)
 
     from incidents import cli, web
 
     web.init_app(app)  # every page and endpoint
     cli.init_app(app)  # every `flask --app incidents` command
     return app
+
+
+def _init_limiter(app: Flask) -> None:
+    """Flask-Limiter, counting where RATELIMIT_STORAGE_URI says; a store it cannot use stops the start."""
+    # The "database://" storage is registered, by its scheme, when its module is imported.
+    from incidents.web import limit_storage  # noqa: F401
+
+    try:
+        limiter.init_app(app)
+    except limits.errors.ConfigurationError as error:
+        raise config.ConfigurationError(f"RATELIMIT_STORAGE_URI: {error}") from None
 
 
 def _configure_sqlite(app: Flask) -> None:

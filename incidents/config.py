@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import limits
 from flask import Flask
 
 from incidents import passwords, private_files
@@ -82,7 +83,27 @@ DEFAULTS: dict[str, Any] = {
     # Every login attempt, successful or not, per client and per account: failed ones are counted only once
     # answered, so attempts sent at the same moment are bounded by this cap.
     "LOGIN_ATTEMPT_LIMIT": "30 per 5 minutes",
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # Where the rate limits count (Flask-Limiter's storage): "database://" is the app's own database, which
+    # every process of every instance sees with no other server (web.limit_storage); or a server such as
+    # "redis://host:6379" (with the redis package installed) or "memcached://host:11211". "memory://"
+    # counts in each process apart: with four processes a client gets four times its limit.
+    "RATELIMIT_STORAGE_URI": "database://",
+    # The public's costly requests, per client address, within each window (Flask-Limiter's notation:
+    # "30 per minute; 300 per hour"); accounts, logged in or by token, are not limited. Searches: the list
+    # and the map with a search text (q), and the timeline, counted together.
+    "SEARCH_RATE_LIMIT": "30 per minute; 300 per hour",
+    # The map's data, asked for at each move of the map.
+    "MAP_DATA_RATE_LIMIT": "120 per minute",
+    # Downloads of the exports (/export.json, .geojson, .csv): each may read every published incident.
+    "EXPORT_RATE_LIMIT": "20 per hour",
+    # Pages of the API's lists (GET /api/v1/incidents and /api/v1/sources), counted together.
+    "API_RATE_LIMIT": "60 per minute",
+    # Seconds the queries of one GET request may take in all (incidents.query_budget); past them the request
+    # is answered 503, "narrow your search". 0: no budget. For the public, and for accounts (logged in or
+    # by token), whose work over unpublished records may read more, but whose page nobody waits for past a
+    # minute: the budget stops the query of a page given up on, which would otherwise hold a connection.
+    "PUBLIC_QUERY_BUDGET": 5.0,
+    "STAFF_QUERY_BUDGET": 60.0,
     # How many reverse proxies stand in front of the app (nginx alone: 1). Their X-Forwarded-For and
     # X-Forwarded-Proto headers are then believed (werkzeug's ProxyFix), so that login throttling counts per
     # client, not per proxy. 0: the app is reached directly, and those headers, which anyone can send, are
@@ -92,6 +113,16 @@ DEFAULTS: dict[str, Any] = {
     # accepts RFC 9106's two recommendations only; the tests use CHEAPEST, which protects nothing.
     "PASSWORD_HASH_PROFILE": passwords.DEFAULT_PROFILE,
 }
+
+QUERY_BUDGETS = ("PUBLIC_QUERY_BUDGET", "STAFF_QUERY_BUDGET")
+RATE_LIMITS = (
+    "LOGIN_RATE_LIMIT",
+    "LOGIN_ATTEMPT_LIMIT",
+    "SEARCH_RATE_LIMIT",
+    "MAP_DATA_RATE_LIMIT",
+    "EXPORT_RATE_LIMIT",
+    "API_RATE_LIMIT",
+)
 
 # Settings that may come from INCIDENTS_<NAME> environment variables, and how to read them.
 _ENV_PARSERS: dict[str, Any] = {
@@ -113,6 +144,12 @@ _ENV_PARSERS: dict[str, Any] = {
     "LOGIN_RATE_LIMIT": str,
     "LOGIN_ATTEMPT_LIMIT": str,
     "RATELIMIT_STORAGE_URI": str,
+    "SEARCH_RATE_LIMIT": str,
+    "MAP_DATA_RATE_LIMIT": str,
+    "EXPORT_RATE_LIMIT": str,
+    "API_RATE_LIMIT": str,
+    "PUBLIC_QUERY_BUDGET": float,
+    "STAFF_QUERY_BUDGET": float,
     "SESSION_COOKIE_SECURE": json.loads,
     "PASSWORD_HASH_PROFILE": str,
     "DATABASE_BUSY_TIMEOUT": float,
@@ -148,6 +185,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
             f"DATABASE_BUSY_TIMEOUT: {busy!r} is not a number of seconds above 0, at most 600"
         )
     app.config["JOB_QUEUE"] = _job_queue(app.config["JOB_QUEUE"], app.config["SQLALCHEMY_DATABASE_URI"])
+    _check_request_costs(app)
     proxies = app.config["PROXY_COUNT"]
     if isinstance(proxies, bool) or not isinstance(proxies, int) or not 0 <= proxies <= 10:
         raise ConfigurationError(f"PROXY_COUNT: {proxies!r} is not a number of reverse proxies, 0 to 10")
@@ -174,6 +212,30 @@ def _job_queue(value: Any, database_url: str) -> str:
     if queue == "procrastinate" and not postgresql:
         raise ConfigurationError("JOB_QUEUE: procrastinate queues in PostgreSQL; on SQLite use thread")
     return str(queue)
+
+
+def _check_request_costs(app: Flask) -> None:
+    """The query budgets and the rate limits, or ConfigurationError naming the first that is wrong."""
+    for name in QUERY_BUDGETS:
+        seconds = app.config[name]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 3600:
+            raise ConfigurationError(
+                f"{name}: {seconds!r} is not a number of seconds from 0 (no budget) to 3600"
+            )
+    for name in RATE_LIMITS:
+        _check_rate_limit(name, app.config[name])
+
+
+def _check_rate_limit(name: str, value: Any) -> None:
+    """A rate limit in Flask-Limiter's notation ("10 per 5 minutes; 100 per day"), or ConfigurationError."""
+    try:
+        if not isinstance(value, str) or not limits.parse_many(value):
+            raise ValueError(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name}: {value!r} is not a rate limit such as '30 per minute' or "
+            "'10 per 5 minutes; 100 per day'"
+        ) from None
 
 
 def _read_settings(app: Flask, test_config: dict[str, Any] | None) -> None:

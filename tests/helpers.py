@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import TestResponse
 
+from incidents import create_app
 from incidents.extensions import db
 from incidents.models import (
     CasualtyClaim,
@@ -86,6 +89,49 @@ def before_each_unit(monkeypatch: Any, module: Any, action: Callable[[], None]) 
         return real(change)
 
     monkeypatch.setattr(module, "commit_unit", action_first)
+
+
+@contextmanager
+def another_instance(app: Flask) -> Iterator[Flask]:
+    """The app made again, on the same database with the same settings, as another worker process makes
+    it; its connections closed at the end."""
+    other = create_app(dict(app.config))
+    try:
+        yield other
+    finally:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@contextmanager
+def database_held(
+    app: Flask, tables: tuple[str, ...] = ("incidents", "sources", "api_tokens")
+) -> Iterator[Callable[[], None]]:
+    """Another client's write transaction holding the database until the block ends (or the function it
+    gives is called): on SQLite the write lock, taken with BEGIN IMMEDIATE; on PostgreSQL the tables given
+    (by default those a save writes first), locked against any write but readable."""
+    with app.app_context():
+        url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        holder = sqlite3.connect(str(url.database), isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield holder.rollback
+        finally:
+            holder.rollback()
+            holder.close()
+        return
+    engine = sa.create_engine(url.render_as_string(hide_password=False))
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE"))
+            try:
+                yield connection.rollback
+            finally:
+                connection.rollback()
+    finally:
+        engine.dispose()
 
 
 def empty_the_database(app: Flask) -> None:

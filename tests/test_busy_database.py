@@ -3,11 +3,8 @@ Retry-After, saving nothing and keeping the typed text; reads go on; never a 500
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -18,7 +15,7 @@ from flask.testing import FlaskClient
 from incidents.extensions import db
 from incidents.models import ApiToken, Incident
 from tests.factories import api_incident, juliaca_form
-from tests.helpers import api_url, page
+from tests.helpers import api_url, database_held, page
 
 PROBLEM = "application/problem+json"
 # Short, so that a save gives up in well under a second; the retry test sets its own.
@@ -34,34 +31,6 @@ def snapshot(app: Flask) -> Snapshot:
             table.name: sorted((tuple(row) for row in db.session.execute(sa.select(table))), key=repr)
             for table in db.metadata.sorted_tables
         }
-
-
-@contextmanager
-def database_held(app: Flask) -> Iterator[Callable[[], None]]:
-    """Another client's write transaction holding the database until the block ends (or the function it
-    gives is called): on SQLite the write lock, taken with BEGIN IMMEDIATE; on PostgreSQL the tables a save
-    writes first (incidents, sources, api_tokens), locked against any write but readable."""
-    with app.app_context():
-        url = db.engine.url
-    if url.get_backend_name() == "sqlite":
-        holder = sqlite3.connect(str(url.database), isolation_level=None, check_same_thread=False)
-        holder.execute("BEGIN IMMEDIATE")
-        try:
-            yield holder.rollback
-        finally:
-            holder.rollback()
-            holder.close()
-        return
-    engine = sa.create_engine(url.render_as_string(hide_password=False))
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("LOCK TABLE incidents, sources, api_tokens IN EXCLUSIVE MODE"))
-            try:
-                yield connection.rollback
-            finally:
-                connection.rollback()
-    finally:
-        engine.dispose()
 
 
 def bearer(token: str) -> dict[str, str]:

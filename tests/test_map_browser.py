@@ -210,3 +210,19 @@ def test_export_links_give_exactly_the_incidents_shown(browsing: Browsing, demo:
     rows = list(csv.DictReader(io.StringIO(page.request.get(browsing.base + href).text())))
     assert len(rows) == now_shown
     assert [row["title"] for row in rows] == ["Juliaca: police fire on protesters near the airport"]
+
+
+@pytest.mark.app_config({"MAP_DATA_RATE_LIMIT": "1 per minute"})
+def test_the_map_says_why_when_its_data_is_refused(browsing: Browsing, demo: None) -> None:
+    """Past MAP_DATA_RATE_LIMIT the map shows the 429 problem's words where it counts what is in view."""
+    page = browsing.page
+    page.goto(browsing.base + "/")
+    page.locator("#time-step").evaluate(  # a move of the slider asks for the map's data again
+        "(input) => { input.value = '5'; input.dispatchEvent(new Event('input')); }"
+    )
+    expect(page.locator("#in-view")).to_have_text(
+        "Too many requests for the map's data from your address in a short time."
+    )
+    # The refused request is in the console, as every failed request is: the only error there.
+    assert browsing.errors and all("429" in error for error in browsing.errors)
+    browsing.errors.clear()

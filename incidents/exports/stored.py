@@ -17,6 +17,7 @@ all.
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
@@ -93,6 +94,7 @@ class StoredReader:
         # The session's connection unless another is given (a backup reads its copy, or its snapshot).
         self._given_connection = connection
         self._users: dict[int, str] = {}
+        self._begun: Iterator[list[tuple[str, bytes]]] | None = None
 
     @property
     def _connection(self) -> sa.Connection:
@@ -102,8 +104,19 @@ class StoredReader:
         query = self.selection.with_only_columns(sa.func.count(Incident.id)).order_by(None)
         return int(self._connection.scalar(query) or 0)
 
+    def begin(self) -> None:
+        """Read the first batch now, not when batches() is first asked for it: a web export reads it within
+        the request's query budget, before its download starts (web.exports)."""
+        batches = self._read_batches()
+        first = next(batches, None)
+        self._begun = itertools.chain([first] if first is not None else [], batches)
+
     def batches(self) -> Iterator[list[tuple[str, bytes]]]:
-        connection = self._connection
+        """The records, a batch at a time (after begin(): the batch it read, then the others)."""
+        begun, self._begun = self._begun, None
+        return begun if begun is not None else self._read_batches()
+
+    def _read_batches(self) -> Iterator[list[tuple[str, bytes]]]:
         joined = sa.outerjoin(
             INCIDENTS,
             RECORDS,
@@ -115,6 +128,9 @@ class StoredReader:
         last_id = 0
         warned = False
         while True:
+            # The session's connection asked for at each batch: after begin(), a web export reads its first
+            # batch in the view, and the rest as it streams, when the view's session has been closed.
+            connection = self._connection
             query = (
                 self.selection.with_only_columns(*columns, maintain_column_froms=False)
                 .select_from(joined)

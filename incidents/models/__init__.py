@@ -6,6 +6,7 @@ from incidents.models.import_job import ImportJob, ImportUpload
 from incidents.models.incident import CasualtyEstimate, Incident, IncidentType, incident_type_links
 from incidents.models.location_rule import LocationRule
 from incidents.models.map_cell import MapCell
+from incidents.models.rate_limit import RateLimitCounter
 from incidents.models.source import CasualtyClaim, Citation, Source
 from incidents.models.stored_record import StoredRecord
 from incidents.models.token import ApiToken
@@ -26,6 +27,7 @@ __all__ = [
     "IncidentType",
     "LocationRule",
     "MapCell",
+    "RateLimitCounter",
     "Source",
     "User",
     "incident_type_links",

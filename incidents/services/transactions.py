@@ -15,6 +15,9 @@ A unit of work that still finds the database busy (the lock not free within the 
 lock timeout, a deadlock or a serialization failure) is rolled back whole and run again after a short pause,
 within a bounded number of attempts and about twice the busy timeout; then DatabaseBusy, which the web
 answers with 503 and Retry-After. Reads never begin IMMEDIATE: in WAL mode they wait for no one.
+
+A unit of work is never stopped half-way by the time budget of the request's reads (incidents.query_budget):
+the budget is lifted while it runs, and is the request's again after it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from flask import current_app
 
+from incidents import query_budget
 from incidents.extensions import db
 
 T = TypeVar("T")
@@ -92,6 +96,11 @@ def commit_unit(change: Callable[[], T]) -> T:
     other error is raised as it came, for the caller to roll back and answer; DatabaseBusy when the attempts
     or the time run out.
     """
+    with query_budget.lifted():
+        return _commit_unit(change)
+
+
+def _commit_unit(change: Callable[[], T]) -> T:
     deadline = time.monotonic() + 2 * busy_timeout()
     attempt = 1
     while True:
@@ -117,9 +126,10 @@ def commit_if_free(change: Callable[[], object]) -> bool:
     back and leave it: for a write that a later request will make as well (a token's last use), and that
     must not keep a read request waiting. Whether it was committed."""
     try:
-        _begin_write(BRIEF_WAIT)
-        change()
-        db.session.commit()
+        with query_budget.lifted():
+            _begin_write(BRIEF_WAIT)
+            change()
+            db.session.commit()
     except sa.exc.OperationalError as error:
         db.session.rollback()
         if not is_busy(error):

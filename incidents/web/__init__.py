@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
         admin,
         api,
         auth,
+        budget,
         busy,
         duplicates,
         erasure,
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
         imports,
         incidents,
         map,
+        rate_limits,
         review,
         routing,
         security,
@@ -38,6 +40,8 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["id"] = routing.RecordIdConverter
     app.url_map.converters["incident"] = routing.IncidentRefConverter
     security.init_app(app)
+    budget.init_app(app)  # after security: the budget depends on who asks
+    rate_limits.init_app(app)
     busy.init_app(app)
     templating.init_app(app)
     vendor.init_app(app)

@@ -33,6 +33,7 @@ from incidents.web import incident_form
 from incidents.web.busy import FORM_MESSAGE, retry_after_header
 from incidents.web.geocode import geocode_json
 from incidents.web.incident_refs import IncidentRef, incident_or_404
+from incidents.web.rate_limits import text_search_limit
 from incidents.web.security import is_staff, require_editor, web_actor
 
 blueprint = Blueprint("incidents", __name__, url_prefix="/incidents")
@@ -43,6 +44,7 @@ FormAnswer = Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]
 
 
 @blueprint.get("/")
+@text_search_limit
 def incident_list() -> str | tuple[str, int]:
     try:
         filters = filters_from_args(request.args)

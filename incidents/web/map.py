@@ -16,6 +16,7 @@ from incidents.schemas.filters import filters_from_args, map_request_from_args
 from incidents.vocabulary import LOCATION_UNCERTAINTY_M, LocationPrecision
 from incidents.web import map_geojson
 from incidents.web.filters import filter_errors, filter_form_context
+from incidents.web.rate_limits import map_data_limit, text_search_limit
 from incidents.web.security import is_staff
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ def incident_map() -> IncidentMap:
     )
 
 
+@text_search_limit
 def map_page() -> str | tuple[str, int]:
     """The map at /: the filters, the count and totals, the map, the time slider, the latest incidents."""
     context = filter_form_context()
@@ -68,6 +70,7 @@ def script() -> Response:
 
 
 @blueprint.get("/map/data.geojson")
+@map_data_limit
 def data() -> Response | tuple[Response, int]:
     """Incidents in bbox (w,s,e,n) matching the filters; clusters with counts where there are many."""
     try:

@@ -67,6 +67,16 @@ def web_actor() -> Actor:
     return Actor(user, Channel.WEB)
 
 
+def has_account() -> bool:
+    """Whether an account makes this request: by its token on the API (which never takes the session
+    cookie), logged in elsewhere. Accounts get the larger query budget and no rate limits."""
+    if request.blueprint == "api":
+        from incidents.web.api.auth import api_user
+
+        return api_user() is not None
+    return bool(current_user.is_authenticated)
+
+
 def is_staff() -> bool:
     """Whether this visitor sees what staff see: unpublished incidents and confidential fields."""
     return bool(current_user.is_authenticated and current_user.can_edit)

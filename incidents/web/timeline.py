@@ -14,6 +14,7 @@ from incidents.queries import timeline
 from incidents.queries.map_view import selection_summary
 from incidents.schemas.filters import filter_query_args, filters_from_args
 from incidents.web.filters import filter_errors, filter_form_context
+from incidents.web.rate_limits import timeline_limit
 from incidents.web.security import is_staff
 from incidents.web.timeline_chart import build_chart
 
@@ -36,6 +37,7 @@ def _period_link(filters: dict[str, Any]) -> Any:
 
 
 @blueprint.get("/timeline")
+@timeline_limit
 def page() -> str | tuple[str, int]:
     context = filter_form_context()
     try:

@@ -196,8 +196,11 @@
     request = new AbortController();
     fetch(element.dataset.dataUrl + "?" + query(), { signal: request.signal, headers: { Accept: "application/geo+json" } })
       .then(function (response) {
-        if (!response.ok) { throw new Error("The map data could not be loaded (" + response.status + ")."); }
-        return response.json();
+        if (response.ok) { return response.json(); }
+        // A refusal the app explains (429: too many requests; 503: too costly) says why in its detail.
+        return response.json().catch(function () { return {}; }).then(function (problem) {
+          throw new Error(problem.detail || "The map data could not be loaded (" + response.status + ").");
+        });
       })
       .then(show)
       .catch(function (error) {

@@ -161,6 +161,24 @@ def _forbidden() -> dict[str, Any]:
     return _problem("This account may not use the API")
 
 
+def _retry_after(description: str) -> dict[str, Any]:
+    return {"Retry-After": {"description": description, "schema": {"type": "integer", "minimum": 1}}}
+
+
+def _costly_list() -> dict[str, Any]:
+    """The answers to a list that asks too much: too many pages without a token, or past the time budget."""
+    return {
+        "429": {
+            **_problem("Too many pages of the lists from this address without a token (type rate-limited)"),
+            "headers": _retry_after("Seconds until the limit's window ends"),
+        },
+        "503": {
+            **_problem("The query took longer than its time budget (type too-costly): narrow the filters"),
+            "headers": _retry_after("Seconds to wait before sending it again"),
+        },
+    }
+
+
 def _bad_body() -> dict[str, Any]:
     """The answers to a write whose body or token is refused."""
     return {
@@ -172,12 +190,7 @@ def _bad_body() -> dict[str, Any]:
         "422": _problem("The input is not valid; errors holds the messages by field path"),
         "503": {
             **_problem("The database stayed busy with other changes: nothing was saved; send it again"),
-            "headers": {
-                "Retry-After": {
-                    "description": "Seconds to wait before sending it again",
-                    "schema": {"type": "integer", "minimum": 1},
-                }
-            },
+            "headers": _retry_after("Seconds to wait before sending it again"),
         },
     }
 
@@ -198,7 +211,12 @@ def _add_incidents_path(spec: APISpec) -> None:
                     {"in": "query", "schema": IncidentFilterSchema(exclude=("page",))},
                     *_page_parameters(),
                 ],
-                "responses": {"200": _ok("IncidentPage"), "400": _bad_query(), "401": _invalid_token()},
+                "responses": {
+                    "200": _ok("IncidentPage"),
+                    "400": _bad_query(),
+                    "401": _invalid_token(),
+                    **_costly_list(),
+                },
             },
             "post": {
                 "operationId": "createIncident",
@@ -298,7 +316,12 @@ def _add_sources_path(spec: APISpec) -> None:
                 "summary": "List sources (the public sees those cited by a published incident)",
                 "security": _TOKEN_OPTIONAL,
                 "parameters": _page_parameters(),
-                "responses": {"200": _ok("SourcePage"), "400": _bad_query(), "401": _invalid_token()},
+                "responses": {
+                    "200": _ok("SourcePage"),
+                    "400": _bad_query(),
+                    "401": _invalid_token(),
+                    **_costly_list(),
+                },
             },
             "post": {
                 "operationId": "createSource",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from flask import Response
+from flask import Response, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -13,6 +13,16 @@ from incidents.schemas.errors import error_paths
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/api/v1/problems/"  # relative references, resolved against the API's address
+
+
+# Endpoints outside the API that programs read (the exports, the map's data), answered with problems too.
+_READ_BY_PROGRAMS = frozenset({"exports.export", "maps.data"})
+
+
+def wants_problem() -> bool:
+    """Whether this request's refusals are problem details (the API, the exports, the map's data) rather
+    than pages."""
+    return request.blueprint == "api" or request.endpoint in _READ_BY_PROGRAMS
 
 
 def problem(
@@ -66,4 +76,22 @@ def busy_problem(retry_after: int) -> Response:
         "Send it again after the seconds the Retry-After header gives.",
         kind="busy",
         headers={"Retry-After": str(retry_after)},
+    )
+
+
+def too_costly_problem(detail: str, retry_after: int) -> Response:
+    """503: the request's queries ran past its time budget (web.budget); narrow it, or try again later."""
+    return problem(
+        503,
+        "The request asks too much of the server",
+        detail,
+        kind="too-costly",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def rate_limited_problem(detail: str, retry_after: int) -> Response:
+    """429: this client made too many of these requests in the limit's window (web.rate_limits)."""
+    return problem(
+        429, "Too Many Requests", detail, kind="rate-limited", headers={"Retry-After": str(retry_after)}
     )

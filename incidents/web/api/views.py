@@ -16,6 +16,7 @@ from incidents.exports import api_pages
 from incidents.exports.formats import FORMAT_VERSION
 from incidents.extensions import db
 from incidents.models import Incident
+from incidents.query_budget import QueryBudgetExceeded
 from incidents.schemas.fields import MAX_INT
 from incidents.schemas.filters import filters_from_args
 from incidents.schemas.workflow import RetractionSchema, TransitionSchema
@@ -34,9 +35,13 @@ from incidents.services.workflow import WorkflowRefused, transition
 from incidents.web.api.auth import api_actor, api_user
 from incidents.web.api.openapi import openapi_spec
 from incidents.web.api.problems import busy_problem, http_problem, problem, validation_problem
+from incidents.web.budget import too_costly
 from incidents.web.incident_refs import IncidentRef, find_incident
+from incidents.web.rate_limits import api_list_limit
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+# Queries past the request's time budget: a 503 problem, not the 500 of server_error below.
+blueprint.register_error_handler(QueryBudgetExceeded, too_costly)
 
 MAX_LIMIT = 500
 
@@ -131,6 +136,7 @@ def _not_found(what: str) -> Response:
 
 
 @blueprint.get("/incidents")
+@api_list_limit
 def incident_list() -> Response:
     """Incidents matching the filters, in id order, a page at a time."""
     if _args_have_nul():
@@ -311,6 +317,7 @@ def incident_transition(ref: IncidentRef) -> Response:
 
 
 @blueprint.get("/sources")
+@api_list_limit
 def source_list() -> Response:
     """Sources in id order; the public sees those cited by a published incident."""
     try:
