@@ -5,17 +5,28 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from incidents.domain.casualties import casualty_ranges
+from incidents.exports import public_page
 from incidents.extensions import db
 from incidents.geocoding import GeocoderError, current_geocoder
 from incidents.models import Incident, IncidentType
 from incidents.queries import choices
 from incidents.queries.history import corrections, last_moves
 from incidents.queries.selection import incident_selection
+from incidents.queries.shown import location_of, source_of
 from incidents.schemas.filters import filter_query_args, filters_from_args
 from incidents.schemas.incident import incident_input
 from incidents.services.incidents import (
@@ -80,6 +91,13 @@ def incident_list() -> str | tuple[str, int]:
 
 @blueprint.get("/<incident:ref>")
 def incident_detail(ref: IncidentRef) -> Response | str:
+    staff = is_staff()
+    if isinstance(ref, str) and not staff:
+        published = public_page.published(ref)
+        if published is None:
+            abort(404)
+        if published.record is not None:
+            return _public_detail(published)
     incident = incident_or_404(ref)
     if isinstance(ref, int):
         # A numbered URL, as before public ids (web.incident_refs): the page is at its public id.
@@ -87,15 +105,36 @@ def incident_detail(ref: IncidentRef) -> Response | str:
         if request.query_string:
             target += "?" + request.query_string.decode("ascii", "replace")
         return redirect(target, 301)
-    staff = is_staff()
     return render_template(
         "incidents/detail.html",
         incident=incident,
+        here=location_of(incident, staff=staff),
         ranges=casualty_ranges(incident),
         staff=staff,
         moves=moves_from(incident, web_actor()) if staff else [],
         last_move=last_moves([incident.id]).get(incident.id) if staff else None,
         corrections=corrections(incident.id) if incident.status == PublicationStatus.PUBLISHED else [],
+    )
+
+
+def _public_source(source: Any) -> Any:
+    return source_of(source, staff=False)
+
+
+def _public_detail(published: public_page.PublishedIncident) -> str:
+    """The page the public sees, from the incident's stored record."""
+    incident = public_page.public_incident(published)
+    return render_template(
+        "incidents/detail.html",
+        incident=incident,
+        here=incident.location,
+        ranges=casualty_ranges(incident),
+        staff=False,
+        moves=[],
+        last_move=None,
+        corrections=corrections(published.id),
+        # The public's, without asking who is logged in for each source shown (web.init_app's global).
+        shown_source=_public_source,
     )
 
 
