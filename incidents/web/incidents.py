@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,6 +11,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -40,7 +42,7 @@ from incidents.services.refusals import record_refusal
 from incidents.services.transactions import DatabaseBusy, commit_unit
 from incidents.services.workflow import WorkflowRefused, moves_from
 from incidents.vocabulary import PublicationStatus
-from incidents.web import incident_form
+from incidents.web import conditional, incident_form
 from incidents.web.busy import FORM_MESSAGE, retry_after_header
 from incidents.web.geocode import geocode_json
 from incidents.web.incident_refs import IncidentRef, incident_or_404
@@ -121,21 +123,34 @@ def _public_source(source: Any) -> Any:
     return source_of(source, staff=False)
 
 
-def _public_detail(published: public_page.PublishedIncident) -> str:
-    """The page the public sees, from the incident's stored record."""
+def _public_detail(published: public_page.PublishedIncident) -> Response:
+    """The page the public sees, from the incident's stored record; for an anonymous visitor with nothing
+    of their own on it, with an ETag, and a 304 when they hold the page already (web.conditional)."""
+    today = dt.date.today()  # the citation line's "accessed" date: the page and its ETag say the same day
+    validators = conditional.page_validators(published, today) if conditional.shared_answer() else None
+    if validators is not None and (unchanged := conditional.not_modified(validators)) is not None:
+        return unchanged
     incident = public_page.public_incident(published)
-    return render_template(
-        "incidents/detail.html",
-        incident=incident,
-        here=incident.location,
-        ranges=casualty_ranges(incident),
-        staff=False,
-        moves=[],
-        last_move=None,
-        corrections=corrections(published.id),
-        # The public's, without asking who is logged in for each source shown (web.init_app's global).
-        shown_source=_public_source,
+    response = make_response(
+        render_template(
+            "incidents/detail.html",
+            incident=incident,
+            here=incident.location,
+            ranges=casualty_ranges(incident),
+            staff=False,
+            moves=[],
+            last_move=None,
+            corrections=corrections(published.id),
+            today=today,
+            # The public's, without asking who is logged in for each source shown (web.init_app's global).
+            shown_source=_public_source,
+        )
     )
+    if validators is None:
+        # A message for this visitor alone, or their account named in the header: no cache keeps it.
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return conditional.with_validators(response, validators)
 
 
 @blueprint.route("/new", methods=["GET", "POST"])
