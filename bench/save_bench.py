@@ -145,7 +145,7 @@ def _advance_sequences(database_url: str) -> None:
     engine.dispose()
 
 
-def _prepare(database_url: str, seed: int, background: int) -> tuple[Any, dict[str, str]]:
+def prepare(database_url: str, seed: int, background: int) -> tuple[Any, dict[str, str]]:
     """A fresh database with the background incidents, an editor and a token: the app and the headers."""
     from incidents import create_app
     from incidents.extensions import db
@@ -209,7 +209,7 @@ def _request(client: Any, method: str, url: str, body: dict[str, Any], headers: 
 def run(database_url: str, saves: int, seed: int, background: int) -> dict[str, Any]:
     from incidents.extensions import db
 
-    app, headers = _prepare(database_url, seed, background)
+    app, headers = prepare(database_url, seed, background)
     with app.app_context():
         source_ids = list(db.session.scalars(sa.text("SELECT id FROM sources ORDER BY id")))
         types = set(db.session.scalars(sa.text("SELECT slug FROM incident_types")))
