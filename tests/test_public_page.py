@@ -13,9 +13,11 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from incidents.audit import COMMAND_LINE
 from incidents.extensions import db
 from incidents.models import Incident, Source, StoredRecord
+from incidents.schemas.incident import incident_input
+from incidents.services.incidents import update_incident
 from incidents.services.location_rules import add_rule
 from incidents.vocabulary import PublicationStatus
-from tests.factories import load_demo
+from tests.factories import killed, load_demo
 
 
 def _witness(title: str, low: int, group: str = "") -> dict[str, object]:
@@ -63,7 +65,11 @@ def _varied_incidents(app: Flask, add_incident: Callable[..., int]) -> None:
         perpetrators="National Police <b>&</b> army",
         narrative="First paragraph.\n\nSecond <script>paragraph</script>.",
     )
+    corrected = add_incident("Killings at the bridge", citations=[killed(5, source="Ombudsman bulletin")])
     with app.app_context():
+        incident = db.session.get_one(Incident, corrected)
+        figures = incident_input(incident) | {"citations": [killed(6, source="Ombudsman bulletin 2")]}
+        update_incident(incident, figures, COMMAND_LINE, reason="The ombudsman revised the count")
         add_rule(
             {"kind": "region", "country": "PE", "admin1": "Puno", "grid_degrees": 0.5, "reason": "Reprisals"},
             COMMAND_LINE,
@@ -108,3 +114,4 @@ def test_the_page_from_the_stored_record_is_the_page_from_the_incident(
         assert from_records[public_id][0] == from_incidents[public_id][0], public_id
     text = b"".join(page for page, _ in from_records.values()).decode()
     assert "of whom civilians" in text and "published coarsened" in text and "A confidential source" in text
+    assert "The ombudsman revised the count" in text

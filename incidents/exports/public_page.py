@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from incidents.exports.stored import LAYOUT, RECORDS
 from incidents.extensions import db
 from incidents.models import Citation, Incident
+from incidents.queries.history import may_have_corrections
 from incidents.queries.shown import ShownLocation
 from incidents.vocabulary import (
     CasualtyCategory,
@@ -51,6 +52,8 @@ class PublishedIncident:
     # The stored public record (canonical JSON); None when there is none of this code's layout (after an
     # upgrade, until `records --rebuild`): the page is then made from the ORM objects, as before.
     record: bytes | None
+    # Whether the audit trail may hold correction notes for it (queries.history.corrections then says).
+    may_be_corrected: bool
 
 
 _PUBLISHED = (
@@ -60,6 +63,7 @@ _PUBLISHED = (
         INCIDENTS.c.updated_at,
         INCIDENTS.c.location_method,
         RECORDS.c.content,
+        may_have_corrections(INCIDENTS.c.id),
     )
     .select_from(
         INCIDENTS.outerjoin(
@@ -78,10 +82,9 @@ def published(public_id: str) -> PublishedIncident | None:
     row = db.session.connection().execute(_PUBLISHED, {"public_id": public_id}).first()
     if row is None:
         return None
-    incident_id, version, updated_at, method, content = row
-    return PublishedIncident(
-        incident_id, public_id, version, updated_at, method, bytes(content) if content is not None else None
-    )
+    incident_id, version, updated_at, method, content, corrected = row
+    record = bytes(content) if content is not None else None
+    return PublishedIncident(incident_id, public_id, version, updated_at, method, record, bool(corrected))
 
 
 # -- the record as the page reads it ------------------------------------------------------------------------

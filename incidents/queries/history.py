@@ -94,6 +94,16 @@ _CORRECTIONS = (
 )
 
 
+def may_have_corrections(incident_id: Any) -> sa.Exists:
+    """Whether the incident (the column or value incident_id) has an entry that may carry a correction
+    note: without one, corrections() has nothing to find (an incident imported, or never saved again)."""
+    return sa.exists().where(
+        AuditEntry.target_type == "incident",
+        AuditEntry.target_id == incident_id,
+        AuditEntry.operation.in_(_CORRECTING),
+    )
+
+
 def corrections(incident_id: int) -> list[HistoryEntry]:
     """The changes of the incident's figures made while it was published: the public's correction notes."""
     rows = db.session.connection().execute(_CORRECTIONS, {"incident_id": incident_id})

@@ -140,7 +140,7 @@ def _public_detail(published: public_page.PublishedIncident) -> Response:
             staff=False,
             moves=[],
             last_move=None,
-            corrections=corrections(published.id),
+            corrections=corrections(published.id) if published.may_be_corrected else [],
             today=today,
             # The public's, without asking who is logged in for each source shown (web.init_app's global).
             shown_source=_public_source,
