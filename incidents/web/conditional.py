@@ -75,7 +75,9 @@ class Validators:
 
 
 def _base_url() -> str:
-    return current_app.config.get("PUBLIC_BASE_URL") or request.root_url
+    """Where the answer's links point: permalinks on PUBLIC_BASE_URL (else the address asked), the others
+    under the path the app is mounted at."""
+    return (current_app.config.get("PUBLIC_BASE_URL") or request.host_url) + "\x00" + request.script_root
 
 
 def page_validators(incident: PublishedIncident, today: dt.date) -> Validators:
