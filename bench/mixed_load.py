@@ -1,17 +1,19 @@
 """A mixed load against a running server: public reads and API saves at once, for a fixed time.
 
     python -m bench.mixed_load --prepare 100000 --database-url URL [--seed 1]
+    python -m bench.mixed_load --wrk-script pages.lua --database-url URL [--seed 1]
     python -m bench.mixed_load --url http://127.0.0.1:8000 --token inc_… --database-url URL
                                [--duration 60] [--connections 32] [--writes 0.2] [--revalidate 0]
                                [--server-pid PID] [--seed 1] [--write-results]
 
---prepare N empties the database at --database-url, fills it with N generated incidents (bench.generate,
-as bench.save_bench does: 90 % published) and makes an editor and an API token with the app's own
-commands; it prints the token. Then start gunicorn on that database (bench/README.md says how) and run the
-load: --connections keep-alive connections, each sending its next request as soon as the last is answered,
-for --duration seconds. Of the requests, --writes are API saves (`POST /api/v1/incidents`, the body of
-bench.api_writers, a draft with a new source and a claim); the others are public reads: the page of a
-published incident drawn at random (of 20,000 drawn from the database with the seed), and a few list, map
+--prepare N empties the database at --database-url, fills it with N generated incidents (bench.generate, as
+bench.save_bench does: 90 % published) and makes an editor and an API token with the app's own commands; it
+prints the token. --wrk-script writes a script for `wrk -s` asking for the incident pages this load asks for
+(the public page alone: README, Speed). Then start gunicorn on that database (bench/README.md says how) and
+run the load: --connections keep-alive connections, each sending its next request as soon as the last is
+answered, for --duration seconds. Of the requests, --writes are API saves (`POST /api/v1/incidents`, the
+body of bench.api_writers, a draft with a new source and a claim); the others are public reads: the page of
+a published incident drawn at random (of 20,000 drawn from the database with the seed), and a few list, map
 and timeline reads (READS below). --revalidate of the incident pages are asked again with the ETag an
 earlier answer gave (If-None-Match), as a browser or a proxy does.
 
@@ -29,6 +31,7 @@ import datetime as dt
 import json
 import os
 import random
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -84,6 +87,19 @@ def published_ids(database_url: str, seed: int) -> list[str]:
     if not found:
         raise SystemExit("no published incident in that database: run --prepare first")
     return found
+
+
+def wrk_script(public_ids: list[str]) -> str:
+    """A wrk script (`wrk -s PATH URL`) asking for these incident pages, each connection in its own order."""
+    quoted = ",".join(f'"{public_id}"' for public_id in public_ids)
+    return (
+        f"local ids = {{{quoted}}}\n"
+        "local n = 0\n"
+        "request = function()\n"
+        "  n = n + 1\n"
+        '  return wrk.format("GET", "/incidents/" .. ids[(n * 7919) % #ids + 1])\n'
+        "end\n"
+    )
 
 
 class Load:
@@ -234,7 +250,7 @@ def report(
     lines = [f"{answered / took:.0f} requests/s ({answered} in {took:.1f} s); errors (5xx, failed): {errors}"]
     if cpu_before is not None and cpu_after is not None and answered:
         lines.append(f"server CPU: {(cpu_after - cpu_before) / answered * 1000:.2f} ms per request")
-    lines.append("| kind | requests | /s | p50 ms | p99 ms | statuses | failed |")
+    lines += ["", "| kind | requests | /s | p50 ms | p99 ms | statuses | failed |"]
     lines.append("|---|---|---|---|---|---|---|")
     for kind, tally in sorted(tallies.items(), key=lambda item: -len(item[1].seconds)):
         statuses = ", ".join(f"{status}: {n}" for status, n in sorted(tally.statuses.items()))
@@ -264,18 +280,31 @@ def _prepare(options: argparse.Namespace) -> None:
     print(headers["Authorization"].removeprefix("Bearer "))
 
 
+def _shown(argument: str) -> str:
+    """A command-line argument as the results file shows it: no token, no database password."""
+    if argument.startswith("inc_"):
+        return "inc_…"
+    if argument.startswith("postgresql"):
+        return sa.make_url(argument).render_as_string(hide_password=True)
+    return argument
+
+
+def _load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
 def _write_results(options: argparse.Namespace, described: str, lines: list[str]) -> None:
     path = Path(__file__).resolve().parent / "results" / "mixed_load.md"
     if not path.exists():
         path.write_text("# Mixed load\n\nSee bench/mixed_load.py and bench/README.md.\n", encoding="utf-8")
     backend = "SQLite" if options.database_url.startswith("sqlite") else "PostgreSQL"
-    command = " ".join(
-        ["python -m bench.mixed_load", *(a if not a.startswith("inc_") else "inc_…" for a in sys.argv[1:])]
-    )
+    command = shlex.join(["python", "-m", "bench.mixed_load", *(_shown(a) for a in sys.argv[1:])])
     with path.open("a", encoding="utf-8") as handle:
         handle.write(
             f"\n## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {backend}, {options.note}\n\n"
-            f"- machine: {described}\n- command: `{command}`\n\n" + "\n".join(lines) + "\n"
+            f"- machine: {described}; {_load()} at the end\n- command: `{command}`\n\n"
+            + "\n".join(lines)
+            + "\n"
         )
 
 
@@ -284,6 +313,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", required=True, help="the server's database (public ids are read)")
     parser.add_argument(
         "--prepare", type=int, metavar="N", help="fill the database with N incidents, then stop"
+    )
+    parser.add_argument(
+        "--wrk-script", metavar="PATH", help="write a wrk Lua script asking for the sampled pages; stop"
     )
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--token", help="an editor's API token (--prepare prints one)")
@@ -300,6 +332,9 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     if options.prepare:
         _prepare(options)
+        return
+    if options.wrk_script:
+        Path(options.wrk_script).write_text(wrk_script(published_ids(options.database_url, options.seed)))
         return
     if not options.token:
         parser.error("--token: an editor's API token (python -m bench.mixed_load --prepare N prints one)")
