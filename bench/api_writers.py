@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
-def _body(number: int) -> dict[str, Any]:
+def incident_body(number: int) -> dict[str, Any]:
     return {
         "title": f"Benchmark save {number}",
         "types": ["arrest_detention"],
@@ -52,7 +52,7 @@ def save(url: str, token: str, number: int) -> tuple[int, float, str | None]:
         connection.request(
             "POST",
             "/api/v1/incidents",
-            json.dumps(_body(number)),
+            json.dumps(incident_body(number)),
             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         answer = connection.getresponse()

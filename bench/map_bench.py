@@ -46,6 +46,22 @@ PAGES = [
 ]
 
 
+def after_bulk_load(engine: sa.Engine) -> None:
+    """What a database filled by bench.generate needs before it is read: the map's rollup (the generator
+    writes none) and the planner's statistics."""
+    began = time.perf_counter()
+    with engine.begin() as connection:
+        cells = map_cells.rebuild(connection)
+    print(f"rebuilt the rollup ({cells:,} cells) in {time.perf_counter() - began:.1f} s", file=sys.stderr)
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+    else:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE incidents")
+            connection.exec_driver_sql("VACUUM ANALYZE map_cells")
+
+
 def prepare(url: str, count: int, seed: int) -> int:
     engine = sa.create_engine(url)
     db.metadata.create_all(engine)
@@ -58,17 +74,7 @@ def prepare(url: str, count: int, seed: int) -> int:
         began = time.perf_counter()
         generate(url, count - have, seed)
         print(f"generated {count - have:,} incidents in {time.perf_counter() - began:.0f} s", file=sys.stderr)
-    began = time.perf_counter()
-    with engine.begin() as connection:
-        cells = map_cells.rebuild(connection)
-    print(f"rebuilt the rollup ({cells:,} cells) in {time.perf_counter() - began:.1f} s", file=sys.stderr)
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-    else:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE incidents")
-            connection.exec_driver_sql("VACUUM ANALYZE map_cells")
+    after_bulk_load(engine)
     with engine.connect() as connection:
         total = int(connection.scalar(sa.select(sa.func.count()).select_from(Incident)) or 0)
     engine.dispose()

@@ -166,7 +166,7 @@ def fresh_app(database_url: str, seed: int, background: int) -> Any:
     return app
 
 
-def _prepare(database_url: str, seed: int, background: int) -> tuple[Any, dict[str, str]]:
+def prepare(database_url: str, seed: int, background: int) -> tuple[Any, dict[str, str]]:
     """A fresh database with the background incidents, an editor and a token: the app and the headers."""
     app = fresh_app(database_url, seed, background)
     runner = app.test_cli_runner()
@@ -216,7 +216,7 @@ def _request(client: Any, method: str, url: str, body: dict[str, Any], headers: 
 def run(database_url: str, saves: int, seed: int, background: int) -> dict[str, Any]:
     from incidents.extensions import db
 
-    app, headers = _prepare(database_url, seed, background)
+    app, headers = prepare(database_url, seed, background)
     with app.app_context():
         source_ids = list(db.session.scalars(sa.text("SELECT id FROM sources ORDER BY id")))
         types = set(db.session.scalars(sa.text("SELECT slug FROM incident_types")))

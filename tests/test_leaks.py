@@ -14,6 +14,7 @@ every output, and the export checksum holds steady.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -31,7 +32,7 @@ from incidents.audit import COMMAND_LINE, Actor, Channel
 from incidents.derived import stored_records
 from incidents.domain.duplicates import open_flags
 from incidents.domain.sensitivity import DEFAULT_GRID, snap
-from incidents.exports import reader, serialize
+from incidents.exports import public_page, reader, serialize
 from incidents.extensions import db
 from incidents.models import Incident, LocationRule, User
 from incidents.queries import map_view, shown, timeline
@@ -610,8 +611,17 @@ def _recorded_location_in_records(patch: pytest.MonkeyPatch, app: Flask) -> None
 
 
 def _confidential_source_on_pages(patch: pytest.MonkeyPatch, app: Flask) -> None:
-    """The pages show a confidential source as staff see it."""
+    """The pages show a confidential source as staff see it. The public incident page is made from the
+    stored public record, which holds no confidential source (exports.public_page): here from the incident's
+    own rows, as when no stored record is usable, through a shown_source that withholds nothing."""
     patch.setitem(app.jinja_env.globals, "shown_source", lambda source: source)
+    read = public_page.published
+
+    def without_record(public_id: str) -> public_page.PublishedIncident | None:
+        found = read(public_id)
+        return dataclasses.replace(found, record=None) if found is not None else None
+
+    patch.setattr(public_page, "published", without_record)
 
 
 def _recorded_location_on_the_map(patch: pytest.MonkeyPatch, app: Flask) -> None:

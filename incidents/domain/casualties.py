@@ -16,17 +16,57 @@ pull the range down (UCDP's side A 0 beside its 6-8 for the event would make it 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from incidents.models import Citation, Incident
 from incidents.vocabulary import CasualtyCategory
 
 K = TypeVar("K", bound=Hashable)
 # (category, low, high, group) for one claim; the category as an enum member or as its value.
 Claim = tuple[K, int, int, str]
 Range = tuple[int, int]
+
+
+class ClaimFacts(Protocol):
+    """What the ranges read of a claim: a CasualtyClaim, or one of a stored public record."""
+
+    @property
+    def category(self) -> CasualtyCategory: ...
+    @property
+    def low(self) -> int: ...
+    @property
+    def high(self) -> int: ...
+    @property
+    def group(self) -> str: ...
+
+
+class CitationFacts(Protocol):
+    """What the ranges read of a citation: a Citation, or one of a stored public record (the page shows its
+    position and source beside the figure it gives)."""
+
+    @property
+    def position(self) -> int: ...
+    @property
+    def source_id(self) -> int | None: ...
+    @property
+    def claims(self) -> Sequence[ClaimFacts]: ...
+
+
+class EstimateFacts(Protocol):
+    @property
+    def category(self) -> CasualtyCategory: ...
+    @property
+    def best(self) -> int: ...
+
+
+class IncidentFacts(Protocol):
+    """What the ranges read of an incident: an Incident, or the public page's reading of its stored record."""
+
+    @property
+    def citations(self) -> Sequence[CitationFacts]: ...
+    @property
+    def estimates(self) -> Iterable[EstimateFacts]: ...
 
 
 def figure(low: int, high: int) -> str:
@@ -141,7 +181,7 @@ class SourceFigure:
     """What one citation gives for a category, as the range counts it; `parts` are its figures per group
     when the figure is their sum."""
 
-    citation: Citation
+    citation: CitationFacts
     low: int
     high: int
     parts: tuple[tuple[str, str], ...] = ()  # (figure, group)
@@ -174,14 +214,14 @@ class CasualtyRange:
         return f"{self.category.label.capitalize()}: {self.figure} ({sources}{best})"
 
 
-def casualty_ranges(incident: Incident) -> list[CasualtyRange]:
+def casualty_ranges(incident: IncidentFacts) -> list[CasualtyRange]:
     """Per category, in vocabulary order: the range (incident_figures), the best estimate, the number of
     sources giving any figure, each group's range (in the order the claims name them), and the citations'
     figures that make the range."""
-    sources: dict[CasualtyCategory, set[int]] = {}
+    sources: dict[CasualtyCategory, set[int | None]] = {}
     groups: dict[CasualtyCategory, dict[str, Range]] = {}
     spelling: dict[str, str] = {}
-    group_sources: dict[tuple[CasualtyCategory, str], set[int]] = {}
+    group_sources: dict[tuple[CasualtyCategory, str], set[int | None]] = {}
     whole_figures: dict[CasualtyCategory, list[SourceFigure]] = {}
     summed_figures: dict[CasualtyCategory, list[SourceFigure]] = {}
     for citation in incident.citations:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from marshmallow import ValidationError
 
@@ -50,6 +51,14 @@ def incident_by_id(incident_id: int, *, staff: bool, permalink_prefix: str) -> d
     for batch in IncidentReader(selection, staff=staff).batches(limit=1):
         return _with_url(incident_record(batch[0], staff=staff), permalink_prefix)
     return None
+
+
+def stored_public_record(public_id: str, stored: bytes | None, permalink_prefix: str) -> dict[str, Any]:
+    """The public's record from its stored bytes (derived.stored_records: the record incident_by_id would
+    build), with its URL."""
+    if stored is None:
+        raise ValueError(f"incident {public_id} has no stored record of this layout")
+    return _with_url(orjson.loads(stored), permalink_prefix)
 
 
 def _source_selection(staff: bool) -> sa.Select[Any]:

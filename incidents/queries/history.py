@@ -31,9 +31,13 @@ class HistoryEntry:
 
 
 def _entry(row: AuditEntry) -> HistoryEntry:
-    content = json.loads(row.content)
+    return _entry_of(row.seq, row.content)
+
+
+def _entry_of(seq: int, text: str) -> HistoryEntry:
+    content = json.loads(text)
     return HistoryEntry(
-        seq=row.seq,
+        seq=seq,
         at=dt.datetime.fromisoformat(content["at"]),
         who=content.get("user_email") or "the command line",
         channel=content["channel"],
@@ -83,6 +87,32 @@ def last_moves(incident_ids: list[int]) -> dict[int, HistoryEntry]:
     return found
 
 
+# The operations that may carry a correction note: the saves of services.incidents.update_loaded.
+_CORRECTING = ("incident.update", "incident.merge")
+# Built once: every public incident page asks it.
+_CORRECTIONS = (
+    sa.select(AuditEntry.seq, AuditEntry.content)
+    .where(
+        AuditEntry.target_type == "incident",
+        AuditEntry.target_id == sa.bindparam("incident_id"),
+        AuditEntry.operation.in_(_CORRECTING),
+    )
+    .order_by(AuditEntry.seq)
+)
+
+
+def may_have_corrections(incident_id: Any) -> sa.Exists:
+    """Whether the incident (the column or value incident_id) has an entry that may carry a correction
+    note: without one, corrections() has nothing to find (an incident imported, or never saved again)."""
+    return sa.exists().where(
+        AuditEntry.target_type == "incident",
+        AuditEntry.target_id == incident_id,
+        AuditEntry.operation.in_(_CORRECTING),
+    )
+
+
 def corrections(incident_id: int) -> list[HistoryEntry]:
     """The changes of the incident's figures made while it was published: the public's correction notes."""
-    return [entry for entry in incident_history(incident_id) if entry.details.get("correction")]
+    rows = db.session.connection().execute(_CORRECTIONS, {"incident_id": incident_id})
+    found = (_entry_of(seq, content) for seq, content in rows)
+    return [entry for entry in found if entry.details.get("correction")]

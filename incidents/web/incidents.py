@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from incidents.domain.casualties import casualty_ranges
+from incidents.exports import public_page
 from incidents.extensions import db
 from incidents.geocoding import GeocoderError, current_geocoder
 from incidents.models import Incident, IncidentType
 from incidents.queries import choices
 from incidents.queries.history import corrections, last_moves
 from incidents.queries.selection import incident_selection
+from incidents.queries.shown import location_of, source_of
 from incidents.schemas.filters import filter_query_args, filters_from_args
 from incidents.schemas.incident import incident_input
 from incidents.services.incidents import (
@@ -29,7 +42,7 @@ from incidents.services.refusals import record_refusal
 from incidents.services.transactions import DatabaseBusy, commit_unit
 from incidents.services.workflow import WorkflowRefused, moves_from
 from incidents.vocabulary import PublicationStatus
-from incidents.web import incident_form
+from incidents.web import conditional, incident_form
 from incidents.web.busy import FORM_MESSAGE, retry_after_header
 from incidents.web.geocode import geocode_json
 from incidents.web.incident_refs import IncidentRef, incident_or_404
@@ -82,6 +95,13 @@ def incident_list() -> str | tuple[str, int]:
 
 @blueprint.get("/<incident:ref>")
 def incident_detail(ref: IncidentRef) -> Response | str:
+    staff = is_staff()
+    if isinstance(ref, str) and not staff:
+        published = public_page.published(ref)
+        if published is None:
+            abort(404)
+        if published.record is not None:
+            return _public_detail(published)
     incident = incident_or_404(ref)
     if isinstance(ref, int):
         # A numbered URL, as before public ids (web.incident_refs): the page is at its public id.
@@ -89,16 +109,50 @@ def incident_detail(ref: IncidentRef) -> Response | str:
         if request.query_string:
             target += "?" + request.query_string.decode("ascii", "replace")
         return redirect(target, 301)
-    staff = is_staff()
     return render_template(
         "incidents/detail.html",
         incident=incident,
+        here=location_of(incident, staff=staff),
         ranges=casualty_ranges(incident),
         staff=staff,
         moves=moves_from(incident, web_actor()) if staff else [],
         last_move=last_moves([incident.id]).get(incident.id) if staff else None,
         corrections=corrections(incident.id) if incident.status == PublicationStatus.PUBLISHED else [],
     )
+
+
+def _public_source(source: Any) -> Any:
+    return source_of(source, staff=False)
+
+
+def _public_detail(published: public_page.PublishedIncident) -> Response:
+    """The page the public sees, from the incident's stored record; for an anonymous visitor with nothing
+    of their own on it, with an ETag, and a 304 when they hold the page already (web.conditional)."""
+    today = dt.date.today()  # the citation line's "accessed" date: the page and its ETag say the same day
+    validators = conditional.page_validators(published, today) if conditional.shared_answer() else None
+    if validators is not None and (unchanged := conditional.not_modified(validators)) is not None:
+        return unchanged
+    incident = public_page.public_incident(published)
+    response = make_response(
+        render_template(
+            "incidents/detail.html",
+            incident=incident,
+            here=incident.location,
+            ranges=casualty_ranges(incident),
+            staff=False,
+            moves=[],
+            last_move=None,
+            corrections=corrections(published.id) if published.may_be_corrected else [],
+            today=today,
+            # The public's, without asking who is logged in for each source shown (web.init_app's global).
+            shown_source=_public_source,
+        )
+    )
+    if validators is None:
+        # A message for this visitor alone, or their account named in the header: no cache keeps it.
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return conditional.with_validators(response, validators)
 
 
 @blueprint.route("/new", methods=["GET", "POST"])

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 
-from incidents.exports import api_pages
+from incidents.exports import api_pages, public_page
 from incidents.exports.formats import FORMAT_VERSION
 from incidents.extensions import db
 from incidents.models import Incident
@@ -32,6 +32,7 @@ from incidents.services.refusals import record_refusal
 from incidents.services.sources import create_source
 from incidents.services.transactions import DatabaseBusy, commit_unit, is_busy, retry_after
 from incidents.services.workflow import WorkflowRefused, transition
+from incidents.web import conditional
 from incidents.web.api.auth import api_actor, api_user
 from incidents.web.api.openapi import openapi_spec
 from incidents.web.api.problems import busy_problem, http_problem, problem, validation_problem
@@ -214,6 +215,12 @@ def _saved_incident(saved: Saved, status: int) -> Response:
 
 @blueprint.get("/incidents/<incident:ref>")
 def incident_get(ref: IncidentRef) -> Response:
+    if isinstance(ref, str) and not _staff():
+        published = public_page.published(ref)
+        if published is None:
+            return _not_found("incident")
+        if published.record is not None:
+            return _public_record(published)
     incident = find_incident(ref, staff=_staff())
     if incident is None:
         return _not_found("incident")
@@ -222,6 +229,16 @@ def incident_get(ref: IncidentRef) -> Response:
         return redirect(url_for("api.incident_get", ref=incident.public_id), 301)  # type: ignore[return-value]
     record = api_pages.incident_by_id(incident.id, staff=_staff(), permalink_prefix=_permalink_prefix())
     return _json(record) if record is not None else _not_found("incident")
+
+
+def _public_record(published: public_page.PublishedIncident) -> Response:
+    """The public's record, from the stored one, with an ETag; 304 when the client holds it already."""
+    validators = conditional.record_validators(published)
+    unchanged = conditional.not_modified(validators)
+    if unchanged is not None:
+        return unchanged
+    record = api_pages.stored_public_record(published.public_id, published.record, _permalink_prefix())
+    return conditional.with_validators(_json(record), validators)
 
 
 @blueprint.put("/incidents/<incident:ref>")
