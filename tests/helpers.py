@@ -7,7 +7,9 @@ from no other test module (tests/test_suite_layout.py checks it).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import TestResponse
 
-from incidents import create_app
+from incidents import audit, create_app
 from incidents.extensions import db
 from incidents.models import (
     CasualtyClaim,
@@ -265,3 +267,38 @@ def incident(app: Flask, external_id: str) -> Incident:
         _ = found.types, found.estimates
         db.session.expunge_all()
         return found
+
+
+def upload(client: FlaskClient, path: Path, name: str | None = None, **form: str) -> str:
+    """Upload a file; the job page's address."""
+    data = {"file": (io.BytesIO(path.read_bytes()), name or path.name), "format": "auto", **form}
+    response = client.post("/import/", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"]
+
+
+def confirm_form(page: str) -> dict[str, str]:
+    action = re.search(r'<form method="post" action="([^"]+/confirm)"', page)
+    digest = re.search(r'name="sha256" value="([0-9a-f]{64})"', page)
+    assert action and digest, "no confirmation form on the page"
+    return {"action": action.group(1), "sha256": digest.group(1)}
+
+
+def database_checks(app: Flask) -> None:
+    """What must hold after any crash: SQLite's integrity check, the audit chain, no incident without its
+    citation (each save here makes one). The app fixture checks the derived data after the test."""
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            with sqlite3.connect(str(db.engine.url.database)) as connection:
+                assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            connection.close()
+        found = audit.verify(db.session.connection())
+        assert found.ok, found.problem
+        bare = sa.select(sa.func.count()).select_from(Incident).where(~Incident.citations.any())
+        assert db.session.scalar(bare) == 0
+        db.session.remove()
+
+
+def public_ids(app: Flask) -> set[str]:
+    with app.app_context():
+        return set(db.session.scalars(sa.select(Incident.public_id)))

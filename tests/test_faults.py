@@ -20,32 +20,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from bench.import_bench import generate
-from incidents import audit
 from incidents.extensions import db
-from incidents.models import Citation, Incident
+from incidents.models import Citation
 from tests import servers
 from tests.factories import api_incident
-from tests.helpers import checksum, counts, export_json
-
-
-def database_checks(app: Flask) -> None:
-    """What must hold after any crash: SQLite's integrity check, the audit chain, no incident without its
-    citation (each save here makes one). The app fixture checks the derived data after the test."""
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            with sqlite3.connect(str(db.engine.url.database)) as connection:
-                assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-            connection.close()
-        found = audit.verify(db.session.connection())
-        assert found.ok, found.problem
-        bare = sa.select(sa.func.count()).select_from(Incident).where(~Incident.citations.any())
-        assert db.session.scalar(bare) == 0
-        db.session.remove()
-
-
-def public_ids(app: Flask) -> set[str]:
-    with app.app_context():
-        return set(db.session.scalars(sa.select(Incident.public_id)))
+from tests.helpers import checksum, counts, database_checks, export_json, public_ids
 
 
 def test_the_app_killed_during_saves_loses_no_save_it_answered(

@@ -19,28 +19,13 @@ from incidents import jobs
 from incidents.extensions import db
 from incidents.models import Incident, User
 from incidents.vocabulary import PublicationStatus, Role
-from tests.helpers import FIXTURES, counts, login
+from tests.helpers import FIXTURES, confirm_form, counts, login, upload
 
 
 @pytest.fixture
 def import_folder(app: Flask) -> Path:
     """Where this test's uploads wait (tests/conftest.py gives each test its own)."""
     return Path(app.config["IMPORT_FOLDER"])
-
-
-def upload(client: FlaskClient, path: Path, name: str | None = None, **form: str) -> str:
-    """Upload a file; the job page's address."""
-    data = {"file": (io.BytesIO(path.read_bytes()), name or path.name), "format": "auto", **form}
-    response = client.post("/import/", data=data)
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return response.headers["Location"]
-
-
-def confirm_form(page: str) -> dict[str, str]:
-    action = re.search(r'<form method="post" action="([^"]+/confirm)"', page)
-    digest = re.search(r'name="sha256" value="([0-9a-f]{64})"', page)
-    assert action and digest, "no confirmation form on the page"
-    return {"action": action.group(1), "sha256": digest.group(1)}
 
 
 def test_upload_shows_the_dry_run_and_writes_nothing(app: Flask, editor_client: FlaskClient) -> None:

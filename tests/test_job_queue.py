@@ -20,8 +20,7 @@ from incidents.importing.mapping import ColumnMapping
 from incidents.models import ImportJob, ImportUpload, Incident, User
 from incidents.vocabulary import Role
 from tests import servers
-from tests.helpers import FIXTURES, checksum, counts, export_json, login
-from tests.test_import_page import confirm_form, upload
+from tests.helpers import FIXTURES, checksum, confirm_form, counts, export_json, login, upload
 
 QUEUED = {"JOB_QUEUE": "procrastinate", "IMPORT_BACKGROUND_BYTES": 0}  # every upload in the background
 pytestmark = [

@@ -17,7 +17,7 @@ from incidents.extensions import db
 from incidents.models import Incident
 from tests import servers
 from tests.factories import api_incident
-from tests.test_faults import database_checks, public_ids
+from tests.helpers import database_checks, public_ids
 
 SAVES = 160
 WRITERS = 40
