@@ -108,6 +108,10 @@ def _configure_sqlite(app: Flask) -> None:
         cursor.close()
 
     sa.event.listen(engine, "connect", on_connect)
+    # An import's stage (a scratch database attached to its connection) goes when the connection is back.
+    from incidents.services.imports import staging
+
+    sa.event.listen(engine, "checkin", staging.release)
 
 
 def _configure_postgresql(app: Flask) -> None:

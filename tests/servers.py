@@ -108,13 +108,13 @@ def _listens(port: int, server: subprocess.Popen[bytes], log: Path) -> bool:
         return False
 
 
-def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:
-    """condition()'s first true value, asked every 50 ms; AssertionError after seconds."""
+def wait_for(condition: Callable[[], Any], seconds: float, what: str, every: float = 0.05) -> Any:
+    """condition()'s first true value, asked every `every` seconds; AssertionError after seconds."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if found := condition():
             return found
-        time.sleep(0.05)
+        time.sleep(every)
     raise AssertionError(f"waited {seconds} s for {what}")
 
 

@@ -27,11 +27,12 @@ from incidents.models import (
     incident_type_links,
 )
 from incidents.schemas.incident import SCALAR_FIELDS
+from incidents.services.imports import staging
 from incidents.services.imports.connections import IN_CHUNK, ImportConnections
 from incidents.services.imports.ids import IdAllocator
 from incidents.services.imports.inserts import RowInserter
 from incidents.services.imports.pending import ENUM_COLUMNS, Pending, plain, status_for
-from incidents.services.imports.sources import SourceIds
+from incidents.services.imports.sources import SOURCES, SourceIds
 from incidents.vocabulary import PublicationStatus
 
 INCIDENTS = cast(sa.Table, Incident.__table__)
@@ -79,6 +80,12 @@ class BulkWriter:
             connection.scalar(sa.select(sa.exists().where(INCIDENTS.c.external_source == dataset)))
         )
         self._connections = ImportConnections(connection, dry_run=dry_run)
+        self._connections.stage = staging.stage_for(
+            connection,
+            [SOURCES, INCIDENTS, LINKS, CITATIONS, CLAIMS, ESTIMATES, stored.RECORDS],
+            unnumbered={CLAIMS, ESTIMATES},
+            dry_run=dry_run,
+        )
         self._ids = IdAllocator(self._connections)
         self._inserter = RowInserter(self._connections)
         self._sources = SourceIds(
@@ -103,6 +110,13 @@ class BulkWriter:
         """Stop the writing thread, after the writes queued (or at once after a failed one). The transaction
         is left to the caller, to commit or roll back."""
         self._connections.close()
+
+    def land(self) -> None:
+        """SQLite: move the staged rows into the database, in the transaction the import then commits
+        (services.imports.staging). Before the map's rollup, the flags and the review holds, which read and
+        change the rows in the database."""
+        if self._connections.stage is not None:
+            self._connections.stage.move()
 
     def existing(self, external_ids: Iterable[str]) -> dict[str, tuple[int, str | None]]:
         """The ids among external_ids that an incident of this data set has already (one committed: the rows
@@ -185,6 +199,8 @@ class BulkWriter:
         ):
             self._inserter.insert(table, rows)
         self._new += len(ids)
+        if self._connections.stage is not None:
+            self._connections.stage.commit()
         if not self._rebuilds_map:
             self._on_map.update((row["id"], tuple(row[name] for name in MAP_VALUES)) for row in incident_rows)
         else:

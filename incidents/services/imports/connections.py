@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from incidents.services.imports.behind import WriteBehind
+from incidents.services.imports.staging import Stage
 
 # Bind parameters per IN (…): well under SQLite's and PostgreSQL's limits.
 IN_CHUNK = 500
@@ -30,6 +31,8 @@ class ImportConnections:
         # Two batches queued at most (a batch is seven inserts): enough to keep the server busy, and the
         # rows waiting are held in memory.
         self.behind = WriteBehind(threaded=not self.sqlite, limit=14)
+        # SQLite: where the rows are written until they move into the database (services.imports.staging).
+        self.stage: Stage | None = None
 
     @property
     def main(self) -> sa.Connection:

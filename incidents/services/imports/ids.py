@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from incidents.public_ids import new_public_id
+from incidents.services.imports import staging
 from incidents.services.imports.connections import IN_CHUNK, ImportConnections
 
 
@@ -104,13 +105,11 @@ class IdAllocator:
         if first is None:
             if not count:
                 return []  # the ids kept are inserted before the count starts from the largest
-            # SQLite: once this transaction holds the write lock no other connection adds rows until it
-            # ends, and the ids past the largest are free. Taken here, before the count starts (a write
-            # that changes nothing; again for each table, which costs nothing), not when the import
-            # begins: reading and checking the first rows, which may geocode over the network, does not
-            # keep others from saving.
-            self._connections.main.execute(sa.text("DELETE FROM incidents WHERE 0"))
-            first = (self._connections.main.scalar(sa.select(sa.func.max(table.c.id))) or 0) + 1
+            # SQLite: the rows are written to the stage and moved into the database at the end, while
+            # saves go on and take the ids past the largest: this import's start ID_HEADROOM further
+            # (services.imports.staging; the move checks that none was taken).
+            largest = self._connections.main.scalar(sa.select(sa.func.max(table.c.id))) or 0
+            first = largest + 1 + (staging.ID_HEADROOM if self._connections.stage is not None else 0)
         first = max(first, after + 1)
         self._next_ids[table.name] = first + count
         return list(range(first, first + count))

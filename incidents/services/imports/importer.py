@@ -128,6 +128,7 @@ class Importer:
         # Possible duplicates are found while the last writes run (on PostgreSQL): among the new incidents,
         # kept in memory, and the stored ones, which the lookup connection reads.
         matches = batch_matches(self.writer.lookup, self.footprints)
+        self.writer.land()
         self._hold_for_review(matches)
         self.writer.finish()
         self._flag_duplicates(matches)

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from incidents.services.imports import staging
 from incidents.services.imports.connections import ImportConnections
 
 
@@ -27,7 +28,9 @@ class RowInserter:
         columns = list(rows[0])
         if any(c.default is not None and c.name not in columns for c in table.columns):
             # A Python-side default to fill in: SQLAlchemy's own executemany does that (not behind).
-            self._connections.main.execute(sa.insert(table), rows)
+            stage = self._connections.stage
+            options = {"schema_translate_map": {None: staging.SCHEMA}} if stage is not None else {}
+            self._connections.main.execute(sa.insert(table), rows, execution_options=options)
             return
         driver = self._connections.unwaited.connection.driver_connection
         if driver is None:
@@ -61,11 +64,13 @@ class RowInserter:
         """The statement, and the rows as lists for the driver's executemany, each value through the bind
         processor SQLAlchemy itself would apply to its column (dates and timestamps as text, enums by value):
         the same stored values, without SQLAlchemy's per-row bookkeeping (which costs more than SQLite's
-        insert)."""
+        insert). Into the stage (services.imports.staging), where the import has one."""
         dialect = self._connections.unwaited.dialect
         quote = dialect.identifier_preparer.quote
+        stage = self._connections.stage
+        name = stage.name(table) if stage is not None else quote(table.name)
         statement = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - quoted names of our own table
-            quote(table.name), ", ".join(map(quote, columns)), ", ".join("?" * len(columns))
+            name, ", ".join(map(quote, columns)), ", ".join("?" * len(columns))
         )
         processors = [
             (i, processor)

@@ -1,7 +1,8 @@
 """An import from start to end: read, geocode, validate, write in bulk, flag possible duplicates, report.
 
-A real import is one transaction: every row or none. With skip_invalid the valid rows are imported and the
-invalid ones listed. A dry run does every step but writing, and rolls back whatever it read.
+A real import is one transaction: every row or none (on SQLite written to a stage first, and moved into the
+database in that transaction at the end: services.imports.staging). With skip_invalid the valid rows are
+imported and the invalid ones listed. A dry run does every step but writing, and rolls back whatever it read.
 """
 
 from __future__ import annotations
@@ -36,9 +37,13 @@ def import_file(
         submit=options.submit,
     )
     try:
+        # Read before the writes are moved in: the file may be large, and SQLite's write lock is held from
+        # the move to the commit.
+        sha256 = None if options.dry_run else _sha256(path)
         importer = _run(path, options, report, geocoder, progress)
-        if report.importable and not options.dry_run and not report.file_errors and importer is not None:
-            _record_batch(path, options, report, importer)
+        wanted = report.importable and not options.dry_run and not report.file_errors
+        if wanted and importer is not None and sha256 is not None:
+            _record_batch(sha256, options, report, importer)
             db.session.commit()
             report.committed = True
         else:
@@ -51,12 +56,16 @@ def import_file(
     return report
 
 
-def _record_batch(path: Path, options: ImportOptions, report: ImportReport, importer: Importer) -> None:
-    """One audit entry for the whole import: the file (its SHA-256), the choices, the incidents it made."""
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _record_batch(sha256: str, options: ImportOptions, report: ImportReport, importer: Importer) -> None:
+    """One audit entry for the whole import: the file (its SHA-256), the choices, the incidents it made."""
     audit.record(
         db.session.connection(),
         options.actor,
@@ -66,7 +75,7 @@ def _record_batch(path: Path, options: ImportOptions, report: ImportReport, impo
         reason="a reviewed batch: imported as published" if options.publish else "",
         details={
             "file": options.file_name,
-            "sha256": digest.hexdigest(),
+            "sha256": sha256,
             "format": report.format,
             "dataset": report.dataset,
             "status": options.status.value,
