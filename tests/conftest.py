@@ -112,9 +112,10 @@ def app(
     marker = request.node.get_closest_marker("app_config")
     if marker:
         extra = dict(marker.args[0])
-    only = request.node.get_closest_marker("postgresql_only")
-    if only and request.param != "postgresql":
-        pytest.skip(only.args[0])
+    for backend in BACKENDS:
+        only = request.node.get_closest_marker(f"{backend}_only")
+        if only and request.param != backend:
+            pytest.skip(only.args[0])
     if request.param == "postgresql":
         if postgresql_url is None:
             pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (set by .ci/run)")

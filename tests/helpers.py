@@ -284,9 +284,8 @@ def confirm_form(page: str) -> dict[str, str]:
     return {"action": action.group(1), "sha256": digest.group(1)}
 
 
-def database_checks(app: Flask) -> None:
-    """What must hold after any crash: SQLite's integrity check, the audit chain, no incident without its
-    citation (each save here makes one). The app fixture checks the derived data after the test."""
+def database_sound(app: Flask) -> None:
+    """SQLite's integrity check passes and the audit chain verifies."""
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             with sqlite3.connect(str(db.engine.url.database)) as connection:
@@ -294,6 +293,14 @@ def database_checks(app: Flask) -> None:
             connection.close()
         found = audit.verify(db.session.connection())
         assert found.ok, found.problem
+        db.session.remove()
+
+
+def database_checks(app: Flask) -> None:
+    """What must hold after any crash: database_sound, and no incident without its citation (each save here
+    makes one). The app fixture checks the derived data after the test."""
+    database_sound(app)
+    with app.app_context():
         bare = sa.select(sa.func.count()).select_from(Incident).where(~Incident.citations.any())
         assert db.session.scalar(bare) == 0
         db.session.remove()

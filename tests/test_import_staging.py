@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from incidents import audit, create_app
+from incidents import create_app
 from incidents.extensions import db
 from incidents.models import Incident
 from incidents.services.imports import bulk_writer, importer, staging
 from tests.factories import add_incident, load_demo
-from tests.helpers import FIXTURES, counts, empty_the_database, export_file, run_import
+from tests.helpers import FIXTURES, counts, database_sound, empty_the_database, export_file, run_import
 
 UCDP = FIXTURES / "ucdp_ged.csv"
 
@@ -95,33 +95,18 @@ def test_a_save_goes_through_while_a_file_is_imported(
         imported = sa.select(sa.func.count()).select_from(Incident).where(Incident.external_id.is_not(None))
         assert db.session.scalar(imported) == sum(batches)
     assert _stage_files(app) == []
-    _sound(app)
+    database_sound(app)
 
 
-def _sound(app: Flask) -> None:
-    """SQLite's integrity check passes and the audit chain verifies."""
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            connection = sqlite3.connect(str(db.engine.url.database))
-            try:
-                assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-            finally:
-                connection.close()
-        found = audit.verify(db.session.connection())
-        assert found.ok, found.problem
+STAGED_ON_SQLITE_ONLY = pytest.mark.sqlite_only(
+    "imports are staged on SQLite only: on PostgreSQL an import is one transaction of its own"
+)
 
 
-def _sqlite_only(app: Flask) -> None:
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        pytest.skip(
-            "imports are staged on SQLite only: on PostgreSQL an import is one transaction of its own"
-        )
-
-
+@STAGED_ON_SQLITE_ONLY
 def test_a_public_id_taken_meanwhile_leaves_the_whole_import_out(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _sqlite_only(app)
     load_demo(runner)
     document = export_file(runner, tmp_path / "demo.json")
     records = document["incidents"]
@@ -151,7 +136,7 @@ def test_a_public_id_taken_meanwhile_leaves_the_whole_import_out(
     monkeypatch.undo()
     rebuilt = runner.invoke(args=["records", "--rebuild"])  # the colleague's record, changed by hand
     assert rebuilt.exit_code == 0, rebuilt.output
-    _sound(app)
+    database_sound(app)
     # Run again, the import finds that public id taken, gives its incident a fresh one, and lands whole.
     again = run_import(runner, tmp_path / "demo.json")
     assert again.exit_code == 0, again.output
@@ -160,10 +145,10 @@ def test_a_public_id_taken_meanwhile_leaves_the_whole_import_out(
         assert db.session.get(Incident, colleague).public_id == wanted
 
 
+@STAGED_ON_SQLITE_ONLY
 def test_an_id_taken_meanwhile_leaves_the_whole_import_out(
     app: Flask, runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _sqlite_only(app)
     before = counts(app)
     # No headroom: the import draws its ids right past the largest, where the next save's goes too.
     monkeypatch.setattr(staging, "ID_HEADROOM", 0)
@@ -176,11 +161,11 @@ def test_an_id_taken_meanwhile_leaves_the_whole_import_out(
         assert db.session.scalars(sa.select(Incident.title)).all() == ["Saved meanwhile"]
     assert counts(app)["incidents"] == before["incidents"] + 1
     assert _stage_files(app) == []
-    _sound(app)
+    database_sound(app)
 
 
+@STAGED_ON_SQLITE_ONLY
 def test_a_stage_left_by_a_killed_import_is_removed_by_the_next(app: Flask, runner: FlaskCliRunner) -> None:
-    _sqlite_only(app)
     with app.app_context():
         folder = Path(str(db.engine.url.database)).parent
     gone = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603 - our interpreter

@@ -136,14 +136,13 @@ class Stage:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
                 return
             except sa.exc.OperationalError as error:
-                if not is_busy(error) or time.monotonic() + pause >= deadline:
-                    if is_busy(error):
-                        waited = MOVE_WAIT * busy_timeout()
-                        raise FileError(
-                            f"The database stayed busy with other saves for {waited:.0f} s: nothing was "
-                            "imported. Import the file again."
-                        ) from error
+                if not is_busy(error):
                     raise
+                if time.monotonic() + pause >= deadline:
+                    raise FileError(
+                        f"The database stayed busy with other saves for {MOVE_WAIT * busy_timeout():.0f} "
+                        "s: nothing was imported. Import the file again."
+                    ) from error
                 time.sleep(pause)
                 pause = min(pause * 2, 1.0)
 
@@ -161,9 +160,8 @@ class Stage:
             # closes); the next stage on this connection detaches it first.
             logger.warning("could not detach an import's stage: %s", error)
         finally:
-            for path in (self.path, self.path.with_name(self.path.name + "-journal")):
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()  # its journal is kept in memory: no other file
 
 
 def release(driver: Any, record: Any) -> None:
@@ -185,8 +183,8 @@ def _folder(connection: sa.Connection) -> Path:
 
 def remove_abandoned(folder: Path) -> None:
     """Delete the scratch files that imports killed before their end left in folder (their process gone)."""
-    for path in folder.glob(".import-stage-*.sqlite*"):
-        match = _FILE.match(path.name.removesuffix("-journal"))
+    for path in folder.glob(".import-stage-*.sqlite"):
+        match = _FILE.match(path.name)
         if match is None or _alive(int(match.group(1))):
             continue
         with contextlib.suppress(FileNotFoundError):
@@ -194,8 +192,6 @@ def remove_abandoned(folder: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
